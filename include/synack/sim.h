@@ -1,0 +1,115 @@
+/* synack simulator: a deterministic network of nodes joined by links.
+ *
+ * A node is anything with the sans-IO shape (input a packet at a time, a next
+ * deadline, advance to a time): usually a synack stack (synack_sim_add_stack
+ * wires one up).  A link joins two nodes; each direction has one-way delay,
+ * a bandwidth (serialisation delay), a queue limit with tail drop, and random
+ * loss, duplication, reordering and bit corruption.  Every random choice comes
+ * from one seeded PRNG and time is virtual: the same seed and the same inputs
+ * give the same run, packet for packet.  No root, no threads, no clock.
+ */
+#ifndef SYNACK_SIM_H
+#define SYNACK_SIM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "synack/base.h"
+#include "synack/stack.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct synack_sim;
+
+/* One direction of a link.  Probabilities are in [0, 1]. */
+struct synack_link_params {
+    synack_time_t delay;      /* one-way propagation delay, us */
+    uint64_t rate_bps;        /* bits per second; 0 = infinite (no serialisation delay) */
+    uint32_t queue_limit;     /* packets waiting for serialisation; 0 = 1000 */
+    double loss;              /* drop probability per packet */
+    double dup;               /* probability a packet is delivered twice */
+    double reorder;           /* probability a packet is held back by reorder_delay extra */
+    synack_time_t reorder_delay; /* extra delay of a reordered packet (0 = 2 * delay + 1 ms) */
+    double corrupt;           /* probability one random bit of the packet is flipped */
+};
+void synack_link_params_default(struct synack_link_params *p); /* 1 ms, infinite rate, no impairment */
+
+/* What happened to a packet, for observers. */
+enum synack_sim_event {
+    SYNACK_SIM_SENT,        /* a node handed it to a link */
+    SYNACK_SIM_DROP_LOSS,   /* random loss */
+    SYNACK_SIM_DROP_QUEUE,  /* tail drop: the link's queue was full */
+    SYNACK_SIM_DUPLICATED,  /* a copy was made (reported for the copy) */
+    SYNACK_SIM_CORRUPTED,   /* a bit was flipped */
+    SYNACK_SIM_REORDERED,   /* held back */
+    SYNACK_SIM_DELIVERED,   /* handed to the receiving node */
+    SYNACK_SIM_NO_ROUTE,    /* no link from the sender towards that address */
+};
+const char *synack_sim_event_name(enum synack_sim_event ev);
+
+/* The observer sees every event, with the packet as it is at that moment. */
+typedef void (*synack_sim_observer_fn)(void *user, synack_time_t now, int link, int from_node,
+                                       int to_node, enum synack_sim_event ev, const uint8_t *pkt,
+                                       size_t len);
+
+/* A node's operations (a synack stack's are supplied by synack_sim_add_stack). */
+struct synack_sim_node_ops {
+    int (*input)(void *ctx, const uint8_t *pkt, size_t len, synack_time_t now);
+    synack_time_t (*next_deadline)(void *ctx);
+    void (*advance)(void *ctx, synack_time_t now);
+};
+
+int synack_sim_new(uint64_t seed, struct synack_sim **out);
+void synack_sim_free(struct synack_sim *sim); /* does not free the nodes' stacks */
+
+/* Add a node with IPv4 address `addr` (host order).  Returns the node id (>= 0) or -errno.
+ * The node sends by calling synack_sim_send(sim, id, ...). */
+int synack_sim_add_node(struct synack_sim *sim, uint32_t addr, const struct synack_sim_node_ops *ops,
+                        void *ctx);
+/* Create a synack stack for `cfg` (cfg->seed is replaced by one drawn from the
+ * simulator's PRNG when zero) whose output goes into the simulator, and add it
+ * as a node. Returns the node id and *stack, or -errno. The simulator owns the
+ * stack (freed by synack_sim_free). */
+int synack_sim_add_stack(struct synack_sim *sim, const struct synack_config *cfg,
+                         struct synack_stack **stack);
+/* Join nodes a and b.  ab: parameters from a to b; ba: from b to a (NULL: same as ab).
+ * Returns the link id (>= 0) or -errno. */
+int synack_sim_link(struct synack_sim *sim, int a, int b, const struct synack_link_params *ab,
+                    const struct synack_link_params *ba);
+/* Change a link direction's parameters at run time (from node `from`). */
+int synack_sim_link_set(struct synack_sim *sim, int link, int from, const struct synack_link_params *p);
+
+/* A node sends a packet: the link whose other end has the destination address
+ * carries it.  The packet is copied. Returns 0 or -errno (dropped). */
+int synack_sim_send(struct synack_sim *sim, int node, const uint8_t *pkt, size_t len);
+
+/* Capture a link (both directions, as the packets enter the link) into a pcap file. */
+int synack_sim_pcap(struct synack_sim *sim, int link, const char *path);
+void synack_sim_set_observer(struct synack_sim *sim, synack_sim_observer_fn fn, void *user);
+
+/* Run the next event (a delivery or a node deadline). Returns false when
+ * nothing is pending at all. */
+bool synack_sim_step(struct synack_sim *sim);
+/* Run every event up to and including time `until`, then set the clock to it. */
+void synack_sim_run_until(struct synack_sim *sim, synack_time_t until);
+/* Run until `done(user)` is true (checked after every event), or until
+ * `limit`, or until nothing is pending.  Returns true if done() became true. */
+bool synack_sim_run_while(struct synack_sim *sim, bool (*done)(void *user), void *user,
+                          synack_time_t limit);
+synack_time_t synack_sim_now(const struct synack_sim *sim);
+/* The simulator's PRNG (for tests that need more randomness from the same seed). */
+uint64_t synack_sim_random(struct synack_sim *sim);
+
+struct synack_sim_link_stats {
+    uint64_t sent, delivered, lost, queue_drops, duplicated, reordered, corrupted, bytes;
+};
+int synack_sim_link_stats(const struct synack_sim *sim, int link, int from,
+                          struct synack_sim_link_stats *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,82 @@
+/* synack socket API: BSD-shaped calls over a synack stack.
+ *
+ * They behave like the Linux system calls of the same name and return -1 with
+ * errno set on failure (EAGAIN, ECONNREFUSED, EPIPE, ...).  Differences:
+ *   - every call takes the stack first; descriptors are small integers local
+ *     to that stack;
+ *   - nothing ever blocks (the core is sans-IO): a call that would block
+ *     fails with EAGAIN (EINPROGRESS for connect) whatever O_NONBLOCK says.
+ *     The O_NONBLOCK flag is kept (synack_fcntl) so that drivers such as the
+ *     script runner can emulate blocking calls by waiting for readiness;
+ *   - calls act at the stack's current time (synack_stack_now()).
+ * Addresses are struct sockaddr_in (AF_INET), options use the system's
+ * constants (SOL_SOCKET/SO_LINGER, IPPROTO_TCP/TCP_NODELAY, ...).
+ */
+#ifndef SYNACK_SOCKET_H
+#define SYNACK_SOCKET_H
+
+#include <poll.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include "synack/stack.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+int synack_socket(struct synack_stack *s, int domain, int type, int protocol);
+int synack_bind(struct synack_stack *s, int fd, const struct sockaddr *addr, socklen_t len);
+int synack_listen(struct synack_stack *s, int fd, int backlog);
+int synack_accept(struct synack_stack *s, int fd, struct sockaddr *addr, socklen_t *len);
+int synack_connect(struct synack_stack *s, int fd, const struct sockaddr *addr, socklen_t len);
+ssize_t synack_send(struct synack_stack *s, int fd, const void *buf, size_t len, int flags);
+ssize_t synack_recv(struct synack_stack *s, int fd, void *buf, size_t len, int flags);
+int synack_shutdown(struct synack_stack *s, int fd, int how);
+int synack_close(struct synack_stack *s, int fd);
+/* A second descriptor for the same connection (like dup(2)): the connection
+ * is closed (FIN) only when its last descriptor is closed. */
+int synack_dup(struct synack_stack *s, int fd);
+int synack_setsockopt(struct synack_stack *s, int fd, int level, int name, const void *val,
+                      socklen_t len);
+int synack_getsockopt(struct synack_stack *s, int fd, int level, int name, void *val,
+                      socklen_t *len);
+int synack_getsockname(struct synack_stack *s, int fd, struct sockaddr *addr, socklen_t *len);
+int synack_getpeername(struct synack_stack *s, int fd, struct sockaddr *addr, socklen_t *len);
+/* F_GETFL and F_SETFL (O_NONBLOCK) only. */
+int synack_fcntl(struct synack_stack *s, int fd, int cmd, int arg);
+/* Readiness of each descriptor, as poll(2) reports it (POLLIN, POLLOUT,
+ * POLLERR, POLLHUP, POLLRDHUP); never waits.  Returns how many have events. */
+int synack_poll(struct synack_stack *s, struct pollfd *fds, nfds_t nfds);
+
+/* Called when a descriptor may have become readable, writable, errored or hung up. */
+typedef void (*synack_event_fn)(void *user, int fd, short events);
+void synack_set_event_cb(struct synack_stack *s, synack_event_fn fn, void *user);
+
+/* Per-connection statistics, like Linux's TCP_INFO (getsockopt IPPROTO_TCP, TCP_INFO
+ * with this struct). Times in microseconds. */
+struct synack_tcp_info {
+    uint8_t state;             /* enum synack_tcp_state */
+    uint8_t snd_wscale, rcv_wscale;
+    uint8_t options;           /* SYNACK_TCPI_OPT_* negotiated */
+    uint32_t conn_id;
+    uint32_t snd_mss, rcv_mss;
+    uint32_t rto, srtt, rttvar;
+    uint32_t snd_cwnd, snd_ssthresh;  /* bytes */
+    uint32_t snd_wnd, rcv_wnd;        /* bytes, scaled */
+    uint32_t bytes_in_flight, sacked_bytes;
+    uint32_t retransmits;             /* of the current segment (backoff count) */
+    uint64_t total_retrans;           /* segments retransmitted over the connection's life */
+    uint64_t bytes_sent, bytes_acked, bytes_received;
+    uint64_t segs_out, segs_in;
+    uint32_t unread, unsent;          /* bytes in the receive / send buffers */
+};
+#define SYNACK_TCPI_OPT_TIMESTAMPS 1
+#define SYNACK_TCPI_OPT_SACK 2
+#define SYNACK_TCPI_OPT_WSCALE 4
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,125 @@
+/* synack stack: the sans-IO core's entry points.
+ *
+ * A stack is one IPv4 host.  It never reads a clock, sleeps or does I/O:
+ *   - synack_stack_input() hands it one received IPv4 packet and the time;
+ *   - every packet it sends goes, synchronously, to the output callback the
+ *     caller gave at creation (the buffer is the stack's and valid only
+ *     during the call: copy it or write it out before returning);
+ *   - synack_stack_next_deadline() says when it next needs to be called, and
+ *     synack_stack_advance() moves its clock to `now` and runs what is due.
+ * Sockets (socket.h) act at the time of the last input/advance call.
+ * Everything hangs off the stack object: several stacks live in one process
+ * (the simulator runs two or more), and nothing is global.
+ */
+#ifndef SYNACK_STACK_H
+#define SYNACK_STACK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "synack/base.h"
+#include "synack/wire.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct synack_stack;
+
+/* Receives each packet the stack sends (a complete IPv4 datagram).
+ * Return 0, or a negative errno if the packet could not be queued (it is
+ * then counted as dropped; TCP recovers as from any loss). */
+typedef int (*synack_output_fn)(void *user, const uint8_t *pkt, size_t len);
+
+/* TCP states, numbered as in RFC 9293 3.3.2 (CLOSED first). */
+enum synack_tcp_state {
+    SYNACK_CLOSED = 0,
+    SYNACK_LISTEN,
+    SYNACK_SYN_SENT,
+    SYNACK_SYN_RECEIVED,
+    SYNACK_ESTABLISHED,
+    SYNACK_FIN_WAIT_1,
+    SYNACK_FIN_WAIT_2,
+    SYNACK_CLOSE_WAIT,
+    SYNACK_CLOSING,
+    SYNACK_LAST_ACK,
+    SYNACK_TIME_WAIT,
+    SYNACK_TCP_NSTATES
+};
+/* "SYN-SENT", "FIN-WAIT-1", ... spelled as in RFC 9293. */
+const char *synack_tcp_state_name(enum synack_tcp_state st);
+
+/* A connection's addresses, host byte order. */
+struct synack_tuple {
+    uint32_t laddr, raddr;
+    uint16_t lport, rport;
+};
+
+/* Called on every state change of every connection (for ladders and traces).
+ * `conn_id` is stable for the connection's life. */
+typedef void (*synack_state_fn)(void *user, uint32_t conn_id, const struct synack_tuple *t,
+                                enum synack_tcp_state from, enum synack_tcp_state to);
+
+struct synack_config {
+    uint32_t addr;             /* this host's IPv4 address, host order */
+    uint16_t mtu;              /* link MTU, 68..65535 (default 1500): the MSS we offer is mtu - 40 */
+    uint8_t ttl;               /* default 64 */
+    uint64_t seed;             /* seeds the stack's PRNG (ISNs, ports, hash keys) */
+    uint32_t max_conns;        /* hard bound on connection blocks (default 65536) */
+    uint32_t max_sockets;      /* hard bound on descriptors (default 65536) */
+    uint16_t ephemeral_lo, ephemeral_hi;  /* ephemeral port range (default 32768..60999, like Linux) */
+    synack_time_t msl;         /* maximum segment lifetime; TIME-WAIT lasts 2*msl (default 30 s) */
+    synack_time_t rto_initial; /* RFC 6298 2.1: 1 s */
+    synack_time_t rto_min;     /* default 200 ms, like Linux */
+    synack_time_t rto_max;     /* default 60 s */
+    uint8_t syn_retries;       /* SYN retransmissions before ETIMEDOUT (default 6) */
+    uint8_t synack_retries;    /* SYN-ACK retransmissions before giving up (default 5) */
+    uint8_t data_retries;      /* data retransmissions before ETIMEDOUT (default 15) */
+    uint32_t sndbuf, rcvbuf;   /* default socket buffer sizes, bytes (default 256 KiB each) */
+    bool sack;                 /* offer SACK-permitted (default on) */
+    bool timestamps;           /* offer timestamps (default on) */
+    bool wscale;               /* offer window scaling (default on) */
+    synack_state_fn on_state;  /* optional trace hook */
+};
+
+/* Fill *c with the defaults above (addr 0: set it). */
+void synack_config_default(struct synack_config *c);
+
+/* Create a stack.  Returns 0 and *out, or -EINVAL (bad config) / -ENOMEM. */
+int synack_stack_new(const struct synack_config *c, synack_output_fn output, void *user,
+                     struct synack_stack **out);
+/* Free the stack, its sockets and connections (no packets are sent). */
+void synack_stack_free(struct synack_stack *s);
+
+/* Process one received IPv4 packet at time `now` (which also advances the
+ * clock, as synack_stack_advance does).  Returns 0 when the packet was
+ * consumed, or a negative SYNACK_WIRE_E* / errno code saying why it was
+ * dropped (it is counted in the stats either way). */
+int synack_stack_input(struct synack_stack *s, const uint8_t *pkt, size_t len, synack_time_t now);
+/* Move the clock to `now` (never backwards) and run every timer due by then. */
+void synack_stack_advance(struct synack_stack *s, synack_time_t now);
+/* The earliest time at which the stack needs synack_stack_advance(), or
+ * SYNACK_TIME_NEVER. It may be earlier than strictly needed, never later. */
+synack_time_t synack_stack_next_deadline(const struct synack_stack *s);
+/* The stack's clock: the `now` of the last input/advance. */
+synack_time_t synack_stack_now(const struct synack_stack *s);
+uint32_t synack_stack_addr(const struct synack_stack *s);
+uint16_t synack_stack_mtu(const struct synack_stack *s);
+
+/* Counters, exported for tools and benchmarks (like `netstat -s`). */
+struct synack_stack_stats {
+    uint64_t ip_in, ip_out, ip_in_bytes, ip_out_bytes;
+    uint64_t ip_drop_parse[SYNACK_WIRE_NERR]; /* by -SYNACK_WIRE_E* code */
+    uint64_t ip_drop_notme, ip_drop_frag, ip_drop_proto, ip_out_fail;
+    uint64_t icmp_in, icmp_out, icmp_echo_replied, icmp_drop;
+    uint64_t tcp_in, tcp_out, tcp_drop, tcp_rst_in, tcp_rst_out;
+    uint64_t tcp_retrans, tcp_conns_opened, tcp_conns_accepted, tcp_conns_reset;
+    uint64_t tcp_timewait, tcp_conns_active;
+};
+const struct synack_stack_stats *synack_stack_stats(const struct synack_stack *s);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

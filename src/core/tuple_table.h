@@ -1,0 +1,48 @@
+/* Connection lookup by 4-tuple in O(1): an intrusive chained hash table with a
+ * keyed hash (SipHash-2-4 of the tuple under a per-stack random key, so that
+ * an attacker cannot aim many tuples at one chain).  The table grows by
+ * doubling when the load passes 1, up to a bound given at init; growth is the
+ * only allocation and goes through the stack's allocator (plain calloc/free
+ * here), and a failed growth leaves the table working, only more loaded.
+ *
+ * Entries with raddr == 0 and rport == 0 are listeners (a wildcard remote);
+ * laddr 0 means any local address.  sn_tuple_lookup() prefers an exact match,
+ * then a listener on (laddr, lport), then one on (0, lport).
+ */
+#ifndef SYNACK_CORE_TUPLE_TABLE_H
+#define SYNACK_CORE_TUPLE_TABLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "synack/stack.h" /* struct synack_tuple */
+
+struct sn_tuple_entry {
+    struct sn_tuple_entry *next;
+    struct synack_tuple tuple;
+    uint32_t hash;
+};
+
+struct sn_tuple_table {
+    struct sn_tuple_entry **buckets;
+    uint32_t nbuckets;   /* a power of two */
+    uint32_t max_buckets;
+    uint32_t count;
+    uint64_t key[2];     /* SipHash key */
+};
+
+/* initial_buckets and max_buckets are rounded up to powers of two. Returns 0 or -ENOMEM. */
+int sn_tuple_init(struct sn_tuple_table *t, uint32_t initial_buckets, uint32_t max_buckets,
+                  uint64_t key0, uint64_t key1);
+void sn_tuple_free(struct sn_tuple_table *t); /* frees the buckets, not the entries */
+/* Insert e (e->tuple set by the caller). Returns 0, or -EEXIST if that exact tuple is present. */
+int sn_tuple_insert(struct sn_tuple_table *t, struct sn_tuple_entry *e);
+void sn_tuple_remove(struct sn_tuple_table *t, struct sn_tuple_entry *e);
+/* Exact 4-tuple match only. */
+struct sn_tuple_entry *sn_tuple_find(const struct sn_tuple_table *t, const struct synack_tuple *k);
+/* Exact match, else listener (laddr, lport), else listener (0, lport); NULL if none. */
+struct sn_tuple_entry *sn_tuple_lookup(const struct sn_tuple_table *t, const struct synack_tuple *k);
+/* SipHash-2-4 of 16 bytes of data: exposed for the ISN generator and tests. */
+uint64_t sn_siphash(const uint64_t key[2], const void *data, size_t len);
+
+#endif
