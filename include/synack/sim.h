@@ -63,7 +63,7 @@ struct synack_sim_node_ops {
 };
 
 int synack_sim_new(uint64_t seed, struct synack_sim **out);
-void synack_sim_free(struct synack_sim *sim); /* does not free the nodes' stacks */
+void synack_sim_free(struct synack_sim *sim); /* frees the stacks of synack_sim_add_stack, not add_node contexts */
 
 /* Add a node with IPv4 address `addr` (host order).  Returns the node id (>= 0) or -errno.
  * The node sends by calling synack_sim_send(sim, id, ...). */
@@ -83,7 +83,9 @@ int synack_sim_link(struct synack_sim *sim, int a, int b, const struct synack_li
 int synack_sim_link_set(struct synack_sim *sim, int link, int from, const struct synack_link_params *p);
 
 /* A node sends a packet: the link whose other end has the destination address
- * carries it.  The packet is copied. Returns 0 or -errno (dropped). */
+ * carries it.  The packet is copied. Returns 0 (also when the link loses it
+ * later) or -errno (dropped): -EHOSTUNREACH (no route, or shorter than an IPv4
+ * header), -ENOBUFS (the link's queue is full), -EMSGSIZE, -ENOMEM, -EINVAL. */
 int synack_sim_send(struct synack_sim *sim, int node, const uint8_t *pkt, size_t len);
 
 /* Capture a link (both directions, as the packets enter the link) into a pcap file. */
@@ -104,7 +106,8 @@ synack_time_t synack_sim_now(const struct synack_sim *sim);
 uint64_t synack_sim_random(struct synack_sim *sim);
 
 struct synack_sim_link_stats {
-    uint64_t sent, delivered, lost, queue_drops, duplicated, reordered, corrupted, bytes;
+    uint64_t sent, delivered, lost, queue_drops, duplicated, reordered, corrupted;
+    uint64_t bytes; /* of the packets sent (entering the link) */
 };
 int synack_sim_link_stats(const struct synack_sim *sim, int link, int from,
                           struct synack_sim_link_stats *out);

@@ -26,6 +26,14 @@
 extern "C" {
 #endif
 
+/* The peer shut down its sending side (Linux's POLLRDHUP, which <poll.h>
+ * only declares under _GNU_SOURCE). */
+#ifdef POLLRDHUP
+#define SYNACK_POLLRDHUP POLLRDHUP
+#else
+#define SYNACK_POLLRDHUP 0x2000
+#endif
+
 int synack_socket(struct synack_stack *s, int domain, int type, int protocol);
 int synack_bind(struct synack_stack *s, int fd, const struct sockaddr *addr, socklen_t len);
 int synack_listen(struct synack_stack *s, int fd, int backlog);
@@ -47,7 +55,7 @@ int synack_getpeername(struct synack_stack *s, int fd, struct sockaddr *addr, so
 /* F_GETFL and F_SETFL (O_NONBLOCK) only. */
 int synack_fcntl(struct synack_stack *s, int fd, int cmd, int arg);
 /* Readiness of each descriptor, as poll(2) reports it (POLLIN, POLLOUT,
- * POLLERR, POLLHUP, POLLRDHUP); never waits.  Returns how many have events. */
+ * POLLERR, POLLHUP, SYNACK_POLLRDHUP); never waits.  Returns how many have events. */
 int synack_poll(struct synack_stack *s, struct pollfd *fds, nfds_t nfds);
 
 /* Called when a descriptor may have become readable, writable, errored or hung up. */

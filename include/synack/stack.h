@@ -94,8 +94,10 @@ void synack_stack_free(struct synack_stack *s);
 
 /* Process one received IPv4 packet at time `now` (which also advances the
  * clock, as synack_stack_advance does).  Returns 0 when the packet was
- * consumed, or a negative SYNACK_WIRE_E* / errno code saying why it was
- * dropped (it is counted in the stats either way). */
+ * consumed, or a negative errno saying why it was dropped: -EBADMSG
+ * (malformed; the reason is counted in stats.ip_drop_parse), -EADDRNOTAVAIL
+ * (not addressed to this host), -EOPNOTSUPP (a fragment: synack does not
+ * reassemble), -EPROTONOSUPPORT (neither TCP nor ICMP).  Every drop is counted. */
 int synack_stack_input(struct synack_stack *s, const uint8_t *pkt, size_t len, synack_time_t now);
 /* Move the clock to `now` (never backwards) and run every timer due by then. */
 void synack_stack_advance(struct synack_stack *s, synack_time_t now);

@@ -36,6 +36,11 @@ enum synack_wire_err {
 const char *synack_wire_strerror(int err);
 
 /* ---- the Internet checksum (RFC 1071, RFC 1624) -------------------------- */
+/* Byte order: sums are those of the data read as 16-bit big-endian words (as
+ * RFC 1071 defines them on the wire), held in host-order integers.  The
+ * checksums returned by synack_csum_fold(), synack_csum() and the update
+ * functions are host-order values: store them with a big-endian 16-bit store
+ * (htons), and compare them with a field read by a big-endian load (ntohs). */
 
 /* One's-complement sum of `len` bytes, folded to 32 bits, added to `sum`.
  * Chain calls to sum discontiguous pieces; an odd-length piece may only be
@@ -78,11 +83,14 @@ struct synack_ipv4_hdr {
 };
 
 /* Parse and verify an IPv4 header.  Options are skipped.  Bytes past
- * total_len (link padding) are ignored.  Returns 0 or a SYNACK_WIRE_E* code. */
+ * total_len (link padding) are ignored.  Fragments are returned parsed like
+ * any datagram: synack does not reassemble, the IP layer counts and drops
+ * them (synack_ipv4_is_fragment).  Returns 0 or a SYNACK_WIRE_E* code. */
 int synack_ipv4_parse(const uint8_t *buf, size_t len, struct synack_ipv4_hdr *h);
 /* Write a 20-byte header (no options) with a correct checksum; ihl, payload
  * and checksum of `h` are ignored, total_len is used as given.
- * Returns 20 or SYNACK_WIRE_ENOSPC/EINVAL. */
+ * Returns 20, SYNACK_WIRE_ENOSPC, or SYNACK_WIRE_EINVAL (total_len < 20,
+ * flags other than DF|MF, frag_off > 0x1fff). */
 int synack_ipv4_emit(uint8_t *buf, size_t cap, const struct synack_ipv4_hdr *h);
 static inline bool synack_ipv4_is_fragment(const struct synack_ipv4_hdr *h)
 {
@@ -114,12 +122,15 @@ struct synack_icmp_hdr {
 };
 
 /* Parse an ICMP message (the IPv4 payload), verifying its checksum.  Types
- * other than the four above give SYNACK_WIRE_ETYPE (the caller counts and
- * drops them); an error message whose quote is shorter than an IPv4 header
- * plus 8 bytes gives SYNACK_WIRE_ETRUNC. */
+ * other than the four above, and error codes above 15 (unreachable) or 1
+ * (time exceeded), give SYNACK_WIRE_ETYPE (the caller counts and drops them);
+ * an error message whose quote is shorter than the quoted IPv4 header (its
+ * IHL, at least 20) plus 8 bytes gives SYNACK_WIRE_ETRUNC.  id/seq are set for
+ * echoes, mtu for NEEDFRAG, the others are 0. */
 int synack_icmp_parse(const uint8_t *buf, size_t len, struct synack_icmp_hdr *h);
-/* Write header + data (copied from h->data) with a correct checksum.
- * Returns bytes written or SYNACK_WIRE_ENOSPC. */
+/* Write header + data (moved from h->data, which may overlap buf) with a
+ * correct checksum; bytes 4-7 are id/seq for echoes, the mtu for NEEDFRAG,
+ * zero otherwise.  Returns bytes written or SYNACK_WIRE_ENOSPC. */
 int synack_icmp_emit(uint8_t *buf, size_t cap, const struct synack_icmp_hdr *h);
 
 /* ---- TCP (RFC 9293 3.1, RFC 7323, RFC 2018) ------------------------------- */
@@ -166,7 +177,9 @@ struct synack_tcp_opts {
      * bodies are skipped).  Emit follows it when norder > 0, so that
      * parse-then-emit of known options is byte-exact; with norder == 0 emit
      * uses Linux's layout (SYN: mss,sackOK,TS,nop,wscale; else nop,nop,TS;
-     * nop,nop,SACK).  */
+     * nop,nop,SACK).  Emitting an order fails with SYNACK_WIRE_EINVAL if it
+     * holds an unknown kind, a known kind not in `present`, anything after
+     * an EOL, or misses a kind that is in `present`.  */
     uint8_t norder;
     uint8_t order[SYNACK_TCP_OPT_MAX];
 };
@@ -190,21 +203,29 @@ struct synack_tcp_hdr {
  * Options: unknown kinds are skipped by their length; a length of 0 or 1,
  * or one running past the header, gives SYNACK_WIRE_EOPTLEN; MSS/WS/SACK-perm/
  * TS with the wrong length or SACK with a length not 2+8n gives
- * SYNACK_WIRE_EOPTVAL.  EOL ends the list.  Returns 0 or a SYNACK_WIRE_E* code. */
+ * SYNACK_WIRE_EOPTVAL.  EOL ends the list.  An option that appears twice:
+ * the last one wins.  A segment over 65535 bytes cannot verify (ECSUM).
+ * Returns 0 or a SYNACK_WIRE_E* code. */
 int synack_tcp_parse(const uint8_t *buf, size_t len, uint32_t src, uint32_t dst,
                      bool verify_csum, struct synack_tcp_hdr *h);
 /* Length in bytes that synack_tcp_emit_opts will write for `o` (a multiple of 4, <= 40),
- * or SYNACK_WIRE_EINVAL if they do not fit in 40 bytes. */
+ * or SYNACK_WIRE_EINVAL if they do not fit in 40 bytes or describe no valid
+ * options (an order emit cannot follow, SACK without 1..4 blocks). */
 int synack_tcp_opts_len(const struct synack_tcp_opts *o);
-/* Write the options (padded with NOP/EOL to a multiple of 4). Returns bytes or a negative code. */
+/* Write the options, padded with EOL to a multiple of 4 (when they do not
+ * already end there).  Returns bytes, SYNACK_WIRE_ENOSPC or SYNACK_WIRE_EINVAL. */
 int synack_tcp_emit_opts(uint8_t *buf, size_t cap, const struct synack_tcp_opts *o);
-/* Write header + options + payload (payload copied from h->payload unless it
- * already points at buf + header length) and the checksum over the pseudo-header.
+/* Write header + options + payload (payload moved from h->payload, which may
+ * overlap buf, unless it already points at buf + header length) and the
+ * checksum over the pseudo-header.  SYNACK_WIRE_EINVAL for invalid options,
+ * reserved > 0xf or a segment over 65535 bytes; SYNACK_WIRE_ENOSPC if it does
+ * not fit in cap.
  * h->doff and h->checksum are computed.  Returns the segment length or a negative code. */
 int synack_tcp_emit(uint8_t *buf, size_t cap, const struct synack_tcp_hdr *h,
                     uint32_t src, uint32_t dst);
 
-/* Render the flags as tcpdump does ("S", "S.", "P.", "F.", "R.", ...) into buf. */
+/* Render the flags as tcpdump does ("S", "S.", "P.", "F.", "R.", ...) into buf:
+ * F S R P, "." for ACK, then U E W (URG, ECE, CWR); "none" for no flag. */
 const char *synack_tcp_flags_str(uint8_t flags, char buf[16]);
 
 #ifdef __cplusplus

@@ -37,7 +37,9 @@ struct sn_wheel {
 void sn_wheel_init(struct sn_wheel *w, uint64_t now);
 static inline void sn_timer_init(struct sn_timer *t) { t->next = 0; t->pprev = 0; t->expires = 0; }
 static inline bool sn_timer_pending(const struct sn_timer *t) { return t->pprev != 0; }
-/* (Re)arm t to fire at `expires`; an expiry <= w->now fires at the next advance. */
+/* (Re)arm t to fire at `expires`; an expiry <= w->now fires at the next advance
+ * (an expiry < w->now is stored as w->now).  expires == UINT64_MAX
+ * (SYNACK_TIME_NEVER) disarms t, like sn_wheel_del. */
 void sn_wheel_add(struct sn_wheel *w, struct sn_timer *t, uint64_t expires);
 /* Disarm t (no-op when not pending). */
 void sn_wheel_del(struct sn_wheel *w, struct sn_timer *t);

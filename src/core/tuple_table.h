@@ -42,7 +42,7 @@ void sn_tuple_remove(struct sn_tuple_table *t, struct sn_tuple_entry *e);
 struct sn_tuple_entry *sn_tuple_find(const struct sn_tuple_table *t, const struct synack_tuple *k);
 /* Exact match, else listener (laddr, lport), else listener (0, lport); NULL if none. */
 struct sn_tuple_entry *sn_tuple_lookup(const struct sn_tuple_table *t, const struct synack_tuple *k);
-/* SipHash-2-4 of 16 bytes of data: exposed for the ISN generator and tests. */
+/* SipHash-2-4 (16-byte key) of len bytes: exposed for the ISN generator and tests. */
 uint64_t sn_siphash(const uint64_t key[2], const void *data, size_t len);
 
 #endif

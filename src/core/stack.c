@@ -1,0 +1,146 @@
+/* The stack object and the sans-IO entry points (see include/synack/stack.h). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/stack_internal.h"
+#include "tcp/tcp_internal.h"
+
+void synack_config_default(struct synack_config *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->mtu = 1500;
+    c->ttl = 64;
+    c->seed = 1;
+    c->max_conns = 65536;
+    c->max_sockets = 65536;
+    c->ephemeral_lo = 32768;
+    c->ephemeral_hi = 60999;
+    c->msl = SYNACK_SEC(30);
+    c->rto_initial = SYNACK_SEC(1);
+    c->rto_min = SYNACK_MSEC(200);
+    c->rto_max = SYNACK_SEC(60);
+    c->syn_retries = 6;
+    c->synack_retries = 5;
+    c->data_retries = 15;
+    c->sndbuf = 256 * 1024;
+    c->rcvbuf = 256 * 1024;
+    c->sack = true;
+    c->timestamps = true;
+    c->wscale = true;
+}
+
+static int config_check(const struct synack_config *c)
+{
+    if (c->mtu < 68 || c->ephemeral_lo == 0 || c->ephemeral_lo > c->ephemeral_hi)
+        return -EINVAL;
+    if (c->max_conns == 0 || c->max_sockets == 0 || c->msl == 0)
+        return -EINVAL;
+    if (c->rto_min == 0 || c->rto_min > c->rto_max || c->rto_initial == 0)
+        return -EINVAL;
+    /* Buffers are bounded so that windows and ring offsets fit in 32 bits
+     * with room to spare: 64 MiB is far past any window scale 14 can use. */
+    if (c->sndbuf < 1024 || c->rcvbuf < 1024 || c->sndbuf > (64u << 20) || c->rcvbuf > (64u << 20))
+        return -EINVAL;
+    return 0;
+}
+
+int synack_stack_new(const struct synack_config *c, synack_output_fn output, void *user,
+                     struct synack_stack **out)
+{
+    if (!c || !output || !out)
+        return -EINVAL;
+    int rc = config_check(c);
+    if (rc < 0)
+        return rc;
+    struct synack_stack *s = calloc(1, sizeof(*s));
+    if (!s)
+        return -ENOMEM;
+    s->cfg = *c;
+    s->output = output;
+    s->user = user;
+    sn_rng_seed(&s->rng, c->seed);
+    sn_wheel_init(&s->wheel, 0);
+    s->port_refs = calloc(65536, sizeof(*s->port_refs));
+    rc = s->port_refs ? sn_tuple_init(&s->conns, 64, c->max_conns, sn_rng_next(&s->rng),
+                                      sn_rng_next(&s->rng))
+                      : -ENOMEM;
+    if (rc < 0) {
+        free(s->port_refs);
+        free(s);
+        return rc;
+    }
+    s->ip_id = (uint16_t)sn_rng_next(&s->rng);
+    s->next_conn_id = 1;
+    *out = s;
+    return 0;
+}
+
+void synack_stack_free(struct synack_stack *s)
+{
+    if (!s)
+        return;
+    /* Every TCB is reachable from the descriptor table or the 4-tuple table. */
+    for (uint32_t i = 0; i < s->nfds; i++) {
+        struct sn_tcb *tcb = s->fds[i];
+        if (!tcb)
+            continue;
+        for (uint32_t j = i; j < s->nfds; j++)
+            if (s->fds[j] == tcb)
+                s->fds[j] = NULL;
+        tcb->refs = 0;
+        if (!(tcb->flags & SN_TF_INTABLE))
+            sn_tcb_free(s, tcb);
+    }
+    for (uint32_t b = 0; b < s->conns.nbuckets; b++) {
+        while (s->conns.buckets[b])
+            sn_tcb_free(s, sn_tcb_of_entry(s->conns.buckets[b]));
+    }
+    sn_tuple_free(&s->conns);
+    free(s->fds);
+    free(s->port_refs);
+    free(s);
+}
+
+int synack_stack_input(struct synack_stack *s, const uint8_t *pkt, size_t len, synack_time_t now)
+{
+    synack_stack_advance(s, now);
+    return sn_ip_input(s, pkt, len);
+}
+
+void synack_stack_advance(struct synack_stack *s, synack_time_t now)
+{
+    if (now < s->now)
+        now = s->now;
+    s->now = now;
+    sn_wheel_advance(&s->wheel, now, sn_tcp_timer_fire, s);
+}
+
+synack_time_t synack_stack_next_deadline(const struct synack_stack *s)
+{
+    uint64_t t = sn_wheel_next(&s->wheel);
+    return t == UINT64_MAX ? SYNACK_TIME_NEVER : t;
+}
+
+synack_time_t synack_stack_now(const struct synack_stack *s) { return s->now; }
+uint32_t synack_stack_addr(const struct synack_stack *s) { return s->cfg.addr; }
+uint16_t synack_stack_mtu(const struct synack_stack *s) { return s->cfg.mtu; }
+
+const struct synack_stack_stats *synack_stack_stats(const struct synack_stack *s)
+{
+    return &s->stats;
+}
+
+const char *synack_tcp_state_name(enum synack_tcp_state st)
+{
+    static const char *const names[SYNACK_TCP_NSTATES] = {
+        "CLOSED",     "LISTEN",     "SYN-SENT",   "SYN-RECEIVED", "ESTABLISHED", "FIN-WAIT-1",
+        "FIN-WAIT-2", "CLOSE-WAIT", "CLOSING",    "LAST-ACK",     "TIME-WAIT",
+    };
+    return (unsigned)st < SYNACK_TCP_NSTATES ? names[st] : "?";
+}
+
+const char *synack_strerror(int err)
+{
+    return strerror(err < 0 ? -err : err);
+}

@@ -1,0 +1,50 @@
+/* The stack object: everything a synack host owns.  Only the core's files
+ * include this; users see the opaque struct synack_stack. */
+#ifndef SYNACK_CORE_STACK_INTERNAL_H
+#define SYNACK_CORE_STACK_INTERNAL_H
+
+#include <stdint.h>
+
+#include "core/rng.h"
+#include "core/timer_wheel.h"
+#include "core/tuple_table.h"
+#include "synack/socket.h"
+#include "synack/stack.h"
+
+struct sn_tcb;
+
+/* Largest packet the stack builds: one IPv4 datagram at the largest MTU. */
+#define SN_PKT_MAX 65535
+
+struct synack_stack {
+    struct synack_config cfg;
+    synack_output_fn output;
+    void *user;
+    synack_time_t now;
+
+    struct sn_rng rng;
+    struct sn_wheel wheel;          /* every TCP timer of every connection */
+    struct sn_tuple_table conns;    /* connections and listeners by 4-tuple */
+    uint32_t nconns;                /* TCBs allocated (bounded by cfg.max_conns) */
+    uint32_t next_conn_id;
+    uint16_t ip_id;                 /* IPv4 identification counter */
+    uint16_t *port_refs;            /* per local port: how many sockets hold it */
+
+    /* Descriptor table: fds[i] is descriptor i (0..2 never used, as in a fresh process). */
+    struct sn_tcb **fds;
+    uint32_t nfds;                  /* allocated slots (grows up to cfg.max_sockets) */
+    synack_event_fn on_event;
+    void *event_user;
+
+    struct synack_stack_stats stats;
+    uint8_t pkt[SN_PKT_MAX];        /* scratch buffer for the packet being sent */
+};
+
+/* ---- ip layer (src/ip) ---- */
+int sn_ip_input(struct synack_stack *s, const uint8_t *pkt, size_t len);
+/* Send an IPv4 datagram whose payload (plen bytes) is already at
+ * s->pkt + SYNACK_IPV4_HDR_MIN: writes the header, hands it to the output. */
+int sn_ip_output(struct synack_stack *s, uint32_t dst, uint8_t proto, size_t plen);
+int sn_icmp_input(struct synack_stack *s, const struct synack_ipv4_hdr *ip);
+
+#endif

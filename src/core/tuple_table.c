@@ -1,0 +1,209 @@
+/* Connection table keyed by 4-tuple (see tuple_table.h).
+ *
+ * The hash is SipHash-2-4 (Aumasson and Bernstein, "SipHash: a fast
+ * short-input PRF", 2012) under the table's random key: an attacker who
+ * cannot compute the hash cannot aim many tuples at one chain (hash
+ * flooding).  The tuple's fields are hashed explicitly, never its bytes.
+ *
+ * init: initial_buckets of 0 is taken as 1; both sizes are capped at 2^31,
+ * and max_buckets is raised to initial_buckets when smaller.
+ */
+#include "core/tuple_table.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+
+#define MAX_POW2 (UINT32_C(1) << 31)
+
+static uint64_t rotl(uint64_t x, unsigned k) { return (x << k) | (x >> (64 - k)); }
+
+static uint64_t load_le64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+static void sip_round(uint64_t v[4])
+{
+    v[0] += v[1]; v[1] = rotl(v[1], 13); v[1] ^= v[0]; v[0] = rotl(v[0], 32);
+    v[2] += v[3]; v[3] = rotl(v[3], 16); v[3] ^= v[2];
+    v[0] += v[3]; v[3] = rotl(v[3], 21); v[3] ^= v[0];
+    v[2] += v[1]; v[1] = rotl(v[1], 17); v[1] ^= v[2]; v[2] = rotl(v[2], 32);
+}
+
+/* SipHash paper section 2: the state is initialised from the key, absorbs
+ * each 8-byte little-endian word with 2 rounds, the last word holding the
+ * leftover bytes and the length mod 256 in its top byte, then 4
+ * finalisation rounds. */
+static void sip_init(uint64_t v[4], const uint64_t key[2])
+{
+    v[0] = key[0] ^ UINT64_C(0x736f6d6570736575);
+    v[1] = key[1] ^ UINT64_C(0x646f72616e646f6d);
+    v[2] = key[0] ^ UINT64_C(0x6c7967656e657261);
+    v[3] = key[1] ^ UINT64_C(0x7465646279746573);
+}
+
+static void sip_absorb(uint64_t v[4], uint64_t m)
+{
+    v[3] ^= m;
+    sip_round(v);
+    sip_round(v);
+    v[0] ^= m;
+}
+
+static uint64_t sip_final(uint64_t v[4], uint64_t last)
+{
+    sip_absorb(v, last);
+    v[2] ^= 0xff;
+    for (int i = 0; i < 4; i++)
+        sip_round(v);
+    return v[0] ^ v[1] ^ v[2] ^ v[3];
+}
+
+uint64_t sn_siphash(const uint64_t key[2], const void *data, size_t len)
+{
+    const uint8_t *p = data;
+    uint64_t v[4];
+    sip_init(v, key);
+    size_t whole = len & ~(size_t)7;
+    for (size_t i = 0; i < whole; i += 8)
+        sip_absorb(v, load_le64(p + i));
+    uint64_t last = (uint64_t)(len & 0xff) << 56;
+    for (size_t i = 0; i < (len & 7); i++)
+        last |= (uint64_t)p[whole + i] << (8 * i);
+    return sip_final(v, last);
+}
+
+/* SipHash of the 12 bytes laddr, raddr, lport, rport (each little-endian),
+ * built from the fields directly: struct padding never reaches the hash. */
+static uint32_t tuple_hash(const struct sn_tuple_table *t, const struct synack_tuple *k)
+{
+    uint64_t v[4];
+    sip_init(v, t->key);
+    sip_absorb(v, (uint64_t)k->laddr | (uint64_t)k->raddr << 32);
+    uint64_t h = sip_final(v, (uint64_t)k->lport | (uint64_t)k->rport << 16 | (uint64_t)12 << 56);
+    return (uint32_t)(h ^ (h >> 32));
+}
+
+static bool tuple_eq(const struct synack_tuple *a, const struct synack_tuple *b)
+{
+    return a->laddr == b->laddr && a->raddr == b->raddr && a->lport == b->lport &&
+           a->rport == b->rport;
+}
+
+static uint32_t round_pow2(uint32_t n)
+{
+    if (n <= 1)
+        return 1;
+    if (n > MAX_POW2)
+        return MAX_POW2;
+    n--;
+    n |= n >> 1;
+    n |= n >> 2;
+    n |= n >> 4;
+    n |= n >> 8;
+    n |= n >> 16;
+    return n + 1;
+}
+
+static struct sn_tuple_entry *find_hashed(const struct sn_tuple_table *t,
+                                          const struct synack_tuple *k, uint32_t hash)
+{
+    for (struct sn_tuple_entry *e = t->buckets[hash & (t->nbuckets - 1)]; e; e = e->next)
+        if (e->hash == hash && tuple_eq(&e->tuple, k))
+            return e;
+    return NULL;
+}
+
+/* Double the bucket array, rehashing every entry from its stored hash.  On
+ * allocation failure the table stays as it is, only more loaded. */
+static void grow(struct sn_tuple_table *t)
+{
+    uint32_t n = t->nbuckets * 2;
+    struct sn_tuple_entry **nb = calloc(n, sizeof *nb);
+    if (!nb)
+        return;
+    for (uint32_t i = 0; i < t->nbuckets; i++) {
+        struct sn_tuple_entry *e = t->buckets[i];
+        while (e) {
+            struct sn_tuple_entry *next = e->next;
+            struct sn_tuple_entry **head = &nb[e->hash & (n - 1)];
+            e->next = *head;
+            *head = e;
+            e = next;
+        }
+    }
+    free(t->buckets);
+    t->buckets = nb;
+    t->nbuckets = n;
+}
+
+int sn_tuple_init(struct sn_tuple_table *t, uint32_t initial_buckets, uint32_t max_buckets,
+                  uint64_t key0, uint64_t key1)
+{
+    uint32_t n = round_pow2(initial_buckets);
+    uint32_t max = round_pow2(max_buckets);
+    *t = (struct sn_tuple_table){.key = {key0, key1}};
+    t->buckets = calloc(n, sizeof *t->buckets);
+    if (!t->buckets)
+        return -ENOMEM;
+    t->nbuckets = n;
+    t->max_buckets = max < n ? n : max;
+    return 0;
+}
+
+void sn_tuple_free(struct sn_tuple_table *t)
+{
+    free(t->buckets);
+    t->buckets = NULL;
+    t->nbuckets = 0;
+    t->count = 0;
+}
+
+int sn_tuple_insert(struct sn_tuple_table *t, struct sn_tuple_entry *e)
+{
+    uint32_t hash = tuple_hash(t, &e->tuple);
+    if (find_hashed(t, &e->tuple, hash))
+        return -EEXIST;
+    struct sn_tuple_entry **head = &t->buckets[hash & (t->nbuckets - 1)];
+    e->hash = hash;
+    e->next = *head;
+    *head = e;
+    t->count++;
+    if (t->count > t->nbuckets && t->nbuckets < t->max_buckets)
+        grow(t);
+    return 0;
+}
+
+void sn_tuple_remove(struct sn_tuple_table *t, struct sn_tuple_entry *e)
+{
+    for (struct sn_tuple_entry **pp = &t->buckets[e->hash & (t->nbuckets - 1)]; *pp;
+         pp = &(*pp)->next) {
+        if (*pp == e) {
+            *pp = e->next;
+            e->next = NULL;
+            t->count--;
+            return;
+        }
+    }
+}
+
+struct sn_tuple_entry *sn_tuple_find(const struct sn_tuple_table *t, const struct synack_tuple *k)
+{
+    return find_hashed(t, k, tuple_hash(t, k));
+}
+
+struct sn_tuple_entry *sn_tuple_lookup(const struct sn_tuple_table *t, const struct synack_tuple *k)
+{
+    struct sn_tuple_entry *e = sn_tuple_find(t, k);
+    if (e)
+        return e;
+    struct synack_tuple l = {.laddr = k->laddr, .lport = k->lport};
+    if ((e = sn_tuple_find(t, &l)))
+        return e;
+    l.laddr = 0;
+    return sn_tuple_find(t, &l);
+}

@@ -1,0 +1,69 @@
+/* The IPv4 layer: accept datagrams addressed to this host and hand them to
+ * TCP or ICMP; wrap outgoing transport segments in an IPv4 header.
+ *
+ * Fragments (RFC 791 3.2) are counted and dropped: synack offers an MSS that
+ * fits the link MTU and sets DF on everything it sends (RFC 1191 path MTU
+ * discovery), so its peers do not fragment towards it; reassembly would add
+ * a buffer an attacker could fill for little benefit. */
+#include <errno.h>
+#include <string.h>
+
+#include "core/stack_internal.h"
+#include "tcp/tcp_internal.h"
+
+int sn_ip_input(struct synack_stack *s, const uint8_t *pkt, size_t len)
+{
+    struct synack_ipv4_hdr ip;
+    s->stats.ip_in++;
+    s->stats.ip_in_bytes += len;
+    int rc = synack_ipv4_parse(pkt, len, &ip);
+    if (rc < 0) {
+        s->stats.ip_drop_parse[-rc < SYNACK_WIRE_NERR ? -rc : 0]++;
+        return -EBADMSG;
+    }
+    /* RFC 1122 3.3.4: a host without forwarding takes only its own address
+     * (and the limited broadcast for ICMP, which synack does not use). */
+    if (ip.dst != s->cfg.addr) {
+        s->stats.ip_drop_notme++;
+        return -EADDRNOTAVAIL;
+    }
+    if (synack_ipv4_is_fragment(&ip)) {
+        s->stats.ip_drop_frag++;
+        return -EOPNOTSUPP;
+    }
+    switch (ip.proto) {
+    case SYNACK_IPPROTO_TCP:
+        return sn_tcp_input(s, &ip);
+    case SYNACK_IPPROTO_ICMP:
+        return sn_icmp_input(s, &ip);
+    default:
+        s->stats.ip_drop_proto++;
+        return -EPROTONOSUPPORT;
+    }
+}
+
+int sn_ip_output(struct synack_stack *s, uint32_t dst, uint8_t proto, size_t plen)
+{
+    struct synack_ipv4_hdr ip = {
+        .tos = 0,
+        .total_len = (uint16_t)(SYNACK_IPV4_HDR_MIN + plen),
+        .id = s->ip_id++,
+        .flags = SYNACK_IPV4_DF,
+        .ttl = s->cfg.ttl,
+        .proto = proto,
+        .src = s->cfg.addr,
+        .dst = dst,
+    };
+    if (plen > SN_PKT_MAX - SYNACK_IPV4_HDR_MIN)
+        return -EMSGSIZE;
+    int rc = synack_ipv4_emit(s->pkt, SYNACK_IPV4_HDR_MIN, &ip);
+    if (rc < 0)
+        return -EINVAL;
+    size_t len = SYNACK_IPV4_HDR_MIN + plen;
+    s->stats.ip_out++;
+    s->stats.ip_out_bytes += len;
+    rc = s->output(s->user, s->pkt, len);
+    if (rc < 0)
+        s->stats.ip_out_fail++;
+    return rc;
+}

@@ -1,0 +1,569 @@
+/* The deterministic network simulator (include/synack/sim.h).
+ *
+ * Time is virtual.  Pending packet deliveries sit in a binary min-heap keyed
+ * on (arrival time, insertion number), so deliveries due at the same time run
+ * in the order they were scheduled.  Each step runs the earliest of the heap
+ * top and the nodes' deadlines; on a tie deliveries run first, then node
+ * deadlines in node order.  Every random decision is drawn from the one
+ * seeded PRNG, in a fixed order, so a seed replays a run exactly.
+ *
+ * Node callbacks (input, advance) may call back into the simulator, and a
+ * synack stack does: its output callback sends.  Sending may grow the heap,
+ * the node or the link arrays, so no pointer into them is held across a
+ * callback; events and nodes are copied out first.
+ */
+#include "synack/sim.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/rng.h"
+#include "sim/sim_internal.h"
+#include "synack/pcap.h"
+
+#define SIM_MAX_PKT 65535u          /* the largest IPv4 datagram */
+#define SIM_QUEUE_DEFAULT 1000u     /* queue_limit 0 */
+#define SIM_MAX_INFLIGHT (1u << 20) /* packets on all links at once: bounds memory when rates are infinite */
+#define SIM_MAX_NODES 65536
+#define SIM_MAX_LINKS 65536
+#define SIM_DUP_GAP 1u              /* a duplicate arrives this many us after the original */
+#define SIM_REORDER_EXTRA SYNACK_MSEC(1) /* default reorder_delay is 2 * delay + this */
+
+struct sim_node {
+    uint32_t addr;
+    struct synack_sim_node_ops ops;
+    void *ctx;
+    void (*release)(void *ctx); /* NULL: the caller owns ctx */
+};
+
+/* One direction of a link.  Serialisation is tracked to the nanosecond so
+ * that a fast link keeps its rate; a packet leaves at the next whole us. */
+struct sim_dir {
+    struct synack_link_params p;
+    synack_time_t busy_us; /* the link is busy sending until busy_us + busy_ns / 1000 */
+    uint32_t busy_ns;      /* < 1000 */
+    /* FIFO ring of the start times (rounded up to the us) of the accepted
+     * packets whose serialisation had not started at the last send: the queue. */
+    synack_time_t *wait;
+    uint32_t wait_cap, wait_head, wait_len;
+    struct synack_sim_link_stats st;
+};
+
+struct sim_link {
+    int node[2]; /* direction d carries packets from node[d] to node[1 - d] */
+    struct sim_dir dir[2];
+    struct synack_pcap *pcap;
+};
+
+struct sim_event {
+    synack_time_t time;
+    uint64_t seq;
+    int link, dir;
+    uint8_t *pkt; /* owned by the event */
+    size_t len;
+};
+
+struct synack_sim {
+    synack_time_t now;
+    struct sn_rng rng;
+    struct sim_node *nodes;
+    struct sim_link *links;
+    struct sim_event *heap;
+    size_t nnodes, cap_nodes, nlinks, cap_links, nheap, cap_heap;
+    uint64_t seq;
+    synack_sim_observer_fn observer;
+    void *observer_user;
+};
+
+static const char *const event_names[] = {
+    [SYNACK_SIM_SENT] = "sent",
+    [SYNACK_SIM_DROP_LOSS] = "drop-loss",
+    [SYNACK_SIM_DROP_QUEUE] = "drop-queue",
+    [SYNACK_SIM_DUPLICATED] = "duplicated",
+    [SYNACK_SIM_CORRUPTED] = "corrupted",
+    [SYNACK_SIM_REORDERED] = "reordered",
+    [SYNACK_SIM_DELIVERED] = "delivered",
+    [SYNACK_SIM_NO_ROUTE] = "no-route",
+};
+
+const char *synack_sim_event_name(enum synack_sim_event ev)
+{
+    if ((unsigned)ev < sizeof(event_names) / sizeof(event_names[0]))
+        return event_names[ev];
+    return "unknown";
+}
+
+void synack_link_params_default(struct synack_link_params *p)
+{
+    *p = (struct synack_link_params){.delay = SYNACK_MSEC(1)};
+}
+
+/* Saturating addition: virtual times stay below SYNACK_TIME_NEVER. */
+static synack_time_t time_add(synack_time_t a, synack_time_t b)
+{
+    if (a >= SYNACK_TIME_NEVER - 1 || b >= SYNACK_TIME_NEVER - 1 - a)
+        return SYNACK_TIME_NEVER - 1;
+    return a + b;
+}
+
+/* Room for `need` elements of `size` bytes in `arr` (capacity *cap): returns
+ * the array, perhaps moved, or NULL (arr untouched) when out of memory. */
+static void *grow(void *arr, size_t *cap, size_t need, size_t size)
+{
+    if (need <= *cap)
+        return arr;
+    size_t n = *cap != 0 ? *cap : 8;
+    while (n < need)
+        n *= 2;
+    void *p = realloc(arr, n * size);
+    if (p != NULL)
+        *cap = n;
+    return p;
+}
+
+static bool params_valid(const struct synack_link_params *p)
+{
+    /* Written so that NaN fails too. */
+    return p != NULL && p->loss >= 0.0 && p->loss <= 1.0 && p->dup >= 0.0 && p->dup <= 1.0 &&
+           p->reorder >= 0.0 && p->reorder <= 1.0 && p->corrupt >= 0.0 && p->corrupt <= 1.0;
+}
+
+static void notify(struct synack_sim *sim, int link, int from, int to, enum synack_sim_event ev,
+                   const uint8_t *pkt, size_t len)
+{
+    if (sim->observer != NULL)
+        sim->observer(sim->observer_user, sim->now, link, from, to, ev, pkt, len);
+}
+
+/* ---- the event heap ------------------------------------------------------ */
+
+static bool ev_before(const struct sim_event *a, const struct sim_event *b)
+{
+    return a->time < b->time || (a->time == b->time && a->seq < b->seq);
+}
+
+/* Capacity must have been reserved. */
+static void heap_push(struct synack_sim *sim, struct sim_event ev)
+{
+    ev.seq = sim->seq++;
+    size_t i = sim->nheap++;
+    while (i > 0) {
+        size_t parent = (i - 1) / 2;
+        if (!ev_before(&ev, &sim->heap[parent]))
+            break;
+        sim->heap[i] = sim->heap[parent];
+        i = parent;
+    }
+    sim->heap[i] = ev;
+}
+
+static struct sim_event heap_pop(struct synack_sim *sim)
+{
+    struct sim_event top = sim->heap[0];
+    struct sim_event last = sim->heap[--sim->nheap];
+    size_t n = sim->nheap, i = 0;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= n)
+            break;
+        if (c + 1 < n && ev_before(&sim->heap[c + 1], &sim->heap[c]))
+            c++;
+        if (!ev_before(&sim->heap[c], &last))
+            break;
+        sim->heap[i] = sim->heap[c];
+        i = c;
+    }
+    if (n > 0)
+        sim->heap[i] = last;
+    return top;
+}
+
+/* ---- construction -------------------------------------------------------- */
+
+int synack_sim_new(uint64_t seed, struct synack_sim **out)
+{
+    if (out == NULL)
+        return -EINVAL;
+    struct synack_sim *sim = calloc(1, sizeof(*sim));
+    if (sim == NULL)
+        return -ENOMEM;
+    sn_rng_seed(&sim->rng, seed);
+    *out = sim;
+    return 0;
+}
+
+void synack_sim_free(struct synack_sim *sim)
+{
+    if (sim == NULL)
+        return;
+    for (size_t i = 0; i < sim->nheap; i++)
+        free(sim->heap[i].pkt);
+    for (size_t i = 0; i < sim->nlinks; i++) {
+        synack_pcap_close(sim->links[i].pcap);
+        free(sim->links[i].dir[0].wait);
+        free(sim->links[i].dir[1].wait);
+    }
+    for (size_t i = 0; i < sim->nnodes; i++)
+        if (sim->nodes[i].release != NULL)
+            sim->nodes[i].release(sim->nodes[i].ctx);
+    free(sim->heap);
+    free(sim->links);
+    free(sim->nodes);
+    free(sim);
+}
+
+int sn_sim_add_node_owned(struct synack_sim *sim, uint32_t addr,
+                          const struct synack_sim_node_ops *ops, void *ctx,
+                          void (*release)(void *ctx))
+{
+    if (sim == NULL || ops == NULL || ops->input == NULL ||
+        (ops->next_deadline == NULL) != (ops->advance == NULL))
+        return -EINVAL;
+    for (size_t i = 0; i < sim->nnodes; i++)
+        if (sim->nodes[i].addr == addr)
+            return -EADDRINUSE; /* routing is by address */
+    if (sim->nnodes >= SIM_MAX_NODES)
+        return -ENOSPC;
+    void *nodes = grow(sim->nodes, &sim->cap_nodes, sim->nnodes + 1, sizeof(*sim->nodes));
+    if (nodes == NULL)
+        return -ENOMEM;
+    sim->nodes = nodes;
+    sim->nodes[sim->nnodes] = (struct sim_node){addr, *ops, ctx, release};
+    return (int)sim->nnodes++;
+}
+
+int synack_sim_add_node(struct synack_sim *sim, uint32_t addr, const struct synack_sim_node_ops *ops,
+                        void *ctx)
+{
+    return sn_sim_add_node_owned(sim, addr, ops, ctx, NULL);
+}
+
+static bool node_valid(const struct synack_sim *sim, int node)
+{
+    return node >= 0 && (size_t)node < sim->nnodes;
+}
+
+int synack_sim_link(struct synack_sim *sim, int a, int b, const struct synack_link_params *ab,
+                    const struct synack_link_params *ba)
+{
+    if (ba == NULL)
+        ba = ab;
+    if (sim == NULL || !node_valid(sim, a) || !node_valid(sim, b) || a == b || !params_valid(ab) ||
+        !params_valid(ba))
+        return -EINVAL;
+    if (sim->nlinks >= SIM_MAX_LINKS)
+        return -ENOSPC;
+    void *links = grow(sim->links, &sim->cap_links, sim->nlinks + 1, sizeof(*sim->links));
+    if (links == NULL)
+        return -ENOMEM;
+    sim->links = links;
+    struct sim_link *l = &sim->links[sim->nlinks];
+    *l = (struct sim_link){.node = {a, b}};
+    l->dir[0].p = *ab;
+    l->dir[1].p = *ba;
+    return (int)sim->nlinks++;
+}
+
+/* The direction of `link` whose sender is `from`, or NULL. */
+static struct sim_dir *link_dir(const struct synack_sim *sim, int link, int from)
+{
+    if (sim == NULL || link < 0 || (size_t)link >= sim->nlinks)
+        return NULL;
+    struct sim_link *l = &sim->links[link];
+    if (l->node[0] == from)
+        return &l->dir[0];
+    if (l->node[1] == from)
+        return &l->dir[1];
+    return NULL;
+}
+
+int synack_sim_link_set(struct synack_sim *sim, int link, int from, const struct synack_link_params *p)
+{
+    struct sim_dir *d = link_dir(sim, link, from);
+    if (d == NULL || !params_valid(p))
+        return -EINVAL;
+    d->p = *p;
+    return 0;
+}
+
+int synack_sim_link_stats(const struct synack_sim *sim, int link, int from,
+                          struct synack_sim_link_stats *out)
+{
+    const struct sim_dir *d = link_dir(sim, link, from);
+    if (d == NULL || out == NULL)
+        return -EINVAL;
+    *out = d->st;
+    return 0;
+}
+
+int synack_sim_pcap(struct synack_sim *sim, int link, const char *path)
+{
+    if (sim == NULL || link < 0 || (size_t)link >= sim->nlinks || path == NULL)
+        return -EINVAL;
+    struct synack_pcap *p;
+    int err = synack_pcap_open(path, SYNACK_PCAP_LINKTYPE_RAW, 0, &p);
+    if (err != 0)
+        return err;
+    synack_pcap_close(sim->links[link].pcap);
+    sim->links[link].pcap = p;
+    return 0;
+}
+
+void synack_sim_set_observer(struct synack_sim *sim, synack_sim_observer_fn fn, void *user)
+{
+    sim->observer = fn;
+    sim->observer_user = user;
+}
+
+synack_time_t synack_sim_now(const struct synack_sim *sim)
+{
+    return sim->now;
+}
+
+uint64_t synack_sim_random(struct synack_sim *sim)
+{
+    return sn_rng_next(&sim->rng);
+}
+
+/* ---- sending ------------------------------------------------------------- */
+
+static bool chance(struct synack_sim *sim, double p)
+{
+    /* No draw for a disabled impairment: a clean link uses no randomness. */
+    return p > 0.0 && sn_rng_double(&sim->rng) < p;
+}
+
+static int wait_push(struct sim_dir *d, synack_time_t start)
+{
+    if (d->wait_len == d->wait_cap) {
+        uint32_t cap = d->wait_cap != 0 ? d->wait_cap * 2 : 16;
+        synack_time_t *w = malloc(cap * sizeof(*w));
+        if (w == NULL)
+            return -ENOMEM;
+        for (uint32_t i = 0; i < d->wait_len; i++)
+            w[i] = d->wait[(d->wait_head + i) % d->wait_cap];
+        free(d->wait);
+        d->wait = w;
+        d->wait_cap = cap;
+        d->wait_head = 0;
+    }
+    d->wait[(d->wait_head + d->wait_len++) % d->wait_cap] = start;
+    return 0;
+}
+
+/* Packets whose serialisation has started by `now` have left the queue. */
+static void wait_expire(struct sim_dir *d, synack_time_t now)
+{
+    while (d->wait_len > 0 && d->wait[d->wait_head] <= now) {
+        d->wait_head = (d->wait_head + 1) % d->wait_cap;
+        d->wait_len--;
+    }
+}
+
+static int drop_queue(struct synack_sim *sim, int li, int dir, const uint8_t *pkt, size_t len,
+                      int err)
+{
+    struct sim_link *l = &sim->links[li];
+    l->dir[dir].st.queue_drops++;
+    notify(sim, li, l->node[dir], l->node[1 - dir], SYNACK_SIM_DROP_QUEUE, pkt, len);
+    return err;
+}
+
+/* Carry a packet over direction `dir` of link `li`: the decisions, in a fixed
+ * order (loss, queue, corruption, reordering, duplication), then the events
+ * in the heap, then the observer calls. */
+static int link_send(struct synack_sim *sim, int li, int dir, const uint8_t *pkt, size_t len)
+{
+    struct sim_link *l = &sim->links[li];
+    struct sim_dir *d = &l->dir[dir];
+    const struct synack_link_params *p = &d->p;
+    int from = l->node[dir], to = l->node[1 - dir];
+    synack_time_t now = sim->now;
+
+    d->st.sent++;
+    d->st.bytes += len;
+    if (l->pcap != NULL)
+        (void)synack_pcap_write(l->pcap, now, pkt, len); /* the error is kept for close */
+    notify(sim, li, from, to, SYNACK_SIM_SENT, pkt, len);
+    /* The observer may have reentered: look the link up again. */
+    l = &sim->links[li];
+    d = &l->dir[dir];
+    p = &d->p;
+
+    if (chance(sim, p->loss)) {
+        d->st.lost++;
+        notify(sim, li, from, to, SYNACK_SIM_DROP_LOSS, pkt, len);
+        return 0; /* lost on the wire: the sender cannot tell */
+    }
+
+    wait_expire(d, now);
+    uint32_t limit = p->queue_limit != 0 ? p->queue_limit : SIM_QUEUE_DEFAULT;
+    if (d->wait_len >= limit || sim->nheap + 2 > SIM_MAX_INFLIGHT)
+        return drop_queue(sim, li, dir, pkt, len, -ENOBUFS); /* tail drop */
+
+    bool corrupt = chance(sim, p->corrupt);
+    uint32_t bit = corrupt ? sn_rng_below(&sim->rng, (uint32_t)len * 8u) : 0;
+    bool reorder = chance(sim, p->reorder);
+    bool dup = chance(sim, p->dup);
+
+    /* Serialisation: the packet starts when the link is free and takes
+     * len * 8 / rate seconds; until it starts it waits in the queue. */
+    synack_time_t start_us = now;
+    uint32_t start_ns = 0;
+    if (d->busy_us > now || (d->busy_us == now && d->busy_ns > 0)) {
+        start_us = d->busy_us;
+        start_ns = d->busy_ns;
+    }
+    uint8_t *copy = malloc(len), *copy2 = dup ? malloc(len) : NULL;
+    void *heap = grow(sim->heap, &sim->cap_heap, sim->nheap + 2, sizeof(*sim->heap));
+    if (heap != NULL)
+        sim->heap = heap;
+    int err = copy == NULL || (dup && copy2 == NULL) || heap == NULL ? -ENOMEM : 0;
+    if (err == 0 && (start_us > now || start_ns > 0))
+        err = wait_push(d, start_us + (start_ns > 0));
+    if (err != 0) {
+        free(copy);
+        free(copy2);
+        return drop_queue(sim, li, dir, pkt, len, err);
+    }
+    uint64_t tx_ns = p->rate_bps != 0 ? (uint64_t)len * 8u * 1000000000u / p->rate_bps : 0;
+    uint64_t end_ns = start_ns + tx_ns;
+    d->busy_us = time_add(start_us, end_ns / 1000u);
+    d->busy_ns = (uint32_t)(end_ns % 1000u);
+    synack_time_t arrival = time_add(time_add(d->busy_us, d->busy_ns > 0), p->delay);
+
+    memcpy(copy, pkt, len);
+    if (corrupt) {
+        copy[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+        d->st.corrupted++;
+    }
+    if (reorder) {
+        synack_time_t extra = p->reorder_delay != 0
+                                  ? p->reorder_delay
+                                  : time_add(time_add(p->delay, p->delay), SIM_REORDER_EXTRA);
+        arrival = time_add(arrival, extra);
+        d->st.reordered++;
+    }
+    heap_push(sim, (struct sim_event){.time = arrival, .link = li, .dir = dir, .pkt = copy, .len = len});
+    if (dup) {
+        memcpy(copy2, copy, len);
+        heap_push(sim, (struct sim_event){.time = time_add(arrival, SIM_DUP_GAP), .link = li,
+                                          .dir = dir, .pkt = copy2, .len = len});
+        d->st.duplicated++;
+    }
+
+    /* The event buffers stay valid until delivered, whatever the observer does. */
+    if (corrupt)
+        notify(sim, li, from, to, SYNACK_SIM_CORRUPTED, copy, len);
+    if (reorder)
+        notify(sim, li, from, to, SYNACK_SIM_REORDERED, copy, len);
+    if (dup)
+        notify(sim, li, from, to, SYNACK_SIM_DUPLICATED, copy2, len);
+    return 0;
+}
+
+static uint32_t load_be32(const uint8_t *b)
+{
+    return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+}
+
+int synack_sim_send(struct synack_sim *sim, int node, const uint8_t *pkt, size_t len)
+{
+    if (sim == NULL || !node_valid(sim, node) || (pkt == NULL && len > 0))
+        return -EINVAL;
+    if (len > SIM_MAX_PKT)
+        return -EMSGSIZE;
+    if (len >= 20) {
+        uint32_t dst = load_be32(pkt + 16); /* RFC 791 3.1: destination address */
+        for (size_t i = 0; i < sim->nlinks; i++) {
+            const struct sim_link *l = &sim->links[i];
+            for (int dir = 0; dir < 2; dir++)
+                if (l->node[dir] == node && sim->nodes[l->node[1 - dir]].addr == dst)
+                    return link_send(sim, (int)i, dir, pkt, len);
+        }
+    }
+    notify(sim, -1, node, -1, SYNACK_SIM_NO_ROUTE, pkt, len);
+    return -EHOSTUNREACH;
+}
+
+/* ---- running ------------------------------------------------------------- */
+
+/* The time of the next event and, if it is a node deadline, the node (else
+ * -1).  SYNACK_TIME_NEVER when nothing is pending. */
+static synack_time_t next_event(const struct synack_sim *sim, int *node)
+{
+    synack_time_t t = sim->nheap > 0 ? sim->heap[0].time : SYNACK_TIME_NEVER;
+    *node = -1;
+    for (size_t i = 0; i < sim->nnodes; i++) {
+        const struct sim_node *n = &sim->nodes[i];
+        if (n->ops.next_deadline == NULL)
+            continue;
+        synack_time_t dl = n->ops.next_deadline(n->ctx);
+        if (dl < t) { /* strict: deliveries, then lower node ids, win ties */
+            t = dl;
+            *node = (int)i;
+        }
+    }
+    return t;
+}
+
+static void run_event(struct synack_sim *sim, synack_time_t t, int node)
+{
+    if (t > sim->now)
+        sim->now = t; /* a deadline already past runs now */
+    if (node >= 0) {
+        struct sim_node n = sim->nodes[node];
+        n.ops.advance(n.ctx, sim->now);
+        return;
+    }
+    struct sim_event ev = heap_pop(sim);
+    struct sim_link *l = &sim->links[ev.link];
+    int from = l->node[ev.dir], to = l->node[1 - ev.dir];
+    l->dir[ev.dir].st.delivered++;
+    notify(sim, ev.link, from, to, SYNACK_SIM_DELIVERED, ev.pkt, ev.len);
+    struct sim_node n = sim->nodes[to];
+    (void)n.ops.input(n.ctx, ev.pkt, ev.len, sim->now); /* a refused packet is the node's business */
+    free(ev.pkt);
+}
+
+bool synack_sim_step(struct synack_sim *sim)
+{
+    int node;
+    synack_time_t t = next_event(sim, &node);
+    if (t == SYNACK_TIME_NEVER)
+        return false;
+    run_event(sim, t, node);
+    return true;
+}
+
+void synack_sim_run_until(struct synack_sim *sim, synack_time_t until)
+{
+    int node;
+    synack_time_t t;
+    while ((t = next_event(sim, &node)) != SYNACK_TIME_NEVER && t <= until)
+        run_event(sim, t, node);
+    if (until != SYNACK_TIME_NEVER && until > sim->now)
+        sim->now = until;
+}
+
+bool synack_sim_run_while(struct synack_sim *sim, bool (*done)(void *user), void *user,
+                          synack_time_t limit)
+{
+    if (done(user))
+        return true;
+    for (;;) {
+        int node;
+        synack_time_t t = next_event(sim, &node);
+        if (t == SYNACK_TIME_NEVER)
+            return false;
+        if (t > limit) {
+            if (limit > sim->now)
+                sim->now = limit;
+            return false;
+        }
+        run_event(sim, t, node);
+        if (done(user))
+            return true;
+    }
+}

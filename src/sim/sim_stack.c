@@ -1,0 +1,76 @@
+/* synack_sim_add_stack: a synack stack as a simulator node.  The only part of
+ * the simulator that knows about the stack. */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "sim/sim_internal.h"
+#include "synack/sim.h"
+#include "synack/stack.h"
+
+struct sim_stack_node {
+    struct synack_sim *sim;
+    int id;
+    struct synack_stack *stack;
+};
+
+/* The stack's output callback: the packet goes onto the node's links. */
+static int stack_output(void *user, const uint8_t *pkt, size_t len)
+{
+    const struct sim_stack_node *n = user;
+    return synack_sim_send(n->sim, n->id, pkt, len);
+}
+
+static int node_input(void *ctx, const uint8_t *pkt, size_t len, synack_time_t now)
+{
+    const struct sim_stack_node *n = ctx;
+    return synack_stack_input(n->stack, pkt, len, now);
+}
+
+static synack_time_t node_next_deadline(void *ctx)
+{
+    const struct sim_stack_node *n = ctx;
+    return synack_stack_next_deadline(n->stack);
+}
+
+static void node_advance(void *ctx, synack_time_t now)
+{
+    const struct sim_stack_node *n = ctx;
+    synack_stack_advance(n->stack, now);
+}
+
+static void node_release(void *ctx)
+{
+    struct sim_stack_node *n = ctx;
+    synack_stack_free(n->stack);
+    free(n);
+}
+
+int synack_sim_add_stack(struct synack_sim *sim, const struct synack_config *cfg,
+                         struct synack_stack **stack)
+{
+    static const struct synack_sim_node_ops ops = {node_input, node_next_deadline, node_advance};
+    if (sim == NULL || cfg == NULL || stack == NULL)
+        return -EINVAL;
+    struct sim_stack_node *n = calloc(1, sizeof(*n));
+    if (n == NULL)
+        return -ENOMEM;
+    n->sim = sim;
+    struct synack_config c = *cfg;
+    if (c.seed == 0)
+        c.seed = synack_sim_random(sim);
+    int err = synack_stack_new(&c, stack_output, n, &n->stack);
+    if (err != 0) {
+        free(n);
+        return err;
+    }
+    /* The stack sends nothing until it gets input or is advanced, so the
+     * node id can be filled in after the stack exists. */
+    int id = sn_sim_add_node_owned(sim, c.addr, &ops, n, node_release);
+    if (id < 0) {
+        node_release(n);
+        return id;
+    }
+    n->id = id;
+    *stack = n->stack;
+    return id;
+}

@@ -1,0 +1,501 @@
+/* The BSD-shaped socket API (include/synack/socket.h): descriptors,
+ * argument checks and errno; the work is done by the TCP engine's user calls
+ * (src/tcp/tcp_usr.c). */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/stack_internal.h"
+#include "synack/socket.h"
+#include "tcp/tcp_internal.h"
+
+#define FD_FIRST 3 /* like a fresh process: 0, 1 and 2 are taken */
+
+static int fail(int err)
+{
+    errno = err;
+    return -1;
+}
+
+static struct sn_tcb *fd_get(struct synack_stack *s, int fd)
+{
+    if (fd < FD_FIRST || (uint32_t)fd >= s->nfds)
+        return NULL;
+    return s->fds[fd];
+}
+
+/* The lowest free descriptor, as POSIX requires of socket() and dup(). */
+static int fd_alloc(struct synack_stack *s, struct sn_tcb *tcb)
+{
+    for (uint32_t i = FD_FIRST; i < s->nfds; i++) {
+        if (!s->fds[i]) {
+            s->fds[i] = tcb;
+            return (int)i;
+        }
+    }
+    uint32_t limit = s->cfg.max_sockets + FD_FIRST;
+    if (s->nfds >= limit)
+        return -EMFILE;
+    uint32_t n = s->nfds ? s->nfds * 2 : 64;
+    if (n > limit)
+        n = limit;
+    struct sn_tcb **fds = realloc(s->fds, n * sizeof(*fds));
+    if (!fds)
+        return -ENOMEM;
+    memset(fds + s->nfds, 0, (n - s->nfds) * sizeof(*fds));
+    uint32_t i = s->nfds < FD_FIRST ? FD_FIRST : s->nfds;
+    s->fds = fds;
+    s->nfds = n;
+    s->fds[i] = tcb;
+    return (int)i;
+}
+
+static void fd_attach(struct synack_stack *s, struct sn_tcb *tcb, int fd)
+{
+    (void)s;
+    tcb->refs++;
+    if (tcb->fd < 0 || fd < tcb->fd)
+        tcb->fd = fd;
+}
+
+int synack_socket(struct synack_stack *s, int domain, int type, int protocol)
+{
+    if (domain != AF_INET)
+        return fail(EAFNOSUPPORT);
+    if ((type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) != SOCK_STREAM)
+        return fail(ESOCKTNOSUPPORT);
+    if (protocol != 0 && protocol != IPPROTO_TCP)
+        return fail(EPROTONOSUPPORT);
+    struct sn_tcb *tcb = sn_tcb_new(s);
+    if (!tcb)
+        return fail(ENOBUFS);
+    int fd = fd_alloc(s, tcb);
+    if (fd < 0) {
+        sn_tcb_free(s, tcb);
+        return fail(-fd);
+    }
+    fd_attach(s, tcb, fd);
+    if (type & SOCK_NONBLOCK)
+        tcb->flags |= SN_TF_NONBLOCK;
+    return fd;
+}
+
+static int sockaddr_in_get(const struct sockaddr *addr, socklen_t len, uint32_t *ip, uint16_t *port)
+{
+    if (!addr || len < (socklen_t)sizeof(struct sockaddr_in))
+        return -EINVAL;
+    struct sockaddr_in sin;
+    memcpy(&sin, addr, sizeof(sin));
+    if (sin.sin_family != AF_INET)
+        return -EAFNOSUPPORT;
+    *ip = ntohl(sin.sin_addr.s_addr);
+    *port = ntohs(sin.sin_port);
+    return 0;
+}
+
+static void sockaddr_in_put(struct sockaddr *addr, socklen_t *len, uint32_t ip, uint16_t port)
+{
+    if (!addr || !len)
+        return;
+    struct sockaddr_in sin;
+    memset(&sin, 0, sizeof(sin));
+    sin.sin_family = AF_INET;
+    sin.sin_addr.s_addr = htonl(ip);
+    sin.sin_port = htons(port);
+    socklen_t n = *len < (socklen_t)sizeof(sin) ? *len : (socklen_t)sizeof(sin);
+    memcpy(addr, &sin, (size_t)n);
+    *len = sizeof(sin);
+}
+
+int synack_bind(struct synack_stack *s, int fd, const struct sockaddr *addr, socklen_t len)
+{
+    struct sn_tcb *tcb = fd_get(s, fd);
+    if (!tcb)
+        return fail(EBADF);
+    uint32_t ip;
+    uint16_t port;
+    int rc = sockaddr_in_get(addr, len, &ip, &port);
+    if (rc < 0)
+        return fail(-rc);
+    if (tcb->state != SYNACK_CLOSED || (tcb->flags & SN_TF_BOUND))
+        return fail(EINVAL);
+    if (ip != 0 && ip != s->cfg.addr)
+        return fail(EADDRNOTAVAIL);
+    tcb->te.tuple.laddr = ip;
+    if (port == 0) {
+        rc = sn_tcp_pick_port(s, tcb);
+        return rc < 0 ? fail(-rc) : 0;
+    }
+    if (tcb->flags & SN_TF_REUSEADDR) {
+        /* SO_REUSEADDR: the port may be shared with connections (TIME-WAIT
+         * ones among them), never with a listener. */
+        struct synack_tuple k = {.laddr = ip, .lport = port};
+        struct sn_tuple_entry *e = sn_tuple_lookup(&s->conns, &k);
+        if (e && sn_tcb_of_entry(e)->state == SYNACK_LISTEN)
+            return fail(EADDRINUSE);
+        rc = sn_tcp_port_ref(s, port, false);
+    } else {
+        rc = sn_tcp_port_ref(s, port, true);
+    }
+    if (rc < 0)
+        return fail(-rc);
+    tcb->te.tuple.lport = port;
+    tcb->flags |= SN_TF_BOUND;
+    return 0;
+}
+
+int synack_listen(struct synack_stack *s, int fd, int backlog)
+{
+    struct sn_tcb *tcb = fd_get(s, fd);
+    if (!tcb)
+        return fail(EBADF);
+    int rc = sn_tcp_usr_listen(s, tcb, backlog);
+    return rc < 0 ? fail(-rc) : 0;
+}
+
+int synack_accept(struct synack_stack *s, int fd, struct sockaddr *addr, socklen_t *len)
+{
+    struct sn_tcb *l = fd_get(s, fd);
+    if (!l)
+        return fail(EBADF);
+    if (l->state != SYNACK_LISTEN)
+        return fail(EINVAL);
+    struct sn_tcb *c = l->acc_head;
+    if (!c)
+        return fail(EAGAIN);
+    int nfd = fd_alloc(s, c);
+    if (nfd < 0)
+        return fail(-nfd);
+    l->acc_head = c->acc_next;
+    if (!l->acc_head)
+        l->acc_tail = NULL;
+    l->acc_len--;
+    c->acc_next = NULL;
+    c->listener = NULL;
+    c->flags &= ~SN_TF_ACCEPTQ;
+    fd_attach(s, c, nfd);
+    sockaddr_in_put(addr, len, c->te.tuple.raddr, c->te.tuple.rport);
+    return nfd;
+}
+
+int synack_connect(struct synack_stack *s, int fd, const struct sockaddr *addr, socklen_t len)
+{
+    struct sn_tcb *tcb = fd_get(s, fd);
+    if (!tcb)
+        return fail(EBADF);
+    uint32_t ip;
+    uint16_t port;
+    int rc = sockaddr_in_get(addr, len, &ip, &port);
+    if (rc < 0)
+        return fail(-rc);
+    rc = sn_tcp_usr_connect(s, tcb, ip, port);
+    return rc < 0 ? fail(-rc) : 0;
+}
+
+ssize_t synack_send(struct synack_stack *s, int fd, const void *buf, size_t len, int flags)
+{
+    struct sn_tcb *tcb = fd_get(s, fd);
+    if (!tcb)
+        return fail(EBADF);
+    if (!buf && len > 0)
+        return fail(EFAULT);
+    long n = sn_tcp_usr_send(s, tcb, buf, len, (flags & MSG_OOB) != 0);
+    return n < 0 ? fail((int)-n) : (ssize_t)n;
+}
+
+ssize_t synack_recv(struct synack_stack *s, int fd, void *buf, size_t len, int flags)
+{
+    struct sn_tcb *tcb = fd_get(s, fd);
+    if (!tcb)
+        return fail(EBADF);
+    if (!buf && len > 0)
+        return fail(EFAULT);
+    if (flags & MSG_OOB)
+        return fail(EINVAL); /* urgent data is delivered inline (RFC 6093) */
+    long n = sn_tcp_usr_recv(s, tcb, buf, len, (flags & MSG_PEEK) != 0);
+    return n < 0 ? fail((int)-n) : (ssize_t)n;
+}
+
+int synack_shutdown(struct synack_stack *s, int fd, int how)
+{
+    struct sn_tcb *tcb = fd_get(s, fd);
+    if (!tcb)
+        return fail(EBADF);
+    if (how != SHUT_RD && how != SHUT_WR && how != SHUT_RDWR)
+        return fail(EINVAL);
+    int rc = sn_tcp_usr_shutdown(s, tcb, how != SHUT_WR, how != SHUT_RD);
+    return rc < 0 ? fail(-rc) : 0;
+}
+
+int synack_close(struct synack_stack *s, int fd)
+{
+    struct sn_tcb *tcb = fd_get(s, fd);
+    if (!tcb)
+        return fail(EBADF);
+    s->fds[fd] = NULL;
+    if (tcb->fd == fd) {
+        tcb->fd = -1;
+        for (uint32_t i = FD_FIRST; i < s->nfds && tcb->refs > 1; i++) {
+            if (s->fds[i] == tcb) {
+                tcb->fd = (int)i;
+                break;
+            }
+        }
+    }
+    /* A FIN (or RST) goes out only when the last descriptor is closed. */
+    if (--tcb->refs > 0)
+        return 0;
+    sn_tcp_usr_close(s, tcb);
+    return 0;
+}
+
+int synack_dup(struct synack_stack *s, int fd)
+{
+    struct sn_tcb *tcb = fd_get(s, fd);
+    if (!tcb)
+        return fail(EBADF);
+    if (tcb->refs == UINT16_MAX)
+        return fail(EMFILE);
+    int nfd = fd_alloc(s, tcb);
+    if (nfd < 0)
+        return fail(-nfd);
+    fd_attach(s, tcb, nfd);
+    return nfd;
+}
+
+static int opt_int(const void *val, socklen_t len, int *out)
+{
+    if (!val || len < (socklen_t)sizeof(int))
+        return -EINVAL;
+    memcpy(out, val, sizeof(int));
+    return 0;
+}
+
+/* Resize a socket buffer.  Before first use only the capacity changes; a
+ * buffer in use may only grow (its bytes, parked out-of-order data too, keep
+ * their offsets from the head). */
+static int buf_resize(struct sn_ring *r, int v)
+{
+    uint32_t cap = v < 1024 ? 1024u : (uint32_t)v;
+    if (cap > (64u << 20))
+        cap = 64u << 20;
+    if (!r->data) {
+        r->cap = cap;
+        return 0;
+    }
+    if (cap <= r->cap)
+        return 0;
+    uint8_t *d = malloc(cap);
+    if (!d)
+        return -ENOMEM;
+    sn_ring_peek(r, 0, d, r->cap);
+    free(r->data);
+    r->data = d;
+    r->head = 0;
+    r->cap = cap;
+    return 0;
+}
+
+int synack_setsockopt(struct synack_stack *s, int fd, int level, int name, const void *val,
+                      socklen_t len)
+{
+    struct sn_tcb *tcb = fd_get(s, fd);
+    if (!tcb)
+        return fail(EBADF);
+    int v = 0, rc = 0;
+    if (level == SOL_SOCKET && name == SO_LINGER) {
+        struct linger lg;
+        if (!val || len < (socklen_t)sizeof(lg))
+            return fail(EINVAL);
+        memcpy(&lg, val, sizeof(lg));
+        tcb->flags &= ~(SN_TF_LINGER | SN_TF_LINGER0);
+        if (lg.l_onoff) {
+            tcb->flags |= SN_TF_LINGER | (lg.l_linger == 0 ? SN_TF_LINGER0 : 0);
+            tcb->linger_time = SYNACK_SEC(lg.l_linger < 0 ? 0 : lg.l_linger);
+        }
+        return 0;
+    }
+    if ((rc = opt_int(val, len, &v)) < 0)
+        return fail(-rc);
+    if (level == SOL_SOCKET) {
+        switch (name) {
+        case SO_KEEPALIVE:
+            tcb->flags = v ? tcb->flags | SN_TF_KEEPALIVE : tcb->flags & ~SN_TF_KEEPALIVE;
+            sn_tcp_arm_keepalive(s, tcb);
+            return 0;
+        case SO_REUSEADDR:
+            tcb->flags = v ? tcb->flags | SN_TF_REUSEADDR : tcb->flags & ~SN_TF_REUSEADDR;
+            return 0;
+        case SO_SNDBUF:
+            rc = buf_resize(&tcb->snd, v);
+            return rc < 0 ? fail(-rc) : 0;
+        case SO_RCVBUF:
+            rc = buf_resize(&tcb->rcv, v);
+            return rc < 0 ? fail(-rc) : 0;
+        default:
+            return fail(ENOPROTOOPT);
+        }
+    }
+    if (level == IPPROTO_TCP) {
+        switch (name) {
+        case TCP_NODELAY:
+            tcb->flags = v ? tcb->flags | SN_TF_NODELAY : tcb->flags & ~SN_TF_NODELAY;
+            if (v)
+                sn_tcp_output(s, tcb);
+            return 0;
+        case TCP_KEEPIDLE:
+        case TCP_KEEPINTVL:
+            if (v < 1 || v > 32767)
+                return fail(EINVAL);
+            if (name == TCP_KEEPIDLE)
+                tcb->ka_idle = (uint16_t)v;
+            else
+                tcb->ka_intvl = (uint16_t)v;
+            sn_tcp_arm_keepalive(s, tcb);
+            return 0;
+        case TCP_KEEPCNT:
+            if (v < 1 || v > 127)
+                return fail(EINVAL);
+            tcb->ka_cnt = (uint8_t)v;
+            return 0;
+        case TCP_MAXSEG:
+            if (v < 88 || v > 65495)
+                return fail(EINVAL);
+            if (!sn_tcb_synchronized(tcb) && (uint32_t)v < tcb->rcv_mss + 0u)
+                tcb->rcv_mss = (uint16_t)v;
+            return 0;
+        default:
+            return fail(ENOPROTOOPT);
+        }
+    }
+    return fail(ENOPROTOOPT);
+}
+
+static int put_opt(void *val, socklen_t *len, const void *src, socklen_t n)
+{
+    if (!val || !len)
+        return fail(EFAULT);
+    if (*len < n)
+        n = *len;
+    memcpy(val, src, (size_t)n);
+    *len = n;
+    return 0;
+}
+
+int synack_getsockopt(struct synack_stack *s, int fd, int level, int name, void *val,
+                      socklen_t *len)
+{
+    struct sn_tcb *tcb = fd_get(s, fd);
+    if (!tcb)
+        return fail(EBADF);
+    int v;
+    if (level == SOL_SOCKET) {
+        switch (name) {
+        case SO_ERROR:
+            v = tcb->so_error;
+            tcb->so_error = 0;
+            break;
+        case SO_LINGER: {
+            struct linger lg = {.l_onoff = (tcb->flags & SN_TF_LINGER) != 0,
+                                .l_linger = (int)(tcb->linger_time / 1000000u)};
+            return put_opt(val, len, &lg, sizeof(lg));
+        }
+        case SO_KEEPALIVE: v = (tcb->flags & SN_TF_KEEPALIVE) != 0; break;
+        case SO_REUSEADDR: v = (tcb->flags & SN_TF_REUSEADDR) != 0; break;
+        case SO_SNDBUF: v = (int)tcb->snd.cap; break;
+        case SO_RCVBUF: v = (int)tcb->rcv.cap; break;
+        case SO_TYPE: v = SOCK_STREAM; break;
+        case SO_ACCEPTCONN: v = tcb->state == SYNACK_LISTEN; break;
+        default: return fail(ENOPROTOOPT);
+        }
+        return put_opt(val, len, &v, sizeof(v));
+    }
+    if (level == IPPROTO_TCP) {
+        switch (name) {
+        case TCP_NODELAY: v = (tcb->flags & SN_TF_NODELAY) != 0; break;
+        case TCP_KEEPIDLE: v = tcb->ka_idle; break;
+        case TCP_KEEPINTVL: v = tcb->ka_intvl; break;
+        case TCP_KEEPCNT: v = tcb->ka_cnt; break;
+        case TCP_MAXSEG: v = sn_tcb_synchronized(tcb) ? tcb->mss : tcb->rcv_mss ? tcb->rcv_mss : 536; break;
+        case TCP_INFO: {
+            struct synack_tcp_info info;
+            sn_tcp_usr_info(s, tcb, &info);
+            return put_opt(val, len, &info, sizeof(info));
+        }
+        default: return fail(ENOPROTOOPT);
+        }
+        return put_opt(val, len, &v, sizeof(v));
+    }
+    return fail(ENOPROTOOPT);
+}
+
+int synack_getsockname(struct synack_stack *s, int fd, struct sockaddr *addr, socklen_t *len)
+{
+    struct sn_tcb *tcb = fd_get(s, fd);
+    if (!tcb)
+        return fail(EBADF);
+    if (!addr || !len)
+        return fail(EFAULT);
+    sockaddr_in_put(addr, len, tcb->te.tuple.laddr, tcb->te.tuple.lport);
+    return 0;
+}
+
+int synack_getpeername(struct synack_stack *s, int fd, struct sockaddr *addr, socklen_t *len)
+{
+    struct sn_tcb *tcb = fd_get(s, fd);
+    if (!tcb)
+        return fail(EBADF);
+    if (!addr || !len)
+        return fail(EFAULT);
+    if (!sn_tcb_synchronized(tcb) && tcb->state != SYNACK_SYN_RECEIVED)
+        return fail(ENOTCONN);
+    sockaddr_in_put(addr, len, tcb->te.tuple.raddr, tcb->te.tuple.rport);
+    return 0;
+}
+
+int synack_fcntl(struct synack_stack *s, int fd, int cmd, int arg)
+{
+    struct sn_tcb *tcb = fd_get(s, fd);
+    if (!tcb)
+        return fail(EBADF);
+    switch (cmd) {
+    case F_GETFL:
+        return O_RDWR | ((tcb->flags & SN_TF_NONBLOCK) ? O_NONBLOCK : 0);
+    case F_SETFL:
+        tcb->flags = (arg & O_NONBLOCK) ? tcb->flags | SN_TF_NONBLOCK
+                                        : tcb->flags & ~SN_TF_NONBLOCK;
+        return 0;
+    default:
+        return fail(EINVAL);
+    }
+}
+
+int synack_poll(struct synack_stack *s, struct pollfd *fds, nfds_t nfds)
+{
+    int ready = 0;
+    for (nfds_t i = 0; i < nfds; i++) {
+        struct sn_tcb *tcb = fd_get(s, fds[i].fd);
+        if (fds[i].fd < 0) {
+            fds[i].revents = 0;
+            continue;
+        }
+        if (!tcb) {
+            fds[i].revents = POLLNVAL;
+        } else {
+            short ev = sn_tcp_poll_events(tcb);
+            fds[i].revents = (short)(ev & (fds[i].events | POLLERR | POLLHUP));
+        }
+        if (fds[i].revents)
+            ready++;
+    }
+    return ready;
+}
+
+void synack_set_event_cb(struct synack_stack *s, synack_event_fn fn, void *user)
+{
+    s->on_event = fn;
+    s->event_user = user;
+}

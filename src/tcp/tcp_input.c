@@ -1,0 +1,623 @@
+/* Segment arrival: RFC 9293 3.10.7, one function per state group.
+ *
+ *   tcp_input_listen        3.10.7.2  LISTEN
+ *   tcp_input_syn_sent      3.10.7.3  SYN-SENT
+ *   tcp_input_synchronized  3.10.7.4  every other state, in the RFC's order:
+ *       sequence check, RST, SYN, ACK, URG, text, FIN
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "core/stack_internal.h"
+#include "tcp/tcp_internal.h"
+
+/* RFC 6928: IW = min(10*MSS, max(2*MSS, 14600)). */
+static uint32_t initial_window(uint32_t mss)
+{
+    uint32_t w = 2 * mss > 14600 ? 2 * mss : 14600;
+    return w < 10 * mss ? w : 10 * mss;
+}
+
+/* Options of a SYN or SYN-ACK (RFC 9293 3.7.1 MSS, RFC 7323 2.2 and 3.2,
+ * RFC 2018 2).  For a SYN-ACK, only what we offered can be agreed. */
+static void tcp_syn_options(struct synack_stack *s, struct sn_tcb *tcb, const struct sn_seg *seg)
+{
+    const struct synack_tcp_opts *o = &seg->th.opts;
+    bool active = tcb->state == SYNACK_SYN_SENT;
+    if ((o->present & SYNACK_TCPOPT_F_WSCALE) && s->cfg.wscale) {
+        tcb->flags |= SN_TF_WSCALE;
+        tcb->snd_wscale = o->wscale > 14 ? 14 : o->wscale; /* RFC 7323 2.3 */
+        if (!active)
+            tcb->rcv_wscale = sn_tcp_choose_wscale(tcb->rcv.cap);
+    } else {
+        tcb->flags &= ~SN_TF_WSCALE;
+        tcb->snd_wscale = 0;
+        tcb->rcv_wscale = 0;
+    }
+    if ((o->present & SYNACK_TCPOPT_F_SACK_PERM) && s->cfg.sack)
+        tcb->flags |= SN_TF_SACK;
+    if ((o->present & SYNACK_TCPOPT_F_TIMESTAMP) && s->cfg.timestamps) {
+        tcb->flags |= SN_TF_TS;
+        tcb->ts_recent = o->tsval;
+    }
+    uint32_t peer_mss = (o->present & SYNACK_TCPOPT_F_MSS) ? o->mss : 536;
+    uint32_t mss = s->cfg.mtu - 40u;
+    if (peer_mss < mss)
+        mss = peer_mss;
+    if (tcb->flags & SN_TF_TS)
+        mss -= 12; /* the timestamp option rides on every segment */
+    if (mss < 64)
+        mss = 64;
+    tcb->mss = (uint16_t)mss;
+    tcb->cwnd = initial_window(mss);
+    tcb->ssthresh = UINT32_MAX / 2;
+}
+
+static void enter_established(struct synack_stack *s, struct sn_tcb *tcb)
+{
+    sn_tcp_set_state(s, tcb, SYNACK_ESTABLISHED);
+    tcb->rtx_count = 0;
+    tcb->last_rcv = s->now;
+    sn_tcp_arm_keepalive(s, tcb);
+}
+
+static void enter_time_wait(struct synack_stack *s, struct sn_tcb *tcb)
+{
+    sn_tcp_set_state(s, tcb, SYNACK_TIME_WAIT);
+    for (int k = 0; k < SN_TT_N; k++)
+        tcb->deadline[k] = SYNACK_TIME_NEVER;
+    /* RFC 9293 3.10.7.4 eighth: 2 MSL. */
+    sn_tcp_timer_set(s, tcb, SN_TT_CLOSE, s->now + 2 * s->cfg.msl);
+}
+
+/* RFC 9293 3.10.7.2 */
+static int tcp_input_listen(struct synack_stack *s, struct sn_tcb *l, const struct sn_seg *seg)
+{
+    if (seg->flags & SYNACK_TH_RST)
+        return 0;
+    if (seg->flags & SYNACK_TH_ACK) {
+        sn_tcp_respond_rst(s, seg);
+        return 0;
+    }
+    if (!(seg->flags & SYNACK_TH_SYN))
+        return 0;
+    /* Bounded queues: established children waiting for accept(), and
+     * half-open ones.  A full queue drops the SYN; the peer retries. */
+    uint32_t bl = l->backlog ? l->backlog : 1;
+    if (l->acc_len >= bl || l->syn_len >= 4 * bl + 16) {
+        s->stats.tcp_drop++;
+        return -ENOBUFS;
+    }
+    struct sn_tcb *c = sn_tcb_new(s);
+    if (!c) {
+        s->stats.tcp_drop++;
+        return -ENOMEM;
+    }
+    c->te.tuple = (struct synack_tuple){
+        .laddr = seg->dst, .lport = seg->th.dport, .raddr = seg->src, .rport = seg->th.sport};
+    c->flags |= SN_TF_PASSIVE | (l->flags & (SN_TF_NODELAY | SN_TF_KEEPALIVE | SN_TF_LINGER |
+                                             SN_TF_LINGER0 | SN_TF_NONBLOCK));
+    c->snd.cap = l->snd.cap;
+    c->rcv.cap = l->rcv.cap;
+    c->ka_idle = l->ka_idle;
+    c->ka_intvl = l->ka_intvl;
+    c->ka_cnt = l->ka_cnt;
+    c->linger_time = l->linger_time;
+    c->state = SYNACK_LISTEN; /* so the trace shows LISTEN -> SYN-RECEIVED */
+    c->rcv_mss = (uint16_t)(s->cfg.mtu - 40u);
+    c->irs = seg->seq;
+    c->rcv_nxt = seg->seq + 1;
+    c->rcv_adv = c->rcv_nxt;
+    tcp_syn_options(s, c, seg);
+    c->iss = sn_tcp_new_isn(s, &c->te.tuple);
+    c->snd_una = c->snd_nxt = c->snd_max = c->iss;
+    c->snd_wnd = seg->th.window; /* RFC 7323 2.2: unscaled in a SYN */
+    c->snd_wl1 = seg->seq;
+    c->snd_wl2 = c->iss;
+    c->ts_offset = (uint32_t)sn_rng_next(&s->rng);
+    if (sn_tcp_port_ref(s, c->te.tuple.lport, false) == 0)
+        c->flags |= SN_TF_BOUND;
+    if (sn_tcb_insert(s, c) < 0) {
+        sn_tcb_free(s, c);
+        return -EEXIST;
+    }
+    c->listener = l;
+    l->syn_len++;
+    sn_tcp_set_state(s, c, SYNACK_SYN_RECEIVED);
+    c->last_rcv = s->now;
+    sn_tcp_output(s, c); /* <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK> */
+    return 0;
+}
+
+/* RFC 9293 3.10.7.3 */
+static int tcp_input_syn_sent(struct synack_stack *s, struct sn_tcb *tcb, const struct sn_seg *seg)
+{
+    bool ack_ok = false;
+    if (seg->flags & SYNACK_TH_ACK) {
+        if (seq_leq(seg->ack, tcb->iss) || seq_gt(seg->ack, tcb->snd_max)) {
+            sn_tcp_respond_rst(s, seg);
+            return 0;
+        }
+        ack_ok = true;
+    }
+    if (seg->flags & SYNACK_TH_RST) {
+        if (ack_ok)
+            sn_tcp_drop(s, tcb, ECONNREFUSED);
+        return 0;
+    }
+    if (!(seg->flags & SYNACK_TH_SYN))
+        return 0;
+    tcb->irs = seg->seq;
+    tcb->rcv_nxt = seg->seq + 1;
+    tcb->rcv_adv = tcb->rcv_nxt;
+    tcp_syn_options(s, tcb, seg);
+    tcb->snd_wnd = seg->th.window;
+    tcb->snd_wl1 = seg->seq;
+    tcb->snd_wl2 = seg->ack;
+    if (ack_ok) {
+        tcb->snd_una = seg->ack;
+        if ((tcb->flags & SN_TF_RTT_TIMING) && seq_gt(seg->ack, tcb->rtt_seq)) {
+            tcb->flags &= ~SN_TF_RTT_TIMING;
+            sn_tcp_rtt_sample(s, tcb, s->now - tcb->rtt_start);
+        }
+    }
+    if (seq_gt(tcb->snd_una, tcb->iss)) {
+        sn_tcp_timer_clear(s, tcb, SN_TT_RTX);
+        enter_established(s, tcb);
+        tcb->flags &= ~SN_TF_CONNECTING;
+        tcb->flags |= SN_TF_ACKNOW;
+        sn_tcp_output(s, tcb);
+        sn_tcp_notify(s, tcb);
+        return 0;
+    }
+    /* Simultaneous open (RFC 9293 figure 8): our SYN crossed theirs. */
+    sn_tcp_set_state(s, tcb, SYNACK_SYN_RECEIVED);
+    tcb->snd_nxt = tcb->iss; /* resend as <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK> */
+    sn_tcp_output(s, tcb);
+    return 0;
+}
+
+/* RFC 5961 3.2 / 4.2: answer a suspicious RST or SYN with an ACK that tells
+ * a genuine peer where we are. */
+static void challenge_ack(struct synack_stack *s, struct sn_tcb *tcb)
+{
+    sn_tcp_send_ack(s, tcb);
+}
+
+/* RFC 9293 3.10.7.4 second: a RST with an acceptable sequence number. */
+static void tcp_input_rst(struct synack_stack *s, struct sn_tcb *tcb)
+{
+    s->stats.tcp_rst_in++;
+    switch (tcb->state) {
+    case SYNACK_SYN_RECEIVED:
+        if (tcb->flags & SN_TF_PASSIVE) {
+            /* Back to LISTEN: the listener carries on; this child is gone. */
+            sn_tcb_free(s, tcb);
+            return;
+        }
+        sn_tcp_drop(s, tcb, ECONNREFUSED);
+        return;
+    case SYNACK_ESTABLISHED:
+    case SYNACK_FIN_WAIT_1:
+    case SYNACK_FIN_WAIT_2:
+    case SYNACK_CLOSE_WAIT:
+        sn_tcp_drop(s, tcb, ECONNRESET);
+        return;
+    default: /* CLOSING, LAST-ACK, TIME-WAIT */
+        sn_tcp_drop(s, tcb, 0);
+        return;
+    }
+}
+
+/* What the ACK step leaves for the rest of the input path. */
+enum ack_result { ACK_CONTINUE, ACK_STOP, ACK_GONE /* the TCB was freed */ };
+
+/* The ACK field (RFC 9293 3.10.7.4 fifth). */
+static enum ack_result tcp_input_ack(struct synack_stack *s, struct sn_tcb *tcb, const struct sn_seg *seg)
+{
+    if (tcb->state == SYNACK_SYN_RECEIVED) {
+        if (!(seq_lt(tcb->snd_una, seg->ack) && seq_leq(seg->ack, tcb->snd_max))) {
+            sn_tcp_respond_rst(s, seg);
+            return ACK_STOP;
+        }
+        tcb->snd_wnd = (uint32_t)seg->th.window << tcb->snd_wscale;
+        tcb->snd_wl1 = seg->seq;
+        tcb->snd_wl2 = seg->ack;
+        enter_established(s, tcb);
+        struct sn_tcb *l = tcb->listener;
+        if (l) {
+            /* Move from the half-open count to the accept queue. */
+            if (l->syn_len > 0)
+                l->syn_len--;
+            tcb->flags |= SN_TF_ACCEPTQ;
+            if (l->acc_tail)
+                l->acc_tail->acc_next = tcb;
+            else
+                l->acc_head = tcb;
+            l->acc_tail = tcb;
+            l->acc_len++;
+            s->stats.tcp_conns_accepted++;
+            sn_tcp_notify(s, l);
+        } else {
+            tcb->flags &= ~SN_TF_CONNECTING; /* a simultaneous open completes */
+            sn_tcp_notify(s, tcb);
+        }
+    }
+    if (seq_gt(seg->ack, tcb->snd_max)) {
+        /* It acknowledges something not yet sent. */
+        tcb->flags |= SN_TF_ACKNOW;
+        return ACK_STOP;
+    }
+    if (seq_gt(seg->ack, tcb->snd_una)) {
+        uint32_t acked = seg->ack - tcb->snd_una;
+        bool syn_acked = tcb->snd_una == tcb->iss;
+        if (syn_acked)
+            acked--; /* the SYN's sequence number carries no data */
+        uint32_t data = acked < tcb->snd.len ? acked : tcb->snd.len;
+        sn_ring_consume(&tcb->snd, data);
+        tcb->bytes_acked += data;
+        if ((tcb->flags & SN_TF_RTT_TIMING) && seq_gt(seg->ack, tcb->rtt_seq)) {
+            tcb->flags &= ~SN_TF_RTT_TIMING;
+            sn_tcp_rtt_sample(s, tcb, s->now - tcb->rtt_start);
+        }
+        /* RFC 5681 3.1-3.2: grow cwnd; leave fast recovery on new data acked. */
+        if (tcb->dupacks >= 3)
+            tcb->cwnd = tcb->ssthresh;
+        else if (tcb->cwnd < tcb->ssthresh)
+            tcb->cwnd += data < tcb->mss ? data : tcb->mss;
+        else
+            tcb->cwnd += (uint32_t)((uint64_t)tcb->mss * tcb->mss / tcb->cwnd) + 1;
+        tcb->dupacks = 0;
+        tcb->snd_una = seg->ack;
+        if ((tcb->flags & SN_TF_SNDURG) && seq_geq(tcb->snd_una, tcb->snd_up))
+            tcb->flags &= ~SN_TF_SNDURG;
+        if (seq_lt(tcb->snd_nxt, tcb->snd_una))
+            tcb->snd_nxt = tcb->snd_una;
+        tcb->rtx_count = 0;
+        sn_tcp_arm_rtx(s, tcb); /* RFC 6298 5.2/5.3 */
+        if (data > 0)
+            sn_tcp_notify(s, tcb);
+    } else if (seg->ack == tcb->snd_una && seg->th.payload_len == 0 &&
+               !(seg->flags & (SYNACK_TH_SYN | SYNACK_TH_FIN)) &&
+               ((uint32_t)seg->th.window << tcb->snd_wscale) == tcb->snd_wnd &&
+               seq_lt(tcb->snd_una, tcb->snd_max)) {
+        /* RFC 5681 2: a duplicate ACK.  3.2: the third triggers a fast
+         * retransmit; the later ones inflate cwnd. */
+        tcb->dupacks++;
+        if (tcb->dupacks == 3) {
+            uint32_t flight = tcb->snd_max - tcb->snd_una;
+            tcb->ssthresh = flight / 2 > 2u * tcb->mss ? flight / 2 : 2u * tcb->mss;
+            uint32_t len = tcb->snd.len < tcb->mss ? tcb->snd.len : tcb->mss;
+            tcb->flags &= ~SN_TF_RTT_TIMING;
+            if (len > 0) {
+                sn_tcp_send_segment(s, tcb, SYNACK_TH_ACK, tcb->snd_una, len);
+                s->stats.tcp_retrans++;
+                tcb->total_retrans++;
+            }
+            tcb->cwnd = tcb->ssthresh + 3u * tcb->mss;
+        } else if (tcb->dupacks > 3) {
+            tcb->cwnd += tcb->mss;
+        }
+    }
+    /* RFC 9293 3.10.7.4: update the send window from the newest segment only. */
+    if (seq_lt(tcb->snd_wl1, seg->seq) ||
+        (tcb->snd_wl1 == seg->seq && seq_leq(tcb->snd_wl2, seg->ack))) {
+        tcb->snd_wnd = (uint32_t)seg->th.window << tcb->snd_wscale;
+        tcb->snd_wl1 = seg->seq;
+        tcb->snd_wl2 = seg->ack;
+    }
+
+    /* Our FIN is the last sequence number we send: it is acknowledged
+     * when everything sent is. */
+    bool fin_acked = (tcb->flags & SN_TF_FINSENT) && tcb->snd_una == tcb->snd_max;
+    switch (tcb->state) {
+    case SYNACK_FIN_WAIT_1:
+        if (fin_acked) {
+            sn_tcp_set_state(s, tcb, SYNACK_FIN_WAIT_2);
+            /* An orphan (no descriptor) may not wait forever for the
+             * peer's FIN: Linux's tcp_fin_timeout, 60 s. */
+            if (tcb->refs == 0)
+                sn_tcp_timer_set(s, tcb, SN_TT_CLOSE, s->now + SYNACK_SEC(60));
+        }
+        break;
+    case SYNACK_CLOSING:
+        if (fin_acked)
+            enter_time_wait(s, tcb);
+        break;
+    case SYNACK_LAST_ACK:
+        if (fin_acked) {
+            sn_tcp_drop(s, tcb, 0);
+            return ACK_GONE;
+        }
+        break;
+    default:
+        break;
+    }
+    return ACK_CONTINUE;
+}
+
+/* The acceptability test of RFC 9293 3.10.7.4 first (table 6). */
+static bool seq_acceptable(const struct sn_tcb *tcb, uint32_t seq, uint32_t len, uint32_t wnd)
+{
+    if (len == 0)
+        return wnd == 0 ? seq == tcb->rcv_nxt : seq_in(seq, tcb->rcv_nxt, tcb->rcv_nxt + wnd);
+    if (wnd == 0)
+        return false;
+    return seq_in(seq, tcb->rcv_nxt, tcb->rcv_nxt + wnd) ||
+           seq_in(seq + len - 1, tcb->rcv_nxt, tcb->rcv_nxt + wnd);
+}
+
+/* RFC 9293 3.10.7.4: SYN-RECEIVED and every synchronized state. */
+static int tcp_input_synchronized(struct synack_stack *s, struct sn_tcb *tcb,
+                                  const struct sn_seg *seg)
+{
+    uint32_t wnd = seq_gt(tcb->rcv_adv, tcb->rcv_nxt) ? tcb->rcv_adv - tcb->rcv_nxt : 0;
+    uint32_t seq = seg->seq;
+    const uint8_t *data = seg->th.payload;
+    uint32_t dlen = (uint32_t)seg->th.payload_len;
+    bool fin = (seg->flags & SYNACK_TH_FIN) != 0;
+
+    /* first: check the sequence number */
+    if (!seq_acceptable(tcb, seq, seg->len, wnd)) {
+        if (tcb->state == SYNACK_TIME_WAIT && fin && seq + seg->len == tcb->rcv_nxt &&
+            !(seg->flags & SYNACK_TH_RST)) {
+            /* A retransmitted FIN: our last ACK was lost.  Re-ACK, restart 2 MSL. */
+            sn_tcp_send_ack(s, tcb);
+            sn_tcp_timer_set(s, tcb, SN_TT_CLOSE, s->now + 2 * s->cfg.msl);
+            return 0;
+        }
+        /* A zero window still takes valid ACKs, URGs and RSTs (3.10.7.4). */
+        if (!(wnd == 0 && seq == tcb->rcv_nxt)) {
+            if (!(seg->flags & SYNACK_TH_RST)) {
+                tcb->flags |= SN_TF_ACKNOW;
+                sn_tcp_output(s, tcb);
+            }
+            return 0;
+        }
+        dlen = 0;
+        fin = false;
+    }
+
+    /* second: RST.  RFC 5961 3.2: only an exact match resets; any other
+     * in-window RST gets a challenge ACK. */
+    if (seg->flags & SYNACK_TH_RST) {
+        if (seq == tcb->rcv_nxt)
+            tcp_input_rst(s, tcb);
+        else
+            challenge_ack(s, tcb);
+        return 0;
+    }
+
+    /* fourth: SYN in a synchronized state */
+    if (seg->flags & SYNACK_TH_SYN) {
+        if (tcb->state == SYNACK_SYN_RECEIVED && (tcb->flags & SN_TF_PASSIVE)) {
+            sn_tcb_free(s, tcb); /* back to LISTEN */
+            return 0;
+        }
+        challenge_ack(s, tcb);
+        return 0;
+    }
+
+    /* fifth: the ACK field */
+    if (!(seg->flags & SYNACK_TH_ACK))
+        return 0;
+    tcb->last_rcv = s->now;
+    tcb->ka_probes = 0;
+    switch (tcp_input_ack(s, tcb, seg)) {
+    case ACK_GONE:
+        return 0;
+    case ACK_STOP:
+        goto out;
+    case ACK_CONTINUE:
+        break;
+    }
+
+    /* Trim what lies before RCV.NXT (a partial retransmission) and past the window. */
+    if (seq_lt(seq, tcb->rcv_nxt)) {
+        uint32_t skip = tcb->rcv_nxt - seq;
+        if (skip > dlen) {
+            dlen = 0;
+            if (skip > (uint32_t)seg->th.payload_len)
+                fin = false; /* the FIN too is old */
+        } else {
+            data += skip;
+            dlen -= skip;
+        }
+        seq = tcb->rcv_nxt;
+    }
+    if (dlen > 0 && seq_gt(seq + dlen, tcb->rcv_nxt + wnd)) {
+        uint32_t room = seq_gt(tcb->rcv_nxt + wnd, seq) ? tcb->rcv_nxt + wnd - seq : 0;
+        dlen = room;
+        fin = false;
+    }
+
+    /* sixth: URG (RFC 9293 3.10.7.4, RFC 6093: the pointer marks the byte after the urgent data) */
+    if ((seg->flags & SYNACK_TH_URG) && seg->th.urg_ptr > 0 &&
+        (tcb->state == SYNACK_ESTABLISHED || tcb->state == SYNACK_FIN_WAIT_1 ||
+         tcb->state == SYNACK_FIN_WAIT_2)) {
+        uint32_t up = seg->seq + seg->th.urg_ptr;
+        if (seq_gt(up, tcb->rcv_up))
+            tcb->rcv_up = up;
+    }
+
+    /* seventh: segment text */
+    if (dlen > 0 || (seg->th.payload_len > 0 && !fin)) {
+        switch (tcb->state) {
+        case SYNACK_ESTABLISHED:
+        case SYNACK_FIN_WAIT_1:
+        case SYNACK_FIN_WAIT_2:
+            break;
+        default:
+            dlen = 0; /* CLOSE-WAIT and later: the peer already sent FIN */
+            break;
+        }
+    }
+    if (dlen > 0 && tcb->refs == 0 && (tcb->flags & SN_TF_SENDFIN) &&
+        (tcb->state == SYNACK_FIN_WAIT_1 || tcb->state == SYNACK_FIN_WAIT_2)) {
+        /* Data for a socket nobody can read any more: Linux (and RFC 2525
+         * 2.17) answer with a reset. */
+        sn_tcp_send_rst(s, tcb);
+        sn_tcp_drop(s, tcb, ECONNRESET);
+        return 0;
+    }
+    if (dlen > 0) {
+        bool in_order = seq == tcb->rcv_nxt;
+        uint8_t had_ooo = tcb->nooo;
+        uint32_t adv = sn_tcp_reass(s, tcb, seq, data, dlen);
+        tcb->bytes_received += adv;
+        if (!in_order || had_ooo != tcb->nooo || had_ooo > 0) {
+            /* RFC 5681 4.2: out-of-order data, or data filling a gap, is ACKed at once. */
+            tcb->flags |= SN_TF_ACKNOW;
+        } else if (++tcb->segs_since_ack >= 2) {
+            /* RFC 1122 4.2.3.2 / RFC 5681 4.2: at least every second full segment. */
+            tcb->flags |= SN_TF_ACKNOW;
+        } else if (tcb->deadline[SN_TT_DELACK] == SYNACK_TIME_NEVER) {
+            sn_tcp_timer_set(s, tcb, SN_TT_DELACK, s->now + SYNACK_MSEC(40));
+        }
+        if (adv > 0)
+            sn_tcp_notify(s, tcb);
+    } else if (seg->th.payload_len > 0) {
+        tcb->flags |= SN_TF_ACKNOW; /* nothing new: a duplicate, ACK it */
+    }
+
+    /* eighth: FIN, once every byte before it has arrived */
+    if (fin && seq + dlen == tcb->rcv_nxt && !(tcb->flags & SN_TF_RCVD_FIN)) {
+        tcb->rcv_nxt++;
+        tcb->flags |= SN_TF_RCVD_FIN | SN_TF_ACKNOW;
+        switch (tcb->state) {
+        case SYNACK_SYN_RECEIVED:
+        case SYNACK_ESTABLISHED:
+            sn_tcp_set_state(s, tcb, SYNACK_CLOSE_WAIT);
+            break;
+        case SYNACK_FIN_WAIT_1:
+            /* Our FIN not yet acknowledged: a simultaneous close. */
+            sn_tcp_set_state(s, tcb, SYNACK_CLOSING);
+            break;
+        case SYNACK_FIN_WAIT_2:
+            enter_time_wait(s, tcb);
+            break;
+        default:
+            break;
+        }
+        sn_tcp_notify(s, tcb);
+    } else if (fin && tcb->state == SYNACK_TIME_WAIT) {
+        tcb->flags |= SN_TF_ACKNOW;
+        sn_tcp_timer_set(s, tcb, SN_TT_CLOSE, s->now + 2 * s->cfg.msl);
+    } else if (fin) {
+        tcb->flags |= SN_TF_ACKNOW; /* out of order: the peer will send it again */
+    }
+
+out:
+    sn_tcp_output(s, tcb);
+    if (tcb->state != SYNACK_CLOSED)
+        sn_tcp_arm_keepalive(s, tcb);
+    return 0;
+}
+
+/* RFC 9293 3.10.7.4 note / RFC 6191: a new SYN for a tuple in TIME-WAIT
+ * starts a new incarnation if its sequence number (and timestamp, when both
+ * sides use them) is beyond the old connection's, so no old duplicate can be
+ * taken for new data.  Returns the listener to hand the SYN to, or NULL. */
+static struct sn_tcb *time_wait_reuse(struct synack_stack *s, struct sn_tcb *tw,
+                                      const struct sn_seg *seg)
+{
+    if ((seg->flags & (SYNACK_TH_SYN | SYNACK_TH_ACK | SYNACK_TH_RST)) != SYNACK_TH_SYN)
+        return NULL;
+    if (!seq_gt(seg->seq, tw->rcv_nxt))
+        return NULL;
+    if ((tw->flags & SN_TF_TS) && (seg->th.opts.present & SYNACK_TCPOPT_F_TIMESTAMP) &&
+        !seq_gt(seg->th.opts.tsval, tw->ts_recent))
+        return NULL;
+    struct synack_tuple k = tw->te.tuple;
+    k.raddr = 0;
+    k.rport = 0;
+    struct sn_tuple_entry *e = sn_tuple_lookup(&s->conns, &k);
+    struct sn_tcb *l = e ? sn_tcb_of_entry(e) : NULL;
+    return l && l->state == SYNACK_LISTEN ? l : NULL;
+}
+
+int sn_tcp_input(struct synack_stack *s, const struct synack_ipv4_hdr *ip)
+{
+    struct sn_seg seg;
+    s->stats.tcp_in++;
+    int rc = synack_tcp_parse(ip->payload, ip->payload_len, ip->src, ip->dst, true, &seg.th);
+    if (rc < 0) {
+        s->stats.tcp_drop++;
+        s->stats.ip_drop_parse[-rc < SYNACK_WIRE_NERR ? -rc : 0]++;
+        return -EBADMSG;
+    }
+    seg.src = ip->src;
+    seg.dst = ip->dst;
+    seg.seq = seg.th.seq;
+    seg.ack = seg.th.ack;
+    seg.flags = seg.th.flags;
+    seg.len = (uint32_t)seg.th.payload_len + ((seg.flags & SYNACK_TH_SYN) ? 1u : 0u) +
+              ((seg.flags & SYNACK_TH_FIN) ? 1u : 0u);
+
+    struct synack_tuple k = {
+        .laddr = ip->dst, .lport = seg.th.dport, .raddr = ip->src, .rport = seg.th.sport};
+    struct sn_tuple_entry *e = sn_tuple_lookup(&s->conns, &k);
+    if (!e) {
+        /* RFC 9293 3.10.7.1: CLOSED.  A SYN here is what makes the peer's
+         * connect() fail with ECONNREFUSED. */
+        s->stats.tcp_drop++;
+        sn_tcp_respond_rst(s, &seg);
+        return 0;
+    }
+    struct sn_tcb *tcb = sn_tcb_of_entry(e);
+    tcb->segs_in++;
+    if (seg.th.opts.present & SYNACK_TCPOPT_F_TIMESTAMP) {
+        /* RFC 7323 4.3: remember the newest TSval from an in-window segment. */
+        if ((tcb->flags & SN_TF_TS) && seq_leq(seg.seq, tcb->rcv_nxt) &&
+            seq_geq(seg.th.opts.tsval, tcb->ts_recent))
+            tcb->ts_recent = seg.th.opts.tsval;
+    }
+    switch (tcb->state) {
+    case SYNACK_LISTEN:
+        return tcp_input_listen(s, tcb, &seg);
+    case SYNACK_SYN_SENT:
+        return tcp_input_syn_sent(s, tcb, &seg);
+    case SYNACK_TIME_WAIT: {
+        struct sn_tcb *l = time_wait_reuse(s, tcb, &seg);
+        if (l) {
+            sn_tcp_drop(s, tcb, 0);
+            return tcp_input_listen(s, l, &seg);
+        }
+        return tcp_input_synchronized(s, tcb, &seg);
+    }
+    default:
+        return tcp_input_synchronized(s, tcb, &seg);
+    }
+}
+
+int sn_tcp_icmp_error(struct synack_stack *s, const struct synack_tuple *t, uint32_t seq,
+                      uint8_t type, uint8_t code, uint16_t mtu)
+{
+    struct sn_tuple_entry *e = sn_tuple_find(&s->conns, t);
+    if (!e)
+        return 0;
+    struct sn_tcb *tcb = sn_tcb_of_entry(e);
+    /* RFC 5927 4.1: only an error quoting a sequence number in flight counts. */
+    if (!seq_in(seq, tcb->snd_una, tcb->snd_max + 1))
+        return 0;
+    if (type == SYNACK_ICMP_DEST_UNREACH && code == SYNACK_ICMP_UNREACH_NEEDFRAG) {
+        /* RFC 1191: shrink the MSS to the next hop's MTU. */
+        uint32_t mss = mtu > 68 ? mtu - 40u : 536u;
+        if (tcb->flags & SN_TF_TS)
+            mss -= 12;
+        if (mss < tcb->mss && mss >= 64) {
+            tcb->mss = (uint16_t)mss;
+            tcb->snd_nxt = tcb->snd_una; /* resend what was too big */
+            sn_tcp_output(s, tcb);
+        }
+        return 0;
+    }
+    /* RFC 1122 4.2.3.9: port and protocol unreachable are hard errors; on
+     * an opening connection they end it (as Linux does); others are soft. */
+    if (type == SYNACK_ICMP_DEST_UNREACH &&
+        (code == SYNACK_ICMP_UNREACH_PORT || code == SYNACK_ICMP_UNREACH_PROTO) &&
+        tcb->state == SYNACK_SYN_SENT) {
+        sn_tcp_drop(s, tcb, ECONNREFUSED);
+    }
+    return 0;
+}

@@ -1,0 +1,216 @@
+/* The TCP engine's internal interface: the transmission control block and
+ * the functions the engine's files call across one another.
+ *
+ *   tcp_conn.c    create, find, free connections; state changes; ISNs; ports
+ *   tcp_input.c   segment arrival (RFC 9293 3.10.7), per state
+ *   tcp_output.c  building and sending segments; RST and ACK replies
+ *   tcp_timer.c   the per-connection deadlines and what each one does
+ *   tcp_buf.c     send/receive ring buffers
+ *   tcp_reass.c   out-of-order data held in the receive buffer
+ *   tcp_rtt.c     RTT estimation and the retransmission timeout (RFC 6298)
+ */
+#ifndef SYNACK_TCP_INTERNAL_H
+#define SYNACK_TCP_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/timer_wheel.h"
+#include "core/tuple_table.h"
+#include "synack/socket.h"
+#include "synack/stack.h"
+#include "synack/wire.h"
+#include "tcp/tcp_buf.h"
+#include "tcp/tcp_seq.h"
+
+struct synack_stack;
+
+/* Timer kinds: each is a deadline in the TCB; the wheel holds one entry per
+ * TCB, for the earliest of them (tcp_timer.c). */
+enum sn_tcp_timer {
+    SN_TT_RTX,       /* retransmission (SYN, SYN-ACK, data, FIN), RFC 6298 */
+    SN_TT_PERSIST,   /* zero-window probe, RFC 9293 3.8.6.1 */
+    SN_TT_KEEPALIVE, /* RFC 1122 4.2.3.6 */
+    SN_TT_DELACK,    /* delayed ACK, RFC 1122 4.2.3.2 */
+    SN_TT_CLOSE,     /* TIME-WAIT 2*MSL, or the orphaned FIN-WAIT-2 timeout */
+    SN_TT_N
+};
+
+/* tcb->flags */
+#define SN_TF_ACKNOW      (1u << 0)  /* send an ACK at the next output */
+#define SN_TF_SENDFIN     (1u << 1)  /* the user closed the sending side: FIN after the data */
+#define SN_TF_FINSENT     (1u << 2)  /* our FIN has been sent (snd_max covers it) */
+#define SN_TF_RCVD_FIN    (1u << 3)  /* the peer's FIN was received in order */
+#define SN_TF_PASSIVE     (1u << 4)  /* came from a listener (SYN-RECEIVED returns to LISTEN on RST) */
+#define SN_TF_NODELAY     (1u << 5)  /* TCP_NODELAY: Nagle off */
+#define SN_TF_KEEPALIVE   (1u << 6)  /* SO_KEEPALIVE */
+#define SN_TF_LINGER0     (1u << 7)  /* SO_LINGER on with zero timeout: close() resets */
+#define SN_TF_SHUT_RD     (1u << 8)  /* shutdown(SHUT_RD): reads return 0 */
+#define SN_TF_NONBLOCK    (1u << 9)  /* O_NONBLOCK (kept for drivers; calls never block) */
+#define SN_TF_WSCALE      (1u << 10) /* window scaling negotiated (RFC 7323 2.2) */
+#define SN_TF_SACK        (1u << 11) /* SACK-permitted negotiated (RFC 2018) */
+#define SN_TF_TS          (1u << 12) /* timestamps negotiated (RFC 7323 3.2) */
+#define SN_TF_ACCEPTQ     (1u << 13) /* on its listener's accept queue */
+#define SN_TF_LINGER      (1u << 14) /* SO_LINGER on (any timeout) */
+#define SN_TF_REUSEADDR   (1u << 15)
+#define SN_TF_BOUND       (1u << 16) /* holds a reference on its local port */
+#define SN_TF_INTABLE     (1u << 17) /* in the 4-tuple table */
+#define SN_TF_EOF_SEEN    (1u << 18) /* the user read the EOF (recv returned 0) */
+#define SN_TF_RTT_TIMING  (1u << 19) /* rtt_seq is being timed (Karn) */
+#define SN_TF_CONNECTING  (1u << 20) /* connect() in progress: report completion */
+#define SN_TF_SNDURG      (1u << 21) /* urgent data sent with MSG_OOB is not yet acknowledged */
+
+/* A segment after parsing, as the input path sees it. */
+struct sn_seg {
+    struct synack_tcp_hdr th;
+    uint32_t src, dst;     /* IPv4 addresses, host order */
+    uint32_t seq, ack;
+    uint32_t len;          /* SEG.LEN: payload + SYN + FIN */
+    uint8_t flags;
+};
+
+struct sn_tcb {
+    struct sn_tuple_entry te;         /* te.tuple: the connection's addresses */
+    struct sn_timer timer;            /* wheel entry for min(deadline[]) */
+    synack_time_t deadline[SN_TT_N];  /* SYNACK_TIME_NEVER when off */
+
+    uint32_t flags;                   /* SN_TF_* */
+    uint8_t state;                    /* enum synack_tcp_state */
+    uint8_t snd_wscale, rcv_wscale;   /* shift applied to the peer's / our window fields */
+    uint8_t rtx_count;                /* retransmissions of the oldest unacked segment */
+    uint8_t ka_probes;                /* keepalive probes sent without answer */
+    uint8_t dupacks;
+    uint16_t refs;                    /* descriptors that refer to this connection */
+    int fd;                           /* the lowest such descriptor (for events), -1 if none */
+    int so_error;                     /* pending error for the user (positive errno) */
+    uint32_t conn_id;
+
+    /* Send sequence space (RFC 9293 3.3.1) */
+    uint32_t iss, snd_una, snd_nxt, snd_max;
+    uint32_t snd_wnd;                 /* peer's window, scaled */
+    uint32_t snd_wl1, snd_wl2;
+    uint32_t snd_up;
+    uint16_t mss;                     /* effective send MSS (payload bytes per segment) */
+    uint16_t rcv_mss;                 /* the MSS we offered */
+
+    /* Receive sequence space */
+    uint32_t irs, rcv_nxt;
+    uint32_t rcv_adv;                 /* right edge of the window we advertised */
+    uint32_t rcv_up;
+    uint32_t segs_since_ack;          /* full-size segments received since our last ACK */
+
+    /* RTT and retransmission timeout (RFC 6298), microseconds */
+    uint32_t srtt, rttvar, rto;
+    uint32_t rtt_seq;                 /* the sequence number being timed */
+    synack_time_t rtt_start;
+
+    /* Congestion control (RFC 5681) */
+    uint32_t cwnd, ssthresh;
+
+    /* Timestamps (RFC 7323) */
+    uint32_t ts_recent;               /* the peer's latest TSval, echoed */
+    uint32_t ts_offset;               /* random per-connection offset of our TSval clock */
+
+    /* Keepalive settings (seconds, as Linux's TCP_KEEPIDLE/INTVL/CNT) */
+    uint16_t ka_idle, ka_intvl;
+    uint8_t ka_cnt;
+    synack_time_t last_rcv;           /* time of the last segment received */
+    synack_time_t linger_time;        /* SO_LINGER timeout, us */
+
+    struct sn_ring snd, rcv;          /* send queue starts at snd_una; receive queue at the user's read point */
+    /* Out-of-order ranges parked in rcv past its data (tcp_reass.c), sorted. */
+    uint8_t nooo;
+    struct synack_sack_block ooo[SYNACK_TCP_MAX_SACK];
+
+    /* Listener and accept queue */
+    struct sn_tcb *listener;          /* a child: the listener it came from (NULL once accepted) */
+    struct sn_tcb *acc_next;          /* link in the listener's accept queue / half-open list */
+    struct sn_tcb *acc_head, *acc_tail; /* listener: established children waiting for accept() */
+    uint16_t backlog, acc_len, syn_len; /* listener: bound, accept queue length, half-open count */
+
+    uint64_t bytes_acked, bytes_received, segs_in, segs_out, total_retrans;
+};
+
+static inline struct sn_tcb *sn_tcb_of_entry(struct sn_tuple_entry *e)
+{
+    return (struct sn_tcb *)e; /* te is the first member */
+}
+
+static inline bool sn_tcb_synchronized(const struct sn_tcb *tcb)
+{
+    return tcb->state >= SYNACK_ESTABLISHED;
+}
+
+/* ---- tcp_conn.c ---- */
+struct sn_tcb *sn_tcb_new(struct synack_stack *s);
+/* Free the TCB: out of the table and the wheel, port released, buffers freed. */
+void sn_tcb_free(struct synack_stack *s, struct sn_tcb *tcb);
+void sn_tcp_set_state(struct synack_stack *s, struct sn_tcb *tcb, enum synack_tcp_state st);
+/* The connection is over (RST, timeout, end of TIME-WAIT, ...): error `err`
+ * (positive errno or 0) for the user; freed unless a descriptor still refers to it. */
+void sn_tcp_drop(struct synack_stack *s, struct sn_tcb *tcb, int err);
+int sn_tcb_insert(struct synack_stack *s, struct sn_tcb *tcb);
+uint32_t sn_tcp_new_isn(struct synack_stack *s, const struct synack_tuple *t);
+int sn_tcp_port_ref(struct synack_stack *s, uint16_t port, bool exclusive);
+void sn_tcp_port_unref(struct synack_stack *s, uint16_t port);
+/* Pick an ephemeral local port for a connection to (raddr, rport). */
+int sn_tcp_pick_port(struct synack_stack *s, struct sn_tcb *tcb);
+void sn_tcp_notify(struct synack_stack *s, struct sn_tcb *tcb);
+/* Readiness as poll(2) reports it (POLLIN, POLLOUT, POLLERR, POLLHUP, POLLRDHUP). */
+short sn_tcp_poll_events(const struct sn_tcb *tcb);
+uint32_t sn_tcp_rcv_space(const struct sn_tcb *tcb);
+uint8_t sn_tcp_choose_wscale(uint32_t cap);
+/* Our TSval clock (RFC 7323 5.4: 1 ms ticks, offset per connection). */
+uint32_t sn_tcp_tsval(const struct synack_stack *s, const struct sn_tcb *tcb);
+
+/* ---- tcp_usr.c: what the socket calls ask of a connection (RFC 9293 3.10.1-3.10.6) ---- */
+int sn_tcp_usr_listen(struct synack_stack *s, struct sn_tcb *tcb, int backlog);
+int sn_tcp_usr_connect(struct synack_stack *s, struct sn_tcb *tcb, uint32_t raddr, uint16_t rport);
+long sn_tcp_usr_send(struct synack_stack *s, struct sn_tcb *tcb, const void *buf, size_t len,
+                     bool oob);
+long sn_tcp_usr_recv(struct synack_stack *s, struct sn_tcb *tcb, void *buf, size_t len, bool peek);
+int sn_tcp_usr_shutdown(struct synack_stack *s, struct sn_tcb *tcb, bool rd, bool wr);
+/* The last descriptor is gone. */
+void sn_tcp_usr_close(struct synack_stack *s, struct sn_tcb *tcb);
+void sn_tcp_usr_info(const struct synack_stack *s, const struct sn_tcb *tcb,
+                     struct synack_tcp_info *info);
+
+/* ---- tcp_input.c ---- */
+/* A TCP segment for this host (IPv4 header already checked). */
+int sn_tcp_input(struct synack_stack *s, const struct synack_ipv4_hdr *ip);
+/* An ICMP error quoting a segment we sent on tuple t with sequence number seq. */
+int sn_tcp_icmp_error(struct synack_stack *s, const struct synack_tuple *t, uint32_t seq,
+                      uint8_t type, uint8_t code, uint16_t mtu);
+
+/* ---- tcp_output.c ---- */
+/* Send whatever the state, the windows and the flags call for. */
+void sn_tcp_output(struct synack_stack *s, struct sn_tcb *tcb);
+/* Send one segment from the TCB: flags, seq, and `len` bytes of the send queue from seq. */
+int sn_tcp_send_segment(struct synack_stack *s, struct sn_tcb *tcb, uint8_t flags, uint32_t seq,
+                        uint32_t len);
+/* A RST answering a segment that has no connection (RFC 9293 3.10.7.1). */
+void sn_tcp_respond_rst(struct synack_stack *s, const struct sn_seg *seg);
+/* Reset the connection from our side: RST <SEQ=SND.NXT><CTL=RST,ACK>. */
+void sn_tcp_send_rst(struct synack_stack *s, struct sn_tcb *tcb);
+void sn_tcp_send_ack(struct synack_stack *s, struct sn_tcb *tcb);
+
+/* ---- tcp_timer.c ---- */
+void sn_tcp_timer_set(struct synack_stack *s, struct sn_tcb *tcb, enum sn_tcp_timer k,
+                      synack_time_t when);
+void sn_tcp_timer_clear(struct synack_stack *s, struct sn_tcb *tcb, enum sn_tcp_timer k);
+void sn_tcp_timer_fire(struct sn_timer *t, void *stack);
+void sn_tcp_arm_rtx(struct synack_stack *s, struct sn_tcb *tcb);
+void sn_tcp_arm_keepalive(struct synack_stack *s, struct sn_tcb *tcb);
+
+/* ---- tcp_rtt.c ---- */
+void sn_tcp_rtt_sample(struct synack_stack *s, struct sn_tcb *tcb, synack_time_t rtt);
+void sn_tcp_rtt_init(struct synack_stack *s, struct sn_tcb *tcb);
+
+/* ---- tcp_reass.c ---- */
+/* Take the in-window payload of `seg` (starting at seq) into the receive
+ * buffer: in order data becomes readable, out-of-order data is parked.
+ * Returns the bytes by which rcv_nxt advanced. */
+uint32_t sn_tcp_reass(struct synack_stack *s, struct sn_tcb *tcb, uint32_t seq,
+                      const uint8_t *data, uint32_t len);
+
+#endif

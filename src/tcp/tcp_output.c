@@ -1,0 +1,267 @@
+/* Building and sending TCP segments: the output routine that decides what
+ * the windows, the state and the flags allow (RFC 9293 3.8, RFC 1122
+ * 4.2.3.4), and the replies (ACK, RST) the input path asks for. */
+#include <errno.h>
+#include <string.h>
+
+#include "core/stack_internal.h"
+#include "tcp/tcp_internal.h"
+
+/* The window to advertise, in bytes (RFC 9293 3.8.6.2.2 receiver SWS
+ * avoidance: the right edge moves only by at least min(RCV.BUFF/2, MSS); and
+ * RFC 9293 3.8.6 says the window SHOULD NOT shrink). */
+static uint32_t rcv_window(const struct sn_tcb *tcb)
+{
+    uint32_t space = sn_tcp_rcv_space(tcb);
+    uint32_t max_wnd = (uint32_t)0xffff << tcb->rcv_wscale;
+    if (space > max_wnd)
+        space = max_wnd;
+    uint32_t cur = seq_gt(tcb->rcv_adv, tcb->rcv_nxt) ? tcb->rcv_adv - tcb->rcv_nxt : 0;
+    uint32_t step = tcb->rcv.cap / 2 < tcb->rcv_mss ? tcb->rcv.cap / 2 : tcb->rcv_mss;
+    if (space < cur + step && space > cur)
+        space = cur; /* not worth opening by so little */
+    if (space < cur)
+        space = cur; /* never shrink */
+    /* Round down to what the scaled field can express. */
+    return space >> tcb->rcv_wscale << tcb->rcv_wscale;
+}
+
+static void fill_syn_options(const struct synack_stack *s, const struct sn_tcb *tcb,
+                             struct synack_tcp_opts *o)
+{
+    bool active = tcb->state == SYNACK_SYN_SENT;
+    o->present = SYNACK_TCPOPT_F_MSS;
+    o->mss = tcb->rcv_mss;
+    /* RFC 7323 2.2 / RFC 2018 2: offer on our SYN; on a SYN-ACK only if the peer offered. */
+    if (s->cfg.wscale && (active || (tcb->flags & SN_TF_WSCALE))) {
+        o->present |= SYNACK_TCPOPT_F_WSCALE;
+        o->wscale = tcb->rcv_wscale;
+    }
+    if (s->cfg.sack && (active || (tcb->flags & SN_TF_SACK)))
+        o->present |= SYNACK_TCPOPT_F_SACK_PERM;
+    if (s->cfg.timestamps && (active || (tcb->flags & SN_TF_TS))) {
+        o->present |= SYNACK_TCPOPT_F_TIMESTAMP;
+        o->tsval = sn_tcp_tsval(s, tcb);
+        o->tsecr = active ? 0 : tcb->ts_recent;
+    }
+}
+
+int sn_tcp_send_segment(struct synack_stack *s, struct sn_tcb *tcb, uint8_t flags, uint32_t seq,
+                        uint32_t len)
+{
+    struct synack_tcp_hdr th;
+    memset(&th, 0, sizeof(th));
+    th.sport = tcb->te.tuple.lport;
+    th.dport = tcb->te.tuple.rport;
+    th.seq = seq;
+    th.flags = flags;
+    if (flags & SYNACK_TH_ACK)
+        th.ack = tcb->rcv_nxt;
+    uint32_t wnd = 0;
+    if (flags & SYNACK_TH_SYN) {
+        fill_syn_options(s, tcb, &th.opts);
+        /* RFC 7323 2.2: the window in a SYN is never scaled. */
+        wnd = sn_tcp_rcv_space(tcb);
+        th.window = (uint16_t)(wnd > 0xffff ? 0xffff : wnd);
+    } else if (!(flags & SYNACK_TH_RST) || (flags & SYNACK_TH_ACK)) {
+        wnd = (flags & SYNACK_TH_RST) ? 0 : rcv_window(tcb);
+        th.window = (uint16_t)(wnd >> tcb->rcv_wscale);
+        if (tcb->flags & SN_TF_TS) {
+            th.opts.present |= SYNACK_TCPOPT_F_TIMESTAMP;
+            th.opts.tsval = sn_tcp_tsval(s, tcb);
+            th.opts.tsecr = tcb->ts_recent;
+        }
+        if ((tcb->flags & SN_TF_SACK) && tcb->nooo > 0 && !(flags & SYNACK_TH_RST)) {
+            /* RFC 2018 4: up to 3 blocks beside timestamps, 4 without. */
+            uint8_t max = (tcb->flags & SN_TF_TS) ? 3 : 4;
+            th.opts.present |= SYNACK_TCPOPT_F_SACK;
+            th.opts.nsack = tcb->nooo < max ? tcb->nooo : max;
+            for (uint8_t i = 0; i < th.opts.nsack; i++)
+                th.opts.sack[i] = tcb->ooo[i];
+        }
+    }
+    if ((flags & SYNACK_TH_URG) && seq_gt(tcb->snd_up, seq))
+        th.urg_ptr = (uint16_t)(tcb->snd_up - seq);
+
+    uint8_t *seg = s->pkt + SYNACK_IPV4_HDR_MIN;
+    int olen = synack_tcp_opts_len(&th.opts);
+    if (olen < 0)
+        return -EINVAL;
+    uint32_t hlen = SYNACK_TCP_HDR_MIN + (uint32_t)olen;
+    if (len > 0) {
+        if (hlen + len > SN_PKT_MAX - SYNACK_IPV4_HDR_MIN)
+            return -EMSGSIZE;
+        sn_ring_peek(&tcb->snd, seq - tcb->snd_una, seg + hlen, len);
+        th.payload = seg + hlen;
+        th.payload_len = len;
+    }
+    int n = synack_tcp_emit(seg, SN_PKT_MAX - SYNACK_IPV4_HDR_MIN, &th, tcb->te.tuple.laddr,
+                            tcb->te.tuple.raddr);
+    if (n < 0)
+        return -EINVAL;
+    if (flags & SYNACK_TH_ACK) {
+        /* What we advertised: the peer may send up to here. */
+        uint32_t edge = tcb->rcv_nxt + wnd;
+        if (seq_gt(edge, tcb->rcv_adv) || !(flags & SYNACK_TH_SYN))
+            tcb->rcv_adv = seq_max(edge, tcb->rcv_adv);
+        tcb->flags &= ~SN_TF_ACKNOW;
+        tcb->segs_since_ack = 0;
+        if (tcb->deadline[SN_TT_DELACK] != SYNACK_TIME_NEVER)
+            sn_tcp_timer_clear(s, tcb, SN_TT_DELACK);
+    }
+    tcb->segs_out++;
+    s->stats.tcp_out++;
+    if (flags & SYNACK_TH_RST)
+        s->stats.tcp_rst_out++;
+    return sn_ip_output(s, tcb->te.tuple.raddr, SYNACK_IPPROTO_TCP, (size_t)n);
+}
+
+void sn_tcp_send_ack(struct synack_stack *s, struct sn_tcb *tcb)
+{
+    sn_tcp_send_segment(s, tcb, SYNACK_TH_ACK, tcb->snd_nxt, 0);
+}
+
+void sn_tcp_send_rst(struct synack_stack *s, struct sn_tcb *tcb)
+{
+    if (tcb->state == SYNACK_SYN_SENT || tcb->state == SYNACK_CLOSED ||
+        tcb->state == SYNACK_LISTEN)
+        return;
+    sn_tcp_send_segment(s, tcb, SYNACK_TH_RST | SYNACK_TH_ACK, tcb->snd_nxt, 0);
+}
+
+/* RFC 9293 3.10.7.1: a segment for no connection.  An incoming RST is
+ * ignored; otherwise, with ACK: <SEQ=SEG.ACK><CTL=RST>; without:
+ * <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>. */
+void sn_tcp_respond_rst(struct synack_stack *s, const struct sn_seg *seg)
+{
+    if (seg->flags & SYNACK_TH_RST)
+        return;
+    struct synack_tcp_hdr th;
+    memset(&th, 0, sizeof(th));
+    th.sport = seg->th.dport;
+    th.dport = seg->th.sport;
+    if (seg->flags & SYNACK_TH_ACK) {
+        th.seq = seg->ack;
+        th.flags = SYNACK_TH_RST;
+    } else {
+        th.seq = 0;
+        th.ack = seg->seq + seg->len;
+        th.flags = SYNACK_TH_RST | SYNACK_TH_ACK;
+    }
+    int n = synack_tcp_emit(s->pkt + SYNACK_IPV4_HDR_MIN, SN_PKT_MAX - SYNACK_IPV4_HDR_MIN, &th,
+                            seg->dst, seg->src);
+    if (n < 0)
+        return;
+    s->stats.tcp_out++;
+    s->stats.tcp_rst_out++;
+    sn_ip_output(s, seg->src, SYNACK_IPPROTO_TCP, (size_t)n);
+}
+
+/* Start timing a segment for an RTT sample (RFC 6298 3: one at a time,
+ * never a retransmitted one: Karn's algorithm). */
+static void rtt_start(struct synack_stack *s, struct sn_tcb *tcb, uint32_t seq)
+{
+    if (tcb->flags & SN_TF_RTT_TIMING)
+        return;
+    if (seq_lt(seq, tcb->snd_max))
+        return; /* a retransmission */
+    tcb->flags |= SN_TF_RTT_TIMING;
+    tcb->rtt_seq = seq;
+    tcb->rtt_start = s->now;
+}
+
+static bool fin_pending(const struct sn_tcb *tcb)
+{
+    return (tcb->flags & SN_TF_SENDFIN) &&
+           (tcb->state == SYNACK_FIN_WAIT_1 || tcb->state == SYNACK_CLOSING ||
+            tcb->state == SYNACK_LAST_ACK);
+}
+
+void sn_tcp_output(struct synack_stack *s, struct sn_tcb *tcb)
+{
+    switch (tcb->state) {
+    case SYNACK_CLOSED:
+    case SYNACK_LISTEN:
+    case SYNACK_TIME_WAIT:
+        if (tcb->state == SYNACK_TIME_WAIT && (tcb->flags & SN_TF_ACKNOW))
+            sn_tcp_send_ack(s, tcb);
+        return;
+    case SYNACK_SYN_SENT:
+    case SYNACK_SYN_RECEIVED:
+        /* The SYN (or SYN-ACK) is the only thing outstanding until the
+         * handshake completes; it is sent when snd_nxt is back at ISS. */
+        if (tcb->snd_nxt == tcb->iss) {
+            uint8_t fl = tcb->state == SYNACK_SYN_SENT ? SYNACK_TH_SYN
+                                                       : SYNACK_TH_SYN | SYNACK_TH_ACK;
+            rtt_start(s, tcb, tcb->iss);
+            sn_tcp_send_segment(s, tcb, fl, tcb->iss, 0);
+            tcb->snd_nxt = tcb->iss + 1;
+            tcb->snd_max = seq_max(tcb->snd_max, tcb->snd_nxt);
+            if (tcb->deadline[SN_TT_RTX] == SYNACK_TIME_NEVER)
+                sn_tcp_arm_rtx(s, tcb);
+        } else if (tcb->flags & SN_TF_ACKNOW) {
+            sn_tcp_send_ack(s, tcb);
+        }
+        return;
+    default:
+        break;
+    }
+
+    bool sent = false;
+    for (;;) {
+        uint32_t off = tcb->snd_nxt - tcb->snd_una;   /* bytes already sent past snd_una */
+        uint32_t data_end = tcb->snd.len;              /* the FIN, if any, follows the data */
+        uint32_t avail = off < data_end ? data_end - off : 0;
+        uint32_t wnd = tcb->snd_wnd < tcb->cwnd ? tcb->snd_wnd : tcb->cwnd;
+        uint32_t usable = wnd > off ? wnd - off : 0;
+        uint32_t len = avail < tcb->mss ? avail : tcb->mss;
+        if (len > usable)
+            len = usable;
+        /* The FIN goes with (or after) the last byte of data, once. */
+        bool fin = fin_pending(tcb) && off + len == data_end;
+        if (len > 0 && len < tcb->mss && !fin) {
+            /* RFC 1122 4.2.3.4 sender SWS avoidance and Nagle (RFC 896):
+             * a short segment goes only when it carries all there is and
+             * either nothing is unacknowledged or Nagle is off. */
+            bool all = len == avail;
+            bool idle = tcb->snd_nxt == tcb->snd_una;
+            if (!(all && (idle || (tcb->flags & SN_TF_NODELAY))))
+                len = 0;
+        }
+        if (len == 0 && !fin)
+            break;
+        uint8_t fl = SYNACK_TH_ACK;
+        if (fin)
+            fl |= SYNACK_TH_FIN;
+        if (len > 0 && len == avail)
+            fl |= SYNACK_TH_PSH; /* the last segment of what the user wrote */
+        if ((tcb->flags & SN_TF_SNDURG) && seq_gt(tcb->snd_up, tcb->snd_nxt))
+            fl |= SYNACK_TH_URG;
+        rtt_start(s, tcb, tcb->snd_nxt);
+        if (sn_tcp_send_segment(s, tcb, fl, tcb->snd_nxt, len) < 0 && len == 0)
+            break;
+        tcb->snd_nxt += len + (fin ? 1u : 0u);
+        if (fin)
+            tcb->flags |= SN_TF_FINSENT;
+        tcb->snd_max = seq_max(tcb->snd_max, tcb->snd_nxt);
+        sent = true;
+        if (tcb->deadline[SN_TT_RTX] == SYNACK_TIME_NEVER)
+            sn_tcp_arm_rtx(s, tcb);
+        if (fin)
+            break;
+    }
+    if (!sent && (tcb->flags & SN_TF_ACKNOW))
+        sn_tcp_send_ack(s, tcb);
+    /* RFC 9293 3.8.6.1: data waiting, a zero window, and nothing in flight
+     * to bring a window update: the persist timer probes. */
+    uint32_t unsent = tcb->snd.len - (tcb->snd_nxt - tcb->snd_una < tcb->snd.len
+                                          ? tcb->snd_nxt - tcb->snd_una : tcb->snd.len);
+    if (tcb->snd_wnd == 0 && unsent > 0 && tcb->snd_nxt == tcb->snd_una) {
+        if (tcb->deadline[SN_TT_PERSIST] == SYNACK_TIME_NEVER) {
+            tcb->rtx_count = 0;
+            sn_tcp_timer_set(s, tcb, SN_TT_PERSIST, s->now + tcb->rto);
+        }
+    } else if (tcb->deadline[SN_TT_PERSIST] != SYNACK_TIME_NEVER && tcb->snd_wnd > 0) {
+        sn_tcp_timer_clear(s, tcb, SN_TT_PERSIST);
+    }
+}

@@ -1,0 +1,171 @@
+/* TCP timers.  Each connection keeps one deadline per kind (enum
+ * sn_tcp_timer); the stack's timing wheel holds one entry per connection, for
+ * the earliest of them, so arming and firing cost O(1) whatever the number of
+ * connections.  When the entry fires, every kind that is due runs through the
+ * dispatch table below. */
+#include <errno.h>
+#include <stddef.h>
+
+#include "core/stack_internal.h"
+#include "tcp/tcp_internal.h"
+
+static void tcb_rearm(struct synack_stack *s, struct sn_tcb *tcb)
+{
+    synack_time_t first = SYNACK_TIME_NEVER;
+    for (int k = 0; k < SN_TT_N; k++)
+        if (tcb->deadline[k] < first)
+            first = tcb->deadline[k];
+    if (first == SYNACK_TIME_NEVER)
+        sn_wheel_del(&s->wheel, &tcb->timer);
+    else if (!sn_timer_pending(&tcb->timer) || tcb->timer.expires != first)
+        sn_wheel_add(&s->wheel, &tcb->timer, first);
+}
+
+void sn_tcp_timer_set(struct synack_stack *s, struct sn_tcb *tcb, enum sn_tcp_timer k,
+                      synack_time_t when)
+{
+    tcb->deadline[k] = when;
+    tcb_rearm(s, tcb);
+}
+
+void sn_tcp_timer_clear(struct synack_stack *s, struct sn_tcb *tcb, enum sn_tcp_timer k)
+{
+    if (tcb->deadline[k] == SYNACK_TIME_NEVER)
+        return;
+    tcb->deadline[k] = SYNACK_TIME_NEVER;
+    tcb_rearm(s, tcb);
+}
+
+/* RFC 6298 5.1/5.3: running while data (or a SYN/FIN) is outstanding,
+ * restarted with the current RTO when new data is acknowledged. */
+void sn_tcp_arm_rtx(struct synack_stack *s, struct sn_tcb *tcb)
+{
+    if (seq_lt(tcb->snd_una, tcb->snd_max))
+        sn_tcp_timer_set(s, tcb, SN_TT_RTX, s->now + tcb->rto);
+    else
+        sn_tcp_timer_clear(s, tcb, SN_TT_RTX);
+}
+
+void sn_tcp_arm_keepalive(struct synack_stack *s, struct sn_tcb *tcb)
+{
+    if ((tcb->flags & SN_TF_KEEPALIVE) && sn_tcb_synchronized(tcb) &&
+        tcb->state != SYNACK_TIME_WAIT)
+        sn_tcp_timer_set(s, tcb, SN_TT_KEEPALIVE, tcb->last_rcv + SYNACK_SEC(tcb->ka_idle));
+    else
+        sn_tcp_timer_clear(s, tcb, SN_TT_KEEPALIVE);
+}
+
+/* RFC 6298 5.4-5.7: retransmit the earliest unacknowledged segment, back
+ * off the timer, and give up after the configured number of tries. */
+static void timer_rtx(struct synack_stack *s, struct sn_tcb *tcb)
+{
+    uint8_t limit = tcb->state == SYNACK_SYN_SENT       ? s->cfg.syn_retries
+                    : tcb->state == SYNACK_SYN_RECEIVED ? s->cfg.synack_retries
+                                                        : s->cfg.data_retries;
+    if (tcb->rtx_count >= limit) {
+        if (tcb->state == SYNACK_SYN_RECEIVED && (tcb->flags & SN_TF_PASSIVE)) {
+            /* A half-open child nobody saw: forget it silently, as Linux does. */
+            sn_tcb_free(s, tcb);
+            return;
+        }
+        if (tcb->state != SYNACK_SYN_SENT)
+            sn_tcp_send_rst(s, tcb);
+        sn_tcp_drop(s, tcb, ETIMEDOUT);
+        return;
+    }
+    tcb->rtx_count++;
+    uint64_t rto = (uint64_t)tcb->rto * 2;
+    tcb->rto = (uint32_t)(rto > s->cfg.rto_max ? s->cfg.rto_max : rto);
+    tcb->flags &= ~SN_TF_RTT_TIMING; /* Karn: no sample from a retransmitted segment */
+    /* RFC 5681 3.1 eq. 4: after a timeout, ssthresh = max(FlightSize/2, 2*SMSS), cwnd = 1 SMSS. */
+    uint32_t flight = tcb->snd_max - tcb->snd_una;
+    tcb->ssthresh = flight / 2 > 2u * tcb->mss ? flight / 2 : 2u * tcb->mss;
+    tcb->cwnd = tcb->mss;
+    tcb->dupacks = 0;
+    tcb->snd_nxt = tcb->snd_una; /* go back: resend from the first unacknowledged byte */
+    s->stats.tcp_retrans++;
+    tcb->total_retrans++;
+    sn_tcp_output(s, tcb);
+    sn_tcp_timer_set(s, tcb, SN_TT_RTX, s->now + tcb->rto);
+}
+
+/* RFC 9293 3.8.6.1: probe a zero window with one byte, backing off. */
+static void timer_persist(struct synack_stack *s, struct sn_tcb *tcb)
+{
+    if (tcb->snd_wnd == 0 && tcb->snd.len > tcb->snd_nxt - tcb->snd_una) {
+        sn_tcp_send_segment(s, tcb, SYNACK_TH_ACK, tcb->snd_nxt, 1);
+        uint64_t next = (uint64_t)tcb->rto << (tcb->rtx_count < 6 ? tcb->rtx_count : 6);
+        if (next > s->cfg.rto_max)
+            next = s->cfg.rto_max;
+        tcb->rtx_count++;
+        sn_tcp_timer_set(s, tcb, SN_TT_PERSIST, s->now + next);
+    }
+}
+
+/* RFC 1122 4.2.3.6: after ka_idle of silence, probe every ka_intvl; after
+ * ka_cnt unanswered probes the peer is gone (a half-open connection). */
+static void timer_keepalive(struct synack_stack *s, struct sn_tcb *tcb)
+{
+    if (!(tcb->flags & SN_TF_KEEPALIVE) || !sn_tcb_synchronized(tcb))
+        return;
+    if (s->now < tcb->last_rcv + SYNACK_SEC(tcb->ka_idle)) {
+        sn_tcp_arm_keepalive(s, tcb);
+        return;
+    }
+    if (tcb->ka_probes >= tcb->ka_cnt) {
+        sn_tcp_send_rst(s, tcb);
+        sn_tcp_drop(s, tcb, ETIMEDOUT);
+        return;
+    }
+    tcb->ka_probes++;
+    /* The probe: SEG.SEQ = SND.NXT - 1 with no data, which the peer must ACK. */
+    sn_tcp_send_segment(s, tcb, SYNACK_TH_ACK, tcb->snd_una - 1, 0);
+    sn_tcp_timer_set(s, tcb, SN_TT_KEEPALIVE, s->now + SYNACK_SEC(tcb->ka_intvl));
+}
+
+static void timer_delack(struct synack_stack *s, struct sn_tcb *tcb)
+{
+    tcb->flags |= SN_TF_ACKNOW;
+    sn_tcp_output(s, tcb);
+}
+
+/* End of TIME-WAIT (RFC 9293 3.10.8: 2*MSL), or of an orphaned FIN-WAIT-2. */
+static void timer_close(struct synack_stack *s, struct sn_tcb *tcb)
+{
+    sn_tcp_drop(s, tcb, 0);
+}
+
+static void (*const timer_handlers[SN_TT_N])(struct synack_stack *, struct sn_tcb *) = {
+    [SN_TT_RTX] = timer_rtx,
+    [SN_TT_PERSIST] = timer_persist,
+    [SN_TT_KEEPALIVE] = timer_keepalive,
+    [SN_TT_DELACK] = timer_delack,
+    [SN_TT_CLOSE] = timer_close,
+};
+
+/* Kinds that cannot free the TCB run first; the others may end the
+ * connection, so nothing touches the TCB after one of them has run. */
+static const enum sn_tcp_timer timer_order[SN_TT_N] = {
+    SN_TT_DELACK, SN_TT_PERSIST, SN_TT_RTX, SN_TT_KEEPALIVE, SN_TT_CLOSE,
+};
+
+void sn_tcp_timer_fire(struct sn_timer *t, void *arg)
+{
+    struct synack_stack *s = arg;
+    struct sn_tcb *tcb = (struct sn_tcb *)((char *)t - offsetof(struct sn_tcb, timer));
+    for (int i = 0; i < SN_TT_N; i++) {
+        enum sn_tcp_timer k = timer_order[i];
+        if (tcb->deadline[k] > s->now)
+            continue;
+        tcb->deadline[k] = SYNACK_TIME_NEVER;
+        if (k == SN_TT_RTX || k == SN_TT_KEEPALIVE || k == SN_TT_CLOSE) {
+            /* Re-arm for what remains first: a surviving TCB keeps its other
+             * timers, and any still due fire again in this same advance. */
+            tcb_rearm(s, tcb);
+            timer_handlers[k](s, tcb);
+            return;
+        }
+        timer_handlers[k](s, tcb);
+    }
+    tcb_rearm(s, tcb);
+}

@@ -1,0 +1,271 @@
+/* User calls on a connection (RFC 9293 3.10.1-3.10.6: OPEN, SEND, RECEIVE,
+ * CLOSE, ABORT), as the socket layer asks for them.  Errors are negative
+ * errno values; the socket layer turns them into errno. */
+#include <errno.h>
+#include <string.h>
+
+#include "core/stack_internal.h"
+#include "tcp/tcp_internal.h"
+
+int sn_tcp_usr_listen(struct synack_stack *s, struct sn_tcb *tcb, int backlog)
+{
+    if (backlog < 0)
+        backlog = 0;
+    if (backlog > 4096)
+        backlog = 4096;
+    /* Like Linux, a backlog of N lets N+1 connections wait for accept(). */
+    tcb->backlog = (uint16_t)(backlog + 1);
+    if (tcb->state == SYNACK_LISTEN)
+        return 0;
+    if (tcb->state != SYNACK_CLOSED || tcb->te.tuple.rport != 0)
+        return -EINVAL;
+    if (!(tcb->flags & SN_TF_BOUND)) {
+        tcb->te.tuple.raddr = 0;
+        int rc = sn_tcp_pick_port(s, tcb);
+        if (rc < 0)
+            return rc;
+    }
+    tcb->te.tuple.raddr = 0;
+    tcb->te.tuple.rport = 0;
+    tcb->state = SYNACK_LISTEN;
+    int rc = sn_tcb_insert(s, tcb);
+    if (rc < 0) {
+        tcb->state = SYNACK_CLOSED;
+        return -EADDRINUSE;
+    }
+    tcb->state = SYNACK_CLOSED;
+    sn_tcp_set_state(s, tcb, SYNACK_LISTEN);
+    return 0;
+}
+
+/* OPEN, active (RFC 9293 3.10.1): choose the ISS, send the SYN, SYN-SENT. */
+int sn_tcp_usr_connect(struct synack_stack *s, struct sn_tcb *tcb, uint32_t raddr, uint16_t rport)
+{
+    if (tcb->state == SYNACK_SYN_SENT || tcb->state == SYNACK_SYN_RECEIVED)
+        return -EALREADY;
+    if (tcb->state == SYNACK_LISTEN)
+        return -EINVAL;
+    if (tcb->state != SYNACK_CLOSED)
+        return -EISCONN;
+    if (tcb->te.tuple.rport != 0) {
+        /* A previous attempt failed: report its error once, then allow a new one. */
+        int err = tcb->so_error;
+        tcb->so_error = 0;
+        tcb->te.tuple.rport = 0;
+        if (err)
+            return -err;
+    }
+    if (raddr == 0 || rport == 0)
+        return -ECONNREFUSED;
+    tcb->te.tuple.laddr = s->cfg.addr;
+    tcb->te.tuple.raddr = raddr;
+    tcb->te.tuple.rport = rport;
+    if (!(tcb->flags & SN_TF_BOUND)) {
+        int rc = sn_tcp_pick_port(s, tcb);
+        if (rc < 0) {
+            tcb->te.tuple.rport = 0;
+            return rc;
+        }
+    }
+    if (sn_tuple_find(&s->conns, &tcb->te.tuple)) {
+        tcb->te.tuple.rport = 0;
+        return -EADDRNOTAVAIL;
+    }
+    tcb->iss = sn_tcp_new_isn(s, &tcb->te.tuple);
+    tcb->snd_una = tcb->snd_nxt = tcb->snd_max = tcb->iss;
+    tcb->rcv_mss = (uint16_t)(s->cfg.mtu - 40u);
+    tcb->rcv_wscale = s->cfg.wscale ? sn_tcp_choose_wscale(tcb->rcv.cap) : 0;
+    tcb->ts_offset = (uint32_t)sn_rng_next(&s->rng);
+    tcb->so_error = 0;
+    tcb->rtx_count = 0;
+    int rc = sn_tcb_insert(s, tcb);
+    if (rc < 0) {
+        tcb->te.tuple.rport = 0;
+        return -EADDRNOTAVAIL;
+    }
+    tcb->flags |= SN_TF_CONNECTING;
+    sn_tcp_set_state(s, tcb, SYNACK_SYN_SENT);
+    s->stats.tcp_conns_opened++;
+    sn_tcp_output(s, tcb);
+    return -EINPROGRESS;
+}
+
+long sn_tcp_usr_send(struct synack_stack *s, struct sn_tcb *tcb, const void *buf, size_t len,
+                     bool oob)
+{
+    if (tcb->so_error) {
+        int err = tcb->so_error;
+        tcb->so_error = 0;
+        return -err;
+    }
+    if (tcb->flags & SN_TF_SENDFIN)
+        return -EPIPE; /* after shutdown(SHUT_WR) or close: our FIN is queued or sent */
+    switch (tcb->state) {
+    case SYNACK_ESTABLISHED:
+    case SYNACK_CLOSE_WAIT:
+        break;
+    case SYNACK_SYN_SENT:
+    case SYNACK_SYN_RECEIVED:
+        return -EAGAIN; /* not yet connected: Linux waits, a non-blocking call gets EAGAIN */
+    case SYNACK_CLOSED:
+        return tcb->te.tuple.rport ? -EPIPE : -ENOTCONN;
+    case SYNACK_LISTEN:
+        return -ENOTCONN;
+    default:
+        return -EPIPE;
+    }
+    if (len == 0)
+        return 0;
+    long n = sn_ring_write(&tcb->snd, buf, len);
+    if (n < 0)
+        return n;
+    if (n == 0)
+        return -EAGAIN;
+    if (oob) {
+        /* RFC 6093: the urgent pointer points just past the last urgent byte. */
+        tcb->snd_up = tcb->snd_una + tcb->snd.len;
+        tcb->flags |= SN_TF_SNDURG;
+    }
+    sn_tcp_output(s, tcb);
+    return n;
+}
+
+long sn_tcp_usr_recv(struct synack_stack *s, struct sn_tcb *tcb, void *buf, size_t len, bool peek)
+{
+    if (tcb->state == SYNACK_LISTEN)
+        return -ENOTCONN;
+    if (tcb->rcv.len == 0) {
+        if (tcb->so_error) {
+            int err = tcb->so_error;
+            tcb->so_error = 0;
+            return -err;
+        }
+        if (tcb->flags & (SN_TF_RCVD_FIN | SN_TF_SHUT_RD)) {
+            tcb->flags |= SN_TF_EOF_SEEN;
+            return 0;
+        }
+        if (tcb->state == SYNACK_CLOSED)
+            return tcb->te.tuple.rport ? 0 : -ENOTCONN;
+        return -EAGAIN;
+    }
+    if (len == 0)
+        return 0;
+    uint32_t n = len < tcb->rcv.len ? (uint32_t)len : tcb->rcv.len;
+    sn_ring_peek(&tcb->rcv, 0, buf, n);
+    if (peek)
+        return n;
+    uint32_t before = seq_gt(tcb->rcv_adv, tcb->rcv_nxt) ? tcb->rcv_adv - tcb->rcv_nxt : 0;
+    sn_ring_consume(&tcb->rcv, n);
+    /* RFC 9293 3.8.6.2.2 / RFC 1122 4.2.3.3: tell the peer the window
+     * opened once it grew by two segments or half the buffer. */
+    uint32_t space = sn_tcp_rcv_space(tcb);
+    uint32_t step = 2u * tcb->rcv_mss < tcb->rcv.cap / 2 ? 2u * tcb->rcv_mss : tcb->rcv.cap / 2;
+    if (sn_tcb_synchronized(tcb) && !(tcb->flags & SN_TF_RCVD_FIN) && space >= before + step) {
+        tcb->flags |= SN_TF_ACKNOW;
+        sn_tcp_output(s, tcb);
+    }
+    return n;
+}
+
+/* CLOSE of the sending side (RFC 9293 3.10.4): queue a FIN after the data. */
+static void close_send(struct synack_stack *s, struct sn_tcb *tcb)
+{
+    if (tcb->flags & SN_TF_SENDFIN)
+        return;
+    switch (tcb->state) {
+    case SYNACK_SYN_RECEIVED:
+    case SYNACK_ESTABLISHED:
+        tcb->flags |= SN_TF_SENDFIN;
+        sn_tcp_set_state(s, tcb, SYNACK_FIN_WAIT_1);
+        break;
+    case SYNACK_CLOSE_WAIT:
+        tcb->flags |= SN_TF_SENDFIN;
+        sn_tcp_set_state(s, tcb, SYNACK_LAST_ACK);
+        break;
+    default:
+        return;
+    }
+    sn_tcp_output(s, tcb);
+}
+
+int sn_tcp_usr_shutdown(struct synack_stack *s, struct sn_tcb *tcb, bool rd, bool wr)
+{
+    switch (tcb->state) {
+    case SYNACK_CLOSED:
+    case SYNACK_LISTEN:
+    case SYNACK_SYN_SENT:
+        return -ENOTCONN;
+    default:
+        break;
+    }
+    if (rd)
+        tcb->flags |= SN_TF_SHUT_RD;
+    if (wr)
+        close_send(s, tcb);
+    sn_tcp_notify(s, tcb);
+    return 0;
+}
+
+void sn_tcp_usr_close(struct synack_stack *s, struct sn_tcb *tcb)
+{
+    switch (tcb->state) {
+    case SYNACK_LISTEN:
+    case SYNACK_CLOSED:
+        if (!(tcb->flags & SN_TF_ACCEPTQ))
+            sn_tcb_free(s, tcb);
+        return;
+    case SYNACK_SYN_SENT:
+        sn_tcp_drop(s, tcb, 0);
+        return;
+    default:
+        break;
+    }
+    /* RFC 2525 2.17 and RFC 9293 3.10.4: closing with data the user never
+     * read loses it, so the peer is told with a RST rather than a FIN.
+     * SO_LINGER with a zero timeout asks for that abortive close always,
+     * and so skips TIME-WAIT. */
+    bool unread = tcb->rcv.len > 0;
+    if ((unread || (tcb->flags & SN_TF_LINGER0)) && tcb->state != SYNACK_TIME_WAIT) {
+        sn_tcp_send_rst(s, tcb);
+        sn_tcp_drop(s, tcb, 0);
+        return;
+    }
+    close_send(s, tcb);
+    if (tcb->state == SYNACK_FIN_WAIT_2 &&
+        tcb->deadline[SN_TT_CLOSE] == SYNACK_TIME_NEVER)
+        sn_tcp_timer_set(s, tcb, SN_TT_CLOSE, s->now + SYNACK_SEC(60));
+}
+
+void sn_tcp_usr_info(const struct synack_stack *s, const struct sn_tcb *tcb,
+                     struct synack_tcp_info *i)
+{
+    (void)s;
+    memset(i, 0, sizeof(*i));
+    i->state = tcb->state;
+    i->snd_wscale = tcb->snd_wscale;
+    i->rcv_wscale = tcb->rcv_wscale;
+    i->options = (uint8_t)(((tcb->flags & SN_TF_TS) ? SYNACK_TCPI_OPT_TIMESTAMPS : 0) |
+                           ((tcb->flags & SN_TF_SACK) ? SYNACK_TCPI_OPT_SACK : 0) |
+                           ((tcb->flags & SN_TF_WSCALE) ? SYNACK_TCPI_OPT_WSCALE : 0));
+    i->conn_id = tcb->conn_id;
+    i->snd_mss = tcb->mss;
+    i->rcv_mss = tcb->rcv_mss;
+    i->rto = tcb->rto;
+    i->srtt = tcb->srtt;
+    i->rttvar = tcb->rttvar;
+    i->snd_cwnd = tcb->cwnd;
+    i->snd_ssthresh = tcb->ssthresh;
+    i->snd_wnd = tcb->snd_wnd;
+    i->rcv_wnd = seq_gt(tcb->rcv_adv, tcb->rcv_nxt) ? tcb->rcv_adv - tcb->rcv_nxt : 0;
+    i->bytes_in_flight = tcb->snd_max - tcb->snd_una;
+    i->retransmits = tcb->rtx_count;
+    i->total_retrans = tcb->total_retrans;
+    i->bytes_acked = tcb->bytes_acked;
+    i->bytes_received = tcb->bytes_received;
+    i->bytes_sent = tcb->bytes_acked + (tcb->snd_max - tcb->snd_una);
+    i->segs_out = tcb->segs_out;
+    i->segs_in = tcb->segs_in;
+    i->unread = tcb->rcv.len;
+    i->unsent = tcb->snd.len - (tcb->snd_nxt - tcb->snd_una < tcb->snd.len
+                                    ? tcb->snd_nxt - tcb->snd_una : tcb->snd.len);
+}

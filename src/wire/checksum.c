@@ -1,0 +1,140 @@
+/* The Internet checksum: RFC 1071 (computation), RFC 1624 (incremental update).
+ *
+ * Convention: every sum here is the one's-complement sum of the data read as
+ * 16-bit BIG-endian words (what RFC 1071 defines on the wire), carried in a
+ * host-order integer.  synack_csum_fold() and synack_csum() therefore return a
+ * host-order value that is written to a header with a big-endian 16-bit store.
+ *
+ * Speed: RFC 1071 section 2 (B) notes that the sum is independent of byte
+ * order: summing native words and swapping the bytes of the folded result
+ * gives the big-endian sum.  So the bulk is summed as native 64-bit words
+ * (memcpy loads: any alignment), with the carries counted separately, in two
+ * independent chains so that the CPU can overlap them; 2^64 - 1 is a multiple
+ * of 2^16 - 1, so folding the 64-bit sum gives the 16-bit one.
+ */
+#include "synack/wire.h"
+
+#include <string.h>
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#define CSUM_NATIVE_IS_BE 1
+#else
+#define CSUM_NATIVE_IS_BE 0
+#endif
+
+static inline uint64_t load64(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline uint32_t load32(const uint8_t *p)
+{
+    uint32_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline uint16_t load16(const uint8_t *p)
+{
+    uint16_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* One's-complement addition of 64-bit values (end-around carry). */
+static inline uint64_t add64(uint64_t a, uint64_t b)
+{
+    a += b;
+    return a + (a < b);
+}
+
+/* Fold a 64-bit one's-complement sum to 16 bits (not complemented). */
+static inline uint16_t fold64(uint64_t s)
+{
+    s = (s & 0xffffffffu) + (s >> 32);   /* <= 33 bits */
+    s = (s & 0xffffffffu) + (s >> 32);   /* <= 32 bits */
+    s = (s & 0xffffu) + (s >> 16);       /* <= 17 bits */
+    s = (s & 0xffffu) + (s >> 16);
+    return (uint16_t)s;
+}
+
+/* Native-order one's-complement sum of `len` bytes, as 64-bit partial. */
+static uint64_t sum_native(const uint8_t *p, size_t len)
+{
+    uint64_t s0 = 0, s1 = 0, c0 = 0, c1 = 0, w;
+
+    for (; len >= 64; len -= 64, p += 64) {
+        w = load64(p);      s0 += w; c0 += s0 < w;
+        w = load64(p + 8);  s1 += w; c1 += s1 < w;
+        w = load64(p + 16); s0 += w; c0 += s0 < w;
+        w = load64(p + 24); s1 += w; c1 += s1 < w;
+        w = load64(p + 32); s0 += w; c0 += s0 < w;
+        w = load64(p + 40); s1 += w; c1 += s1 < w;
+        w = load64(p + 48); s0 += w; c0 += s0 < w;
+        w = load64(p + 56); s1 += w; c1 += s1 < w;
+    }
+    for (; len >= 8; len -= 8, p += 8) {
+        w = load64(p);
+        s0 += w;
+        c0 += s0 < w;
+    }
+    /* The tail: < 8 bytes, at most 2^32 + 2^16 + 2^8, no carry out. */
+    w = 0;
+    if (len & 4) {
+        w += load32(p);
+        p += 4;
+    }
+    if (len & 2) {
+        w += load16(p);
+        p += 2;
+    }
+    if (len & 1)   /* RFC 1071: an odd last byte is padded with a zero byte on its right */
+        w += CSUM_NATIVE_IS_BE ? (uint64_t)p[0] << 8 : p[0];
+    /* Carry counts are at most len / 8: adding them cannot lose a bit. */
+    return add64(add64(add64(s0, s1), c0 + c1), w);
+}
+
+uint32_t synack_csum_partial(const void *data, size_t len, uint32_t sum)
+{
+    uint16_t s = fold64(sum_native(data, len));
+    uint32_t r;
+
+    if (!CSUM_NATIVE_IS_BE)
+        s = (uint16_t)((s << 8) | (s >> 8));
+    r = sum + s;
+    return r + (r < s);
+}
+
+uint16_t synack_csum_fold(uint32_t sum)
+{
+    return (uint16_t)~fold64(sum);
+}
+
+uint16_t synack_csum(const void *data, size_t len)
+{
+    return synack_csum_fold(synack_csum_partial(data, len, 0));
+}
+
+uint32_t synack_csum_pseudo(uint32_t src, uint32_t dst, uint8_t proto, uint16_t len)
+{
+    /* RFC 9293 3.1: src, dst, zero + protocol, TCP length; <= 6 * 0xffff, no overflow. */
+    return (src >> 16) + (src & 0xffffu) + (dst >> 16) + (dst & 0xffffu) + proto + len;
+}
+
+/* RFC 1624 section 3, eqn. 3: HC' = ~(~HC + ~m + m').  Eqn. 2 of RFC 1141
+ * can give 0xffff where a recomputation gives 0x0000; eqn. 3 always agrees
+ * with a recomputation (for a header that is not all zero bytes). */
+uint16_t synack_csum_update16(uint16_t csum, uint16_t old_val, uint16_t new_val)
+{
+    uint32_t s = (uint32_t)(uint16_t)~csum + (uint16_t)~old_val + new_val;
+    return synack_csum_fold(s);
+}
+
+uint16_t synack_csum_update32(uint16_t csum, uint32_t old_val, uint32_t new_val)
+{
+    uint32_t s = (uint32_t)(uint16_t)~csum + (uint16_t)~(old_val >> 16) +
+                 (uint16_t)~(old_val & 0xffffu) + (new_val >> 16) + (new_val & 0xffffu);
+    return synack_csum_fold(s);
+}

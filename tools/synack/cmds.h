@@ -1,0 +1,8 @@
+/* The subcommands of the synack tool: each takes argv from its own name on. */
+#ifndef SYNACK_TOOL_CMDS_H
+#define SYNACK_TOOL_CMDS_H
+
+int synack_cmd_demo(int argc, char **argv);
+int synack_cmd_script(int argc, char **argv);
+
+#endif

@@ -1,0 +1,367 @@
+/* `synack demo`: two simulated hosts, a client and a server, joined by a
+ * simulated link; a scenario drives their sockets, and every packet is
+ * printed as a row of a ladder diagram with both sides' states. */
+#include <errno.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmds.h"
+#include "demo.h"
+#include "errname.h"
+#include "synack/sim.h"
+#include "synack/socket.h"
+
+#define CLIENT_ADDR DEMO_CLIENT_ADDR /* 192.0.2.1 (TEST-NET-1: exists only in the simulator) */
+#define SERVER_ADDR DEMO_SERVER_ADDR /* 192.0.2.2 */
+#define SERVER_PORT DEMO_SERVER_PORT
+
+/* ---- nodes: a stack plus the bookkeeping the ladder needs ---------------- */
+
+static int node_output(void *user, const uint8_t *pkt, size_t len)
+{
+    struct demo_host *h = user;
+    return synack_sim_send(h->d->sim, h->node, pkt, len);
+}
+
+static int node_input(void *ctx, const uint8_t *pkt, size_t len, synack_time_t now)
+{
+    struct demo_host *h = ctx;
+    struct demo *d = h->d;
+    d->in_input = h->side + 1;
+    int rc = synack_stack_input(h->stack, pkt, len, now);
+    d->in_input = 0;
+    /* The row is printed once the receiver has processed the packet, so
+     * that its state column shows where the packet took it. */
+    if (!d->quiet) {
+        const struct demo_sent *ps = &d->sent[!h->side][demo_pkt_key(pkt, len)];
+        const char *st[2];
+        st[h->side] = demo_state(h);
+        st[!h->side] = synack_tcp_state_name(ps->state);
+        ladder_packet(&d->ladder, ps->at, now, !h->side, pkt, len, st[0], st[1],
+                      rc == -EBADMSG ? "bad checksum, dropped" : NULL);
+    }
+    return rc;
+}
+
+static synack_time_t node_next_deadline(void *ctx)
+{
+    struct demo_host *h = ctx;
+    return synack_stack_next_deadline(h->stack);
+}
+
+static void node_advance(void *ctx, synack_time_t now)
+{
+    struct demo_host *h = ctx;
+    synack_stack_advance(h->stack, now);
+}
+
+/* The connection each host shows in its column: the newest one that is not
+ * a listener (the accepted child on the server), else the listener. */
+static void on_state(void *user, uint32_t conn_id, const struct synack_tuple *t,
+                     enum synack_tcp_state from, enum synack_tcp_state to)
+{
+    struct demo_host *h = user;
+    struct demo *d = h->d;
+    (void)t;
+    if (to == SYNACK_LISTEN || (from == SYNACK_LISTEN && to == SYNACK_CLOSED)) {
+        h->listen_state = to;
+        return;
+    }
+    if (conn_id < h->conn_id)
+        return; /* an older connection: not the one shown */
+    h->visited |= 1u << to;
+    h->conn_id = conn_id;
+    h->state = to;
+    h->has_conn = true;
+    /* Changes that no packet arrival explains (timers, the user's calls
+     * are printed by the scenario itself) get a row of their own. */
+    if (!d->in_input && !d->in_app && !d->quiet) {
+        char what[96];
+        snprintf(what, sizeof(what), "%s -> %s (%s)", synack_tcp_state_name(from),
+                 synack_tcp_state_name(to),
+                 from == SYNACK_TIME_WAIT ? "2*MSL timer expired" : "timer");
+        ladder_event(&d->ladder, synack_sim_now(d->sim), h->side, what, demo_state(&d->host[0]),
+                     demo_state(&d->host[1]));
+    }
+}
+
+const char *demo_state(const struct demo_host *h)
+{
+    if (h->has_conn)
+        return synack_tcp_state_name(h->state);
+    return synack_tcp_state_name(h->listen_state);
+}
+
+/* Packets are matched between their SENT and DELIVERED events by the IPv4
+ * identification field, which each stack increments per packet. */
+unsigned demo_pkt_key(const uint8_t *pkt, size_t len)
+{
+    return len >= 6 ? (unsigned)(pkt[4] << 8 | pkt[5]) : 0;
+}
+
+static void observer(void *user, synack_time_t now, int link, int from_node, int to_node,
+                     enum synack_sim_event ev, const uint8_t *pkt, size_t len)
+{
+    struct demo *d = user;
+    (void)link;
+    (void)to_node;
+    int side = from_node == d->host[0].node ? 0 : 1;
+    struct demo_sent *ps = &d->sent[side][demo_pkt_key(pkt, len)];
+    switch (ev) {
+    case SYNACK_SIM_SENT:
+        ps->at = now;
+        ps->state = d->host[side].has_conn ? d->host[side].state : d->host[side].listen_state;
+        d->packets[side]++;
+        break;
+    case SYNACK_SIM_DROP_LOSS:
+        if (d->lose_next[side]) {
+            /* A scenario asked for exactly this packet to be lost. */
+            d->lose_next[side] = false;
+            synack_sim_link_set(d->sim, d->link, d->host[side].node, &d->link_params);
+        }
+        /* fall through */
+    case SYNACK_SIM_DROP_QUEUE:
+        d->lost[side]++;
+        if (!d->quiet) {
+            const char *st[2] = {demo_state(&d->host[0]), demo_state(&d->host[1])};
+            st[side] = synack_tcp_state_name(ps->state);
+            ladder_packet(&d->ladder, ps->at, now, side, pkt, len, st[0], st[1],
+                          ev == SYNACK_SIM_DROP_LOSS ? "lost" : "dropped (queue full)");
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+/* ---- running the simulation until something holds ---------------------- */
+
+struct wait_ctx {
+    struct demo *d;
+    bool (*cond)(struct demo *d, const void *arg);
+    const void *arg;
+};
+
+static bool wait_done(void *user)
+{
+    struct wait_ctx *w = user;
+    return w->cond(w->d, w->arg);
+}
+
+bool demo_run_until(struct demo *d, bool (*cond)(struct demo *, const void *), const void *arg,
+                    synack_time_t max_wait)
+{
+    struct wait_ctx w = {d, cond, arg};
+    if (cond(d, arg))
+        return true;
+    return synack_sim_run_while(d->sim, wait_done, &w, synack_sim_now(d->sim) + max_wait);
+}
+
+static bool cond_readable(struct demo *d, const void *arg)
+{
+    const struct demo_fd *f = arg;
+    struct pollfd p = {.fd = f->fd, .events = POLLIN};
+    return synack_poll(d->host[f->side].stack, &p, 1) > 0;
+}
+
+static bool cond_writable(struct demo *d, const void *arg)
+{
+    const struct demo_fd *f = arg;
+    struct pollfd p = {.fd = f->fd, .events = POLLOUT};
+    return synack_poll(d->host[f->side].stack, &p, 1) > 0;
+}
+
+bool demo_wait_readable(struct demo *d, int side, int fd)
+{
+    struct demo_fd f = {side, fd};
+    return demo_run_until(d, cond_readable, &f, SYNACK_SEC(120));
+}
+
+bool demo_wait_writable(struct demo *d, int side, int fd)
+{
+    struct demo_fd f = {side, fd};
+    return demo_run_until(d, cond_writable, &f, SYNACK_SEC(120));
+}
+
+/* Let everything in flight and every timer run out (TIME-WAIT included). */
+static bool never(void *user)
+{
+    (void)user;
+    return false;
+}
+
+void demo_settle(struct demo *d)
+{
+    synack_sim_run_while(d->sim, never, NULL, synack_sim_now(d->sim) + SYNACK_SEC(600));
+}
+
+/* A user call, printed as an event row with the state it leaves behind. */
+void demo_app(struct demo *d, int side, const char *fmt_what, long result, int err)
+{
+    if (d->quiet)
+        return;
+    char what[128];
+    if (result < 0)
+        snprintf(what, sizeof(what), "%s = -1 %s", fmt_what,
+                 synack_errname(err) ? synack_errname(err) : strerror(err));
+    else
+        snprintf(what, sizeof(what), "%s = %ld", fmt_what, result);
+    ladder_event(&d->ladder, synack_sim_now(d->sim), side, what, demo_state(&d->host[0]),
+                 demo_state(&d->host[1]));
+}
+
+/* ---- set-up and the command ------------------------------------------- */
+
+static int host_init(struct demo *d, int side, uint32_t addr, uint64_t seed)
+{
+    static const struct synack_sim_node_ops ops = {node_input, node_next_deadline, node_advance};
+    struct demo_host *h = &d->host[side];
+    struct synack_config cfg;
+    synack_config_default(&cfg);
+    cfg.addr = addr;
+    cfg.seed = seed;
+    cfg.on_state = on_state;
+    cfg.msl = d->msl;
+    h->d = d;
+    h->side = side;
+    int rc = synack_stack_new(&cfg, node_output, h, &h->stack);
+    if (rc < 0)
+        return rc;
+    rc = synack_sim_add_node(d->sim, addr, &ops, h);
+    if (rc < 0)
+        return rc;
+    h->node = rc;
+    return 0;
+}
+
+struct sockaddr_in demo_addr(uint32_t addr, uint16_t port)
+{
+    struct sockaddr_in sin;
+    memset(&sin, 0, sizeof(sin));
+    sin.sin_family = AF_INET;
+    sin.sin_addr.s_addr = htonl(addr);
+    sin.sin_port = htons(port);
+    return sin;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: synack demo [--scenario NAME] [--pcap FILE] [--loss P] [--seed N]\n"
+            "                   [--delay MS] [--msl SEC] [--quiet]\n\n"
+            "Two simulated hosts, client 192.0.2.1 and server 192.0.2.2, on a link with a\n"
+            "one-way delay (default 10 ms).  Each packet is a row of the ladder: when it\n"
+            "was sent and arrived, its flags, relative seq and ack, window and length, and\n"
+            "each side's state after it.  No root needed: nothing leaves the process.\n\n"
+            "  --scenario NAME  one of:\n");
+    for (const struct demo_scenario *sc = demo_scenarios; sc->name; sc++)
+        fprintf(f, "                     %-18s %s\n", sc->name, sc->help);
+    fprintf(f, "  --pcap FILE      write the capture (open it with Wireshark or tshark)\n"
+               "  --loss P         random loss on the link, percent (default 0)\n"
+               "  --seed N         seed of every random choice (default 1)\n"
+               "  --delay MS       one-way delay (default 10)\n"
+               "  --msl SEC        maximum segment lifetime; TIME-WAIT is 2*MSL (default 30)\n"
+               "  --quiet          only the summary\n");
+}
+
+int synack_cmd_demo(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"scenario", required_argument, 0, 's'}, {"pcap", required_argument, 0, 'p'},
+        {"loss", required_argument, 0, 'l'},     {"seed", required_argument, 0, 'S'},
+        {"delay", required_argument, 0, 'd'},    {"msl", required_argument, 0, 'm'},
+        {"quiet", no_argument, 0, 'q'},          {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
+    };
+    const char *scenario = "handshake-close", *pcap = NULL;
+    double loss = 0, delay_ms = 10, msl_s = 30;
+    unsigned long long seed = 1;
+    bool quiet = false;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        char *end = NULL;
+        switch (c) {
+        case 's': scenario = optarg; break;
+        case 'p': pcap = optarg; break;
+        case 'l': loss = strtod(optarg, &end); break;
+        case 'S': seed = strtoull(optarg, &end, 0); break;
+        case 'd': delay_ms = strtod(optarg, &end); break;
+        case 'm': msl_s = strtod(optarg, &end); break;
+        case 'q': quiet = true; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+        if (end && *end) {
+            fprintf(stderr, "synack demo: bad number '%s'\n", optarg);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "synack demo: unexpected argument '%s'\n", argv[optind]);
+        return 2;
+    }
+    if (loss < 0 || loss > 100 || delay_ms < 0 || delay_ms > 10000 || msl_s <= 0 || msl_s > 3600) {
+        fprintf(stderr, "synack demo: --loss takes 0..100, --delay 0..10000, --msl 0..3600\n");
+        return 2;
+    }
+    const struct demo_scenario *sc = demo_scenarios;
+    while (sc->name && strcmp(sc->name, scenario))
+        sc++;
+    if (!sc->name) {
+        fprintf(stderr, "synack demo: unknown scenario '%s'\n\n", scenario);
+        usage(stderr);
+        return 2;
+    }
+
+    struct demo *d = calloc(1, sizeof(*d));
+    if (!d)
+        return 1;
+    d->quiet = quiet;
+    d->msl = (synack_time_t)(msl_s * 1e6);
+    int rc = synack_sim_new(seed, &d->sim);
+    if (rc == 0)
+        rc = host_init(d, 0, CLIENT_ADDR, synack_sim_random(d->sim));
+    if (rc == 0)
+        rc = host_init(d, 1, SERVER_ADDR, synack_sim_random(d->sim));
+    struct synack_link_params lp;
+    synack_link_params_default(&lp);
+    lp.delay = (synack_time_t)(delay_ms * 1000);
+    lp.loss = loss / 100.0;
+    d->link_params = lp;
+    if (rc == 0)
+        rc = d->link = synack_sim_link(d->sim, d->host[0].node, d->host[1].node, &lp, &lp);
+    if (rc >= 0 && pcap)
+        rc = synack_sim_pcap(d->sim, d->link, pcap);
+    if (rc < 0) {
+        fprintf(stderr, "synack demo: set-up failed: %s\n", synack_strerror(rc));
+        demo_free(d);
+        return 1;
+    }
+    synack_sim_set_observer(d->sim, observer, d);
+    ladder_init(&d->ladder, stdout, "client", CLIENT_ADDR, "server", SERVER_ADDR);
+    if (!quiet) {
+        printf("synack demo --scenario %s: %s\n", sc->name, sc->help);
+        printf("client 192.0.2.1, server 192.0.2.2 port %d; one-way delay %.1f ms, loss %.1f%%, "
+               "seed %llu, MSL %.0f s\n\n",
+               SERVER_PORT, delay_ms, loss, seed, msl_s);
+        ladder_header(&d->ladder);
+    }
+    int result = sc->run(d);
+    demo_summary(d, sc, result);
+    demo_free(d);
+    return result == 0 ? 0 : 1;
+}
+
+void demo_free(struct demo *d)
+{
+    if (d->sim)
+        synack_sim_free(d->sim);
+    for (int i = 0; i < 2; i++)
+        if (d->host[i].stack)
+            synack_stack_free(d->host[i].stack);
+    free(d);
+}

@@ -1,0 +1,75 @@
+/* Internals of `synack demo`, shared by the driver (demo.c) and the
+ * scenarios (demo_scenarios.c). */
+#ifndef SYNACK_TOOL_DEMO_H
+#define SYNACK_TOOL_DEMO_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ladder.h"
+#include "synack/sim.h"
+#include "synack/stack.h"
+
+struct demo;
+
+struct demo_host {
+    struct demo *d;
+    struct synack_stack *stack;
+    int node, side;                 /* side 0: client (left column), 1: server */
+    bool has_conn;
+    uint32_t conn_id;               /* the connection shown in the column */
+    enum synack_tcp_state state, listen_state;
+    uint32_t visited;               /* bit per state any connection of the host entered */
+};
+
+/* What the sender looked like when a packet left (matched on delivery). */
+struct demo_sent {
+    synack_time_t at;
+    uint8_t state;
+};
+
+struct demo {
+    struct synack_sim *sim;
+    struct demo_host host[2];
+    int link;
+    struct synack_link_params link_params;
+    bool lose_next[2];              /* lose the next packet a side sends */
+    struct ladder ladder;
+    bool quiet;
+    int in_input;                   /* side+1 while a packet is being processed */
+    bool in_app;                    /* while a scenario's socket call runs */
+    synack_time_t msl;
+    uint64_t packets[2], lost[2];
+    struct demo_sent sent[2][65536];
+};
+
+struct demo_fd {
+    int side, fd;
+};
+
+struct demo_scenario {
+    const char *name;
+    const char *help;
+    int (*run)(struct demo *d);     /* 0 when the scenario ended as it should */
+};
+extern const struct demo_scenario demo_scenarios[];
+
+const char *demo_state(const struct demo_host *h);
+unsigned demo_pkt_key(const uint8_t *pkt, size_t len);
+bool demo_run_until(struct demo *d, bool (*cond)(struct demo *, const void *), const void *arg,
+                    synack_time_t max_wait);
+bool demo_wait_readable(struct demo *d, int side, int fd);
+bool demo_wait_writable(struct demo *d, int side, int fd);
+void demo_settle(struct demo *d);
+void demo_app(struct demo *d, int side, const char *what, long result, int err);
+void demo_summary(struct demo *d, const struct demo_scenario *sc, int result);
+void demo_free(struct demo *d);
+struct sockaddr_in demo_addr(uint32_t addr, uint16_t port);
+
+#define DEMO_CLIENT_ADDR 0xc0000201u
+#define DEMO_SERVER_ADDR 0xc0000202u
+#define DEMO_SERVER_PORT 80
+#define DEMO_CLIENT_PORT 40000
+
+#endif
