@@ -58,9 +58,19 @@ int synack_fcntl(struct synack_stack *s, int fd, int cmd, int arg);
  * POLLERR, POLLHUP, SYNACK_POLLRDHUP); never waits.  Returns how many have events. */
 int synack_poll(struct synack_stack *s, struct pollfd *fds, nfds_t nfds);
 
+/* Urgent data (RFC 6093 semantics: delivered inline).  send() with MSG_OOB
+ * marks the data it writes as urgent (URG flag, urgent pointer just past its
+ * last byte).  On receipt, poll() reports POLLPRI until the user has read
+ * past the urgent data, and synack_sockatmark() returns 1 when the next byte
+ * to read is the last urgent byte (like sockatmark(3)). */
+int synack_sockatmark(struct synack_stack *s, int fd);
+
 /* Called when a descriptor may have become readable, writable, errored or hung up. */
 typedef void (*synack_event_fn)(void *user, int fd, short events);
 void synack_set_event_cb(struct synack_stack *s, synack_event_fn fn, void *user);
+
+/* Options beyond the system's: IPPROTO_TCP/TCP_CONGESTION takes "cubic"
+ * (default), "newreno" or "reno". */
 
 /* Per-connection statistics, like Linux's TCP_INFO (getsockopt IPPROTO_TCP, TCP_INFO
  * with this struct). Times in microseconds. */

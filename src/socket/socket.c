@@ -318,6 +318,21 @@ int synack_setsockopt(struct synack_stack *s, int fd, int level, int name, const
         }
         return 0;
     }
+    if (level == IPPROTO_TCP && name == TCP_CONGESTION) {
+        char cc[16];
+        if (!val || len == 0)
+            return fail(EINVAL);
+        size_t n = (size_t)len < sizeof(cc) - 1 ? (size_t)len : sizeof(cc) - 1;
+        memcpy(cc, val, n);
+        cc[n] = 0;
+        const struct sn_cc_algo *algo = sn_cc_find(cc);
+        if (!algo)
+            return fail(ENOENT); /* as Linux, for an unknown algorithm */
+        tcb->cc = algo;
+        if (sn_tcb_synchronized(tcb) && algo->init)
+            algo->init(tcb, s->now);
+        return 0;
+    }
     if ((rc = opt_int(val, len, &v)) < 0)
         return fail(-rc);
     if (level == SOL_SOCKET) {
@@ -420,6 +435,12 @@ int synack_getsockopt(struct synack_stack *s, int fd, int level, int name, void 
         case TCP_KEEPINTVL: v = tcb->ka_intvl; break;
         case TCP_KEEPCNT: v = tcb->ka_cnt; break;
         case TCP_MAXSEG: v = sn_tcb_synchronized(tcb) ? tcb->mss : tcb->rcv_mss ? tcb->rcv_mss : 536; break;
+        case TCP_CONGESTION: {
+            const char *algo = (tcb->cc ? tcb->cc : sn_cc_default())->name;
+            char buf[16] = {0};
+            strncpy(buf, algo, sizeof(buf) - 1);
+            return put_opt(val, len, buf, sizeof(buf));
+        }
         case TCP_INFO: {
             struct synack_tcp_info info;
             sn_tcp_usr_info(s, tcb, &info);
@@ -498,4 +519,15 @@ void synack_set_event_cb(struct synack_stack *s, synack_event_fn fn, void *user)
 {
     s->on_event = fn;
     s->event_user = user;
+}
+
+int synack_sockatmark(struct synack_stack *s, int fd)
+{
+    struct sn_tcb *tcb = fd_get(s, fd);
+    if (!tcb)
+        return fail(EBADF);
+    /* RFC 6093: the urgent pointer points past the last urgent byte; the
+     * mark is that byte, reached when everything before it has been read. */
+    uint32_t read_seq = tcb->rcv_nxt - tcb->rcv.len;
+    return sn_tcp_urgent_pending(tcb) && read_seq == tcb->rcv_up - 1;
 }

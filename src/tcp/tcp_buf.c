@@ -62,11 +62,10 @@ void sn_ring_peek(const struct sn_ring *r, uint32_t off, void *dst, uint32_t n)
 
 void sn_ring_consume(struct sn_ring *r, uint32_t n)
 {
-    if (n >= r->len) {
-        r->head = 0;
-        r->len = 0;
-        return;
-    }
+    /* The head always moves by n, even when the ring empties: out-of-order
+     * data parked past the end keeps its place relative to it. */
+    if (n > r->len)
+        n = r->len;
     r->head = (uint32_t)(((uint64_t)r->head + n) % r->cap);
     r->len -= n;
 }

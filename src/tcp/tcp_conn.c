@@ -206,6 +206,8 @@ short sn_tcp_poll_events(const struct sn_tcb *tcb)
         ev |= POLLIN;
     if (tcb->flags & SN_TF_RCVD_FIN)
         ev |= SYNACK_POLLRDHUP;
+    if (sn_tcp_urgent_pending(tcb))
+        ev |= POLLPRI;
     if ((tcb->state == SYNACK_ESTABLISHED || tcb->state == SYNACK_CLOSE_WAIT) &&
         !(tcb->flags & SN_TF_SENDFIN) && sn_ring_free(&tcb->snd) > 0)
         ev |= POLLOUT;
@@ -245,4 +247,12 @@ uint8_t sn_tcp_choose_wscale(uint32_t cap)
     while (ws < 14 && ((uint64_t)0xffff << ws) < cap)
         ws++;
     return ws;
+}
+
+/* RFC 6093: urgent data lies before rcv_up, which the receiver reports until
+ * the user has read past it (the data itself stays inline). */
+bool sn_tcp_urgent_pending(const struct sn_tcb *tcb)
+{
+    uint32_t read_seq = tcb->rcv_nxt - tcb->rcv.len;
+    return sn_tcb_synchronized(tcb) && seq_gt(tcb->rcv_up, read_seq);
 }

@@ -56,6 +56,12 @@ static void tcp_syn_options(struct synack_stack *s, struct sn_tcb *tcb, const st
 static void enter_established(struct synack_stack *s, struct sn_tcb *tcb)
 {
     sn_tcp_set_state(s, tcb, SYNACK_ESTABLISHED);
+    if (!tcb->cc)
+        tcb->cc = sn_cc_default();
+    if (tcb->cc->init)
+        tcb->cc->init(tcb, s->now);
+    tcb->recover = tcb->snd_una;
+    tcb->high_rxt = tcb->snd_una;
     tcb->rtx_count = 0;
     tcb->last_rcv = s->now;
     sn_tcp_arm_keepalive(s, tcb);
@@ -108,10 +114,13 @@ static int tcp_input_listen(struct synack_stack *s, struct sn_tcb *l, const stru
     c->irs = seg->seq;
     c->rcv_nxt = seg->seq + 1;
     c->rcv_adv = c->rcv_nxt;
+    c->rcv_up = c->rcv_nxt;
     tcp_syn_options(s, c, seg);
     c->iss = sn_tcp_new_isn(s, &c->te.tuple);
     c->snd_una = c->snd_nxt = c->snd_max = c->iss;
     c->snd_wnd = seg->th.window; /* RFC 7323 2.2: unscaled in a SYN */
+    c->max_sndwnd = c->snd_wnd;
+    c->cc = l->cc;
     c->snd_wl1 = seg->seq;
     c->snd_wl2 = c->iss;
     c->ts_offset = (uint32_t)sn_rng_next(&s->rng);
@@ -150,8 +159,10 @@ static int tcp_input_syn_sent(struct synack_stack *s, struct sn_tcb *tcb, const 
     tcb->irs = seg->seq;
     tcb->rcv_nxt = seg->seq + 1;
     tcb->rcv_adv = tcb->rcv_nxt;
+    tcb->rcv_up = tcb->rcv_nxt;
     tcp_syn_options(s, tcb, seg);
     tcb->snd_wnd = seg->th.window;
+    tcb->max_sndwnd = tcb->snd_wnd;
     tcb->snd_wl1 = seg->seq;
     tcb->snd_wl2 = seg->ack;
     if (ack_ok) {
@@ -221,6 +232,7 @@ static enum ack_result tcp_input_ack(struct synack_stack *s, struct sn_tcb *tcb,
             return ACK_STOP;
         }
         tcb->snd_wnd = (uint32_t)seg->th.window << tcb->snd_wscale;
+        tcb->max_sndwnd = seq_max(tcb->max_sndwnd, tcb->snd_wnd);
         tcb->snd_wl1 = seg->seq;
         tcb->snd_wl2 = seg->ack;
         enter_established(s, tcb);
@@ -248,10 +260,11 @@ static enum ack_result tcp_input_ack(struct synack_stack *s, struct sn_tcb *tcb,
         tcb->flags |= SN_TF_ACKNOW;
         return ACK_STOP;
     }
+    uint32_t flight = tcb->snd_max - tcb->snd_una;
+    uint32_t wnd = (uint32_t)seg->th.window << tcb->snd_wscale;
     if (seq_gt(seg->ack, tcb->snd_una)) {
         uint32_t acked = seg->ack - tcb->snd_una;
-        bool syn_acked = tcb->snd_una == tcb->iss;
-        if (syn_acked)
+        if (tcb->snd_una == tcb->iss)
             acked--; /* the SYN's sequence number carries no data */
         uint32_t data = acked < tcb->snd.len ? acked : tcb->snd.len;
         sn_ring_consume(&tcb->snd, data);
@@ -259,52 +272,42 @@ static enum ack_result tcp_input_ack(struct synack_stack *s, struct sn_tcb *tcb,
         if ((tcb->flags & SN_TF_RTT_TIMING) && seq_gt(seg->ack, tcb->rtt_seq)) {
             tcb->flags &= ~SN_TF_RTT_TIMING;
             sn_tcp_rtt_sample(s, tcb, s->now - tcb->rtt_start);
+            if (tcb->cc->on_rtt)
+                tcb->cc->on_rtt(tcb, tcb->srtt);
         }
-        /* RFC 5681 3.1-3.2: grow cwnd; leave fast recovery on new data acked. */
-        if (tcb->dupacks >= 3)
-            tcb->cwnd = tcb->ssthresh;
-        else if (tcb->cwnd < tcb->ssthresh)
-            tcb->cwnd += data < tcb->mss ? data : tcb->mss;
-        else
-            tcb->cwnd += (uint32_t)((uint64_t)tcb->mss * tcb->mss / tcb->cwnd) + 1;
-        tcb->dupacks = 0;
         tcb->snd_una = seg->ack;
         if ((tcb->flags & SN_TF_SNDURG) && seq_geq(tcb->snd_una, tcb->snd_up))
             tcb->flags &= ~SN_TF_SNDURG;
         if (seq_lt(tcb->snd_nxt, tcb->snd_una))
             tcb->snd_nxt = tcb->snd_una;
+        if (seq_lt(tcb->high_rxt, tcb->snd_una))
+            tcb->high_rxt = tcb->snd_una;
+        sn_sack_advance(tcb);
+        sn_sack_update(tcb, &seg->th.opts);
         tcb->rtx_count = 0;
         sn_tcp_arm_rtx(s, tcb); /* RFC 6298 5.2/5.3 */
+        sn_tcp_recovery_on_ack(s, tcb, acked, false, flight);
         if (data > 0)
             sn_tcp_notify(s, tcb);
-    } else if (seg->ack == tcb->snd_una && seg->th.payload_len == 0 &&
-               !(seg->flags & (SYNACK_TH_SYN | SYNACK_TH_FIN)) &&
-               ((uint32_t)seg->th.window << tcb->snd_wscale) == tcb->snd_wnd &&
-               seq_lt(tcb->snd_una, tcb->snd_max)) {
-        /* RFC 5681 2: a duplicate ACK.  3.2: the third triggers a fast
-         * retransmit; the later ones inflate cwnd. */
-        tcb->dupacks++;
-        if (tcb->dupacks == 3) {
-            uint32_t flight = tcb->snd_max - tcb->snd_una;
-            tcb->ssthresh = flight / 2 > 2u * tcb->mss ? flight / 2 : 2u * tcb->mss;
-            uint32_t len = tcb->snd.len < tcb->mss ? tcb->snd.len : tcb->mss;
-            tcb->flags &= ~SN_TF_RTT_TIMING;
-            if (len > 0) {
-                sn_tcp_send_segment(s, tcb, SYNACK_TH_ACK, tcb->snd_una, len);
-                s->stats.tcp_retrans++;
-                tcb->total_retrans++;
-            }
-            tcb->cwnd = tcb->ssthresh + 3u * tcb->mss;
-        } else if (tcb->dupacks > 3) {
-            tcb->cwnd += tcb->mss;
-        }
+    } else if (seg->ack == tcb->snd_una && seq_lt(tcb->snd_una, tcb->snd_max)) {
+        /* RFC 5681 2: a duplicate ACK carries no data, no SYN/FIN, does not
+         * move the window, and something is outstanding.  With SACK, any
+         * ACK bringing new SACK information also feeds recovery (RFC 6675 5). */
+        uint32_t sacked_before = tcb->sacked_bytes;
+        sn_sack_update(tcb, &seg->th.opts);
+        bool dup = seg->th.payload_len == 0 && !(seg->flags & (SYNACK_TH_SYN | SYNACK_TH_FIN)) &&
+                   wnd == tcb->snd_wnd;
+        if (dup || tcb->sacked_bytes != sacked_before)
+            sn_tcp_recovery_on_ack(s, tcb, 0, dup, flight);
     }
     /* RFC 9293 3.10.7.4: update the send window from the newest segment only. */
     if (seq_lt(tcb->snd_wl1, seg->seq) ||
         (tcb->snd_wl1 == seg->seq && seq_leq(tcb->snd_wl2, seg->ack))) {
-        tcb->snd_wnd = (uint32_t)seg->th.window << tcb->snd_wscale;
+        tcb->snd_wnd = wnd;
         tcb->snd_wl1 = seg->seq;
         tcb->snd_wl2 = seg->ack;
+        if (wnd > tcb->max_sndwnd)
+            tcb->max_sndwnd = wnd;
     }
 
     /* Our FIN is the last sequence number we send: it is acknowledged
@@ -356,6 +359,16 @@ static int tcp_input_synchronized(struct synack_stack *s, struct sn_tcb *tcb,
     const uint8_t *data = seg->th.payload;
     uint32_t dlen = (uint32_t)seg->th.payload_len;
     bool fin = (seg->flags & SYNACK_TH_FIN) != 0;
+
+    /* RFC 7323 5.3 R1: PAWS.  A timestamp older than the newest one seen
+     * marks an old duplicate from a wrapped sequence space: ACK and drop. */
+    if ((tcb->flags & SN_TF_TS) && (seg->th.opts.present & SYNACK_TCPOPT_F_TIMESTAMP) &&
+        !(seg->flags & SYNACK_TH_RST) && seq_lt(seg->th.opts.tsval, tcb->ts_recent)) {
+        s->stats.tcp_drop++;
+        tcb->flags |= SN_TF_ACKNOW;
+        sn_tcp_output(s, tcb);
+        return 0;
+    }
 
     /* first: check the sequence number */
     if (!seq_acceptable(tcb, seq, seg->len, wnd)) {

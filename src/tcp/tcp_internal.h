@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "core/timer_wheel.h"
+#include "cc/cc.h"
 #include "core/tuple_table.h"
 #include "synack/socket.h"
 #include "synack/stack.h"
@@ -59,6 +60,7 @@ enum sn_tcp_timer {
 #define SN_TF_RTT_TIMING  (1u << 19) /* rtt_seq is being timed (Karn) */
 #define SN_TF_CONNECTING  (1u << 20) /* connect() in progress: report completion */
 #define SN_TF_SNDURG      (1u << 21) /* urgent data sent with MSG_OOB is not yet acknowledged */
+#define SN_TF_RECOVERY    (1u << 22) /* in fast recovery (RFC 6582 / RFC 6675) */
 
 /* A segment after parsing, as the input path sees it. */
 struct sn_seg {
@@ -68,6 +70,10 @@ struct sn_seg {
     uint32_t len;          /* SEG.LEN: payload + SYN + FIN */
     uint8_t flags;
 };
+
+/* SACKed ranges the sender remembers (RFC 6675 scoreboard); beyond this
+ * many, the oldest knowledge is dropped, which only costs retransmissions. */
+#define SN_SACK_MAX 8
 
 struct sn_tcb {
     struct sn_tuple_entry te;         /* te.tuple: the connection's addresses */
@@ -80,6 +86,7 @@ struct sn_tcb {
     uint8_t rtx_count;                /* retransmissions of the oldest unacked segment */
     uint8_t ka_probes;                /* keepalive probes sent without answer */
     uint8_t dupacks;
+    uint8_t persist_backoff;          /* zero-window probes sent since the window closed */
     uint16_t refs;                    /* descriptors that refer to this connection */
     int fd;                           /* the lowest such descriptor (for events), -1 if none */
     int so_error;                     /* pending error for the user (positive errno) */
@@ -88,6 +95,7 @@ struct sn_tcb {
     /* Send sequence space (RFC 9293 3.3.1) */
     uint32_t iss, snd_una, snd_nxt, snd_max;
     uint32_t snd_wnd;                 /* peer's window, scaled */
+    uint32_t max_sndwnd;              /* the largest window the peer has offered */
     uint32_t snd_wl1, snd_wl2;
     uint32_t snd_up;
     uint16_t mss;                     /* effective send MSS (payload bytes per segment) */
@@ -104,8 +112,18 @@ struct sn_tcb {
     uint32_t rtt_seq;                 /* the sequence number being timed */
     synack_time_t rtt_start;
 
-    /* Congestion control (RFC 5681) */
+    /* Congestion control (RFC 5681; src/cc) */
     uint32_t cwnd, ssthresh;
+    uint32_t cwnd_acc;                /* bytes acknowledged towards the next increase */
+    const struct sn_cc_algo *cc;
+    uint64_t cc_state[SN_CC_STATE_SIZE / 8];
+
+    /* Loss recovery (tcp_recovery.c) and the SACK scoreboard (tcp_sack.c) */
+    uint32_t recover;                 /* RFC 6582 "recover" / RFC 6675 RecoveryPoint */
+    uint32_t high_rxt;                /* RFC 6675 HighRxt: retransmitted up to here */
+    uint32_t sacked_bytes;            /* bytes above snd_una the peer has SACKed */
+    uint8_t nsacked;
+    struct synack_sack_block sacked[SN_SACK_MAX]; /* sorted, disjoint, above snd_una */
 
     /* Timestamps (RFC 7323) */
     uint32_t ts_recent;               /* the peer's latest TSval, echoed */
@@ -158,6 +176,7 @@ int sn_tcp_pick_port(struct synack_stack *s, struct sn_tcb *tcb);
 void sn_tcp_notify(struct synack_stack *s, struct sn_tcb *tcb);
 /* Readiness as poll(2) reports it (POLLIN, POLLOUT, POLLERR, POLLHUP, POLLRDHUP). */
 short sn_tcp_poll_events(const struct sn_tcb *tcb);
+bool sn_tcp_urgent_pending(const struct sn_tcb *tcb);
 uint32_t sn_tcp_rcv_space(const struct sn_tcb *tcb);
 uint8_t sn_tcp_choose_wscale(uint32_t cap);
 /* Our TSval clock (RFC 7323 5.4: 1 ms ticks, offset per connection). */
@@ -193,6 +212,10 @@ void sn_tcp_respond_rst(struct synack_stack *s, const struct sn_seg *seg);
 /* Reset the connection from our side: RST <SEQ=SND.NXT><CTL=RST,ACK>. */
 void sn_tcp_send_rst(struct synack_stack *s, struct sn_tcb *tcb);
 void sn_tcp_send_ack(struct synack_stack *s, struct sn_tcb *tcb);
+/* Send at most one segment of new (or, after a timeout, resent) data, or the
+ * FIN, within `budget` bytes and the peer's window, applying Nagle and SWS
+ * avoidance.  Returns the sequence space sent (0: nothing). */
+uint32_t sn_tcp_output_new(struct synack_stack *s, struct sn_tcb *tcb, uint32_t budget);
 
 /* ---- tcp_timer.c ---- */
 void sn_tcp_timer_set(struct synack_stack *s, struct sn_tcb *tcb, enum sn_tcp_timer k,
@@ -205,6 +228,30 @@ void sn_tcp_arm_keepalive(struct synack_stack *s, struct sn_tcb *tcb);
 /* ---- tcp_rtt.c ---- */
 void sn_tcp_rtt_sample(struct synack_stack *s, struct sn_tcb *tcb, synack_time_t rtt);
 void sn_tcp_rtt_init(struct synack_stack *s, struct sn_tcb *tcb);
+
+/* ---- tcp_sack.c: the sender's SACK scoreboard (RFC 2018, RFC 6675) ---- */
+/* Record the SACK blocks of an arriving ACK (after snd_una moved). */
+void sn_sack_update(struct sn_tcb *tcb, const struct synack_tcp_opts *o);
+/* Forget what snd_una has passed. */
+void sn_sack_advance(struct sn_tcb *tcb);
+void sn_sack_clear(struct sn_tcb *tcb);
+/* Is seq SACKed? If so, *end is where that SACKed range ends. */
+bool sn_sack_is_sacked(const struct sn_tcb *tcb, uint32_t seq, uint32_t *end);
+/* RFC 6675 IsLost boundary: every un-SACKed byte below it is deemed lost. */
+uint32_t sn_sack_lost_end(const struct sn_tcb *tcb);
+/* RFC 6675 SetPipe: bytes still in the network. */
+uint32_t sn_sack_pipe(const struct sn_tcb *tcb);
+
+/* ---- tcp_recovery.c: fast retransmit and recovery ---- */
+/* An ACK arrived: `acked` bytes newly acknowledged (0 for a duplicate),
+ * `dup` true if it counts as a duplicate ACK (RFC 5681 2). Called after
+ * snd_una and the scoreboard were updated. */
+void sn_tcp_recovery_on_ack(struct synack_stack *s, struct sn_tcb *tcb, uint32_t acked, bool dup,
+                            uint32_t flight_before);
+/* Send what loss recovery calls for (retransmissions, then new data). */
+void sn_tcp_recovery_output(struct synack_stack *s, struct sn_tcb *tcb);
+/* The retransmission timer fired: leave recovery, tell the algorithm. */
+void sn_tcp_recovery_on_rto(struct synack_stack *s, struct sn_tcb *tcb);
 
 /* ---- tcp_reass.c ---- */
 /* Take the in-window payload of `seg` (starting at seq) into the receive

@@ -177,6 +177,54 @@ static bool fin_pending(const struct sn_tcb *tcb)
             tcb->state == SYNACK_LAST_ACK);
 }
 
+uint32_t sn_tcp_output_new(struct synack_stack *s, struct sn_tcb *tcb, uint32_t budget)
+{
+    uint32_t off = tcb->snd_nxt - tcb->snd_una; /* already sent past snd_una */
+    uint32_t data_end = tcb->snd.len;           /* the FIN, if any, follows the data */
+    uint32_t avail = off < data_end ? data_end - off : 0;
+    uint32_t room = tcb->snd_wnd > off ? tcb->snd_wnd - off : 0;
+    if (room > budget)
+        room = budget;
+    uint32_t len = avail < tcb->mss ? avail : tcb->mss;
+    if (len > room)
+        len = room;
+    /* The FIN goes with (or after) the last byte of data, once; it needs no window. */
+    bool fin = fin_pending(tcb) && off + len == data_end;
+    if (len > 0 && len < tcb->mss && !fin) {
+        /* RFC 1122 4.2.3.4 sender SWS avoidance, with Nagle (RFC 896): a
+         * short segment goes when it carries all there is and nothing is
+         * unacknowledged (or Nagle is off), or when it fills at least half
+         * the largest window the peer has offered. */
+        bool all = len == avail;
+        bool idle = tcb->snd_nxt == tcb->snd_una;
+        bool half = tcb->max_sndwnd > 0 && len >= tcb->max_sndwnd / 2;
+        if (!(all && (idle || (tcb->flags & SN_TF_NODELAY))) && !half)
+            len = 0;
+    }
+    if (len == 0 && !fin)
+        return 0;
+    uint8_t fl = SYNACK_TH_ACK;
+    if (fin)
+        fl |= SYNACK_TH_FIN;
+    if (len > 0 && len == avail)
+        fl |= SYNACK_TH_PSH; /* the last segment of what the user wrote */
+    if ((tcb->flags & SN_TF_SNDURG) && seq_gt(tcb->snd_up, tcb->snd_nxt))
+        fl |= SYNACK_TH_URG;
+    if (seq_lt(tcb->snd_nxt, tcb->snd_max))
+        tcb->flags &= ~SN_TF_RTT_TIMING; /* resending after a timeout: Karn */
+    else
+        rtt_start(s, tcb, tcb->snd_nxt);
+    if (sn_tcp_send_segment(s, tcb, fl, tcb->snd_nxt, len) < 0 && len == 0)
+        return 0;
+    tcb->snd_nxt += len + (fin ? 1u : 0u);
+    if (fin)
+        tcb->flags |= SN_TF_FINSENT;
+    tcb->snd_max = seq_max(tcb->snd_max, tcb->snd_nxt);
+    if (tcb->deadline[SN_TT_RTX] == SYNACK_TIME_NEVER)
+        sn_tcp_arm_rtx(s, tcb);
+    return len + (fin ? 1u : 0u);
+}
+
 void sn_tcp_output(struct synack_stack *s, struct sn_tcb *tcb)
 {
     switch (tcb->state) {
@@ -207,61 +255,34 @@ void sn_tcp_output(struct synack_stack *s, struct sn_tcb *tcb)
         break;
     }
 
-    bool sent = false;
-    for (;;) {
-        uint32_t off = tcb->snd_nxt - tcb->snd_una;   /* bytes already sent past snd_una */
-        uint32_t data_end = tcb->snd.len;              /* the FIN, if any, follows the data */
-        uint32_t avail = off < data_end ? data_end - off : 0;
-        uint32_t wnd = tcb->snd_wnd < tcb->cwnd ? tcb->snd_wnd : tcb->cwnd;
-        uint32_t usable = wnd > off ? wnd - off : 0;
-        uint32_t len = avail < tcb->mss ? avail : tcb->mss;
-        if (len > usable)
-            len = usable;
-        /* The FIN goes with (or after) the last byte of data, once. */
-        bool fin = fin_pending(tcb) && off + len == data_end;
-        if (len > 0 && len < tcb->mss && !fin) {
-            /* RFC 1122 4.2.3.4 sender SWS avoidance and Nagle (RFC 896):
-             * a short segment goes only when it carries all there is and
-             * either nothing is unacknowledged or Nagle is off. */
-            bool all = len == avail;
-            bool idle = tcb->snd_nxt == tcb->snd_una;
-            if (!(all && (idle || (tcb->flags & SN_TF_NODELAY))))
-                len = 0;
+    uint64_t sent = 0;
+    if ((tcb->flags & (SN_TF_RECOVERY | SN_TF_SACK)) == (SN_TF_RECOVERY | SN_TF_SACK)) {
+        uint64_t before = tcb->segs_out;
+        sn_tcp_recovery_output(s, tcb);
+        sent = tcb->segs_out - before;
+    } else {
+        for (;;) {
+            uint32_t flight = tcb->snd_nxt - tcb->snd_una;
+            uint32_t budget = tcb->cwnd > flight ? tcb->cwnd - flight : 0;
+            uint32_t n = sn_tcp_output_new(s, tcb, budget);
+            if (n == 0)
+                break;
+            sent += n;
         }
-        if (len == 0 && !fin)
-            break;
-        uint8_t fl = SYNACK_TH_ACK;
-        if (fin)
-            fl |= SYNACK_TH_FIN;
-        if (len > 0 && len == avail)
-            fl |= SYNACK_TH_PSH; /* the last segment of what the user wrote */
-        if ((tcb->flags & SN_TF_SNDURG) && seq_gt(tcb->snd_up, tcb->snd_nxt))
-            fl |= SYNACK_TH_URG;
-        rtt_start(s, tcb, tcb->snd_nxt);
-        if (sn_tcp_send_segment(s, tcb, fl, tcb->snd_nxt, len) < 0 && len == 0)
-            break;
-        tcb->snd_nxt += len + (fin ? 1u : 0u);
-        if (fin)
-            tcb->flags |= SN_TF_FINSENT;
-        tcb->snd_max = seq_max(tcb->snd_max, tcb->snd_nxt);
-        sent = true;
-        if (tcb->deadline[SN_TT_RTX] == SYNACK_TIME_NEVER)
-            sn_tcp_arm_rtx(s, tcb);
-        if (fin)
-            break;
     }
     if (!sent && (tcb->flags & SN_TF_ACKNOW))
         sn_tcp_send_ack(s, tcb);
-    /* RFC 9293 3.8.6.1: data waiting, a zero window, and nothing in flight
-     * to bring a window update: the persist timer probes. */
-    uint32_t unsent = tcb->snd.len - (tcb->snd_nxt - tcb->snd_una < tcb->snd.len
-                                          ? tcb->snd_nxt - tcb->snd_una : tcb->snd.len);
-    if (tcb->snd_wnd == 0 && unsent > 0 && tcb->snd_nxt == tcb->snd_una) {
+    /* RFC 9293 3.8.6.1 / RFC 1122 4.2.3.4: data waiting, nothing in flight
+     * to bring a window update, and the window too small to send: the
+     * persist timer probes (or forces a segment into a small window). */
+    uint32_t off = tcb->snd_nxt - tcb->snd_una;
+    bool unsent = off < tcb->snd.len;
+    if (unsent && tcb->snd_nxt == tcb->snd_max && tcb->snd_una == tcb->snd_max) {
         if (tcb->deadline[SN_TT_PERSIST] == SYNACK_TIME_NEVER) {
-            tcb->rtx_count = 0;
+            tcb->persist_backoff = 0;
             sn_tcp_timer_set(s, tcb, SN_TT_PERSIST, s->now + tcb->rto);
         }
-    } else if (tcb->deadline[SN_TT_PERSIST] != SYNACK_TIME_NEVER && tcb->snd_wnd > 0) {
+    } else if (tcb->deadline[SN_TT_PERSIST] != SYNACK_TIME_NEVER) {
         sn_tcp_timer_clear(s, tcb, SN_TT_PERSIST);
     }
 }

@@ -77,11 +77,8 @@ static void timer_rtx(struct synack_stack *s, struct sn_tcb *tcb)
     uint64_t rto = (uint64_t)tcb->rto * 2;
     tcb->rto = (uint32_t)(rto > s->cfg.rto_max ? s->cfg.rto_max : rto);
     tcb->flags &= ~SN_TF_RTT_TIMING; /* Karn: no sample from a retransmitted segment */
-    /* RFC 5681 3.1 eq. 4: after a timeout, ssthresh = max(FlightSize/2, 2*SMSS), cwnd = 1 SMSS. */
-    uint32_t flight = tcb->snd_max - tcb->snd_una;
-    tcb->ssthresh = flight / 2 > 2u * tcb->mss ? flight / 2 : 2u * tcb->mss;
-    tcb->cwnd = tcb->mss;
-    tcb->dupacks = 0;
+    if (sn_tcb_synchronized(tcb))
+        sn_tcp_recovery_on_rto(s, tcb);
     tcb->snd_nxt = tcb->snd_una; /* go back: resend from the first unacknowledged byte */
     s->stats.tcp_retrans++;
     tcb->total_retrans++;
@@ -89,17 +86,36 @@ static void timer_rtx(struct synack_stack *s, struct sn_tcb *tcb)
     sn_tcp_timer_set(s, tcb, SN_TT_RTX, s->now + tcb->rto);
 }
 
-/* RFC 9293 3.8.6.1: probe a zero window with one byte, backing off. */
+/* RFC 9293 3.8.6.1: the peer's window is closed (or too small for the
+ * sender's SWS rules) and data waits.  A zero window is probed with a
+ * segment below SND.UNA, which any receiver answers with its current window
+ * (as Linux does); a small one gets a segment forced into it (RFC 1122
+ * 4.2.3.4's override).  Either way the interval backs off exponentially. */
 static void timer_persist(struct synack_stack *s, struct sn_tcb *tcb)
 {
-    if (tcb->snd_wnd == 0 && tcb->snd.len > tcb->snd_nxt - tcb->snd_una) {
-        sn_tcp_send_segment(s, tcb, SYNACK_TH_ACK, tcb->snd_nxt, 1);
-        uint64_t next = (uint64_t)tcb->rto << (tcb->rtx_count < 6 ? tcb->rtx_count : 6);
-        if (next > s->cfg.rto_max)
-            next = s->cfg.rto_max;
-        tcb->rtx_count++;
-        sn_tcp_timer_set(s, tcb, SN_TT_PERSIST, s->now + next);
+    uint32_t off = tcb->snd_nxt - tcb->snd_una;
+    if (off >= tcb->snd.len || !sn_tcb_synchronized(tcb))
+        return;
+    if (tcb->snd_wnd > off) {
+        uint32_t len = tcb->snd.len - off;
+        uint32_t room = tcb->snd_wnd - off;
+        if (len > room)
+            len = room;
+        if (len > tcb->mss)
+            len = tcb->mss;
+        sn_tcp_send_segment(s, tcb, SYNACK_TH_ACK | SYNACK_TH_PSH, tcb->snd_nxt, len);
+        tcb->snd_nxt += len;
+        tcb->snd_max = seq_max(tcb->snd_max, tcb->snd_nxt);
+        sn_tcp_arm_rtx(s, tcb);
+        return;
     }
+    sn_tcp_send_segment(s, tcb, SYNACK_TH_ACK, tcb->snd_una - 1, 0);
+    uint8_t b = tcb->persist_backoff < 16 ? tcb->persist_backoff : 16;
+    uint64_t next = (uint64_t)tcb->rto << b;
+    if (next > s->cfg.rto_max)
+        next = s->cfg.rto_max;
+    tcb->persist_backoff++;
+    sn_tcp_timer_set(s, tcb, SN_TT_PERSIST, s->now + next);
 }
 
 /* RFC 1122 4.2.3.6: after ka_idle of silence, probe every ka_intvl; after

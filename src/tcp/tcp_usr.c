@@ -258,6 +258,7 @@ void sn_tcp_usr_info(const struct synack_stack *s, const struct sn_tcb *tcb,
     i->snd_wnd = tcb->snd_wnd;
     i->rcv_wnd = seq_gt(tcb->rcv_adv, tcb->rcv_nxt) ? tcb->rcv_adv - tcb->rcv_nxt : 0;
     i->bytes_in_flight = tcb->snd_max - tcb->snd_una;
+    i->sacked_bytes = tcb->sacked_bytes;
     i->retransmits = tcb->rtx_count;
     i->total_retrans = tcb->total_retrans;
     i->bytes_acked = tcb->bytes_acked;

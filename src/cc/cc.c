@@ -1,0 +1,44 @@
+/* The congestion-control registry and the helpers the algorithms share. */
+#include "cc/cc.h"
+
+#include <string.h>
+
+#include "tcp/tcp_internal.h"
+
+static const struct sn_cc_algo *const algos[] = {&sn_cc_cubic, &sn_cc_newreno};
+
+const struct sn_cc_algo *sn_cc_find(const char *name)
+{
+    for (size_t i = 0; i < sizeof(algos) / sizeof(algos[0]); i++)
+        if (!strcmp(algos[i]->name, name))
+            return algos[i];
+    if (!strcmp(name, "reno"))
+        return &sn_cc_newreno; /* Reno's window rules with NewReno's recovery */
+    return NULL;
+}
+
+/* CUBIC, as Linux: the peer the interop tests compare against. */
+const struct sn_cc_algo *sn_cc_default(void) { return &sn_cc_cubic; }
+
+uint32_t sn_cc_half_flight(const struct sn_tcb *tcb, uint32_t flight)
+{
+    uint32_t half = flight / 2, floor = 2u * tcb->mss;
+    return half > floor ? half : floor;
+}
+
+void sn_cc_slow_start(struct sn_tcb *tcb, uint32_t acked)
+{
+    uint32_t inc = acked < tcb->mss ? acked : tcb->mss;
+    tcb->cwnd += inc;
+}
+
+/* Appropriate byte counting (RFC 3465 2.1): one SMSS each time a full
+ * window's worth of bytes has been acknowledged. */
+void sn_cc_reno_avoid(struct sn_tcb *tcb, uint32_t acked)
+{
+    tcb->cwnd_acc += acked;
+    if (tcb->cwnd_acc >= tcb->cwnd) {
+        tcb->cwnd_acc -= tcb->cwnd;
+        tcb->cwnd += tcb->mss;
+    }
+}

@@ -1,0 +1,61 @@
+/* Congestion control: a small table of optional hooks per algorithm, chosen
+ * per connection at run time (TCP_CONGESTION), in the manner of FreeBSD's
+ * cc(4).  The engine does the shared bookkeeping (flight size, recovery
+ * state, RTT) and then calls the hook; a hook only moves cwnd and ssthresh
+ * and keeps its own state in tcb->cc_state.  A new algorithm is one new file
+ * that defines a `const struct sn_cc_algo` and one line in cc.c's table.
+ *
+ * Units: cwnd and ssthresh in bytes, times in microseconds. */
+#ifndef SYNACK_CC_H
+#define SYNACK_CC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "synack/base.h"
+
+struct sn_tcb;
+
+/* Why the window must shrink. */
+enum sn_cc_signal {
+    SN_CC_FAST_RETRANSMIT, /* loss detected by duplicate ACKs or SACK (RFC 5681 3.2, RFC 6675) */
+    SN_CC_RTO,             /* the retransmission timer fired (RFC 5681 3.1 eq. 4) */
+};
+
+/* Room for an algorithm's per-connection state inside the TCB. */
+#define SN_CC_STATE_SIZE 48
+
+struct sn_cc_algo {
+    const char *name;
+    /* The connection is established: set any state (cwnd and ssthresh hold
+     * the initial window and "infinity"). */
+    void (*init)(struct sn_tcb *tcb, synack_time_t now);
+    /* `acked` new bytes were cumulatively acknowledged outside loss recovery. */
+    void (*on_ack)(struct sn_tcb *tcb, uint32_t acked, synack_time_t now);
+    /* A congestion signal: set ssthresh (and cwnd). `flight` is the data
+     * outstanding when the loss was detected. */
+    void (*on_signal)(struct sn_tcb *tcb, enum sn_cc_signal sig, uint32_t flight,
+                      synack_time_t now);
+    /* Loss recovery ended with a full ACK (RFC 6582 3.2 step 3, RFC 6675 5). */
+    void (*on_recovery_end)(struct sn_tcb *tcb, synack_time_t now);
+    /* Optional: an RTT sample (us). */
+    void (*on_rtt)(struct sn_tcb *tcb, uint32_t rtt);
+};
+
+extern const struct sn_cc_algo sn_cc_newreno;
+extern const struct sn_cc_algo sn_cc_cubic;
+
+/* The algorithm called `name`, or NULL. */
+const struct sn_cc_algo *sn_cc_find(const char *name);
+/* The algorithm a new connection starts with. */
+const struct sn_cc_algo *sn_cc_default(void);
+
+/* Shared helpers for the modules (cc.c). */
+/* RFC 5681 3.1 eq. 4: max(FlightSize / 2, 2 * SMSS). */
+uint32_t sn_cc_half_flight(const struct sn_tcb *tcb, uint32_t flight);
+/* RFC 5681 3.1: slow start growth by min(acked, SMSS) (RFC 3465 with L = 1 SMSS). */
+void sn_cc_slow_start(struct sn_tcb *tcb, uint32_t acked);
+/* RFC 5681 3.1 eq. 3: about one SMSS per RTT in congestion avoidance. */
+void sn_cc_reno_avoid(struct sn_tcb *tcb, uint32_t acked);
+
+#endif

@@ -1,0 +1,140 @@
+/* Loss recovery: fast retransmit and fast recovery.
+ *
+ * Without SACK: NewReno (RFC 6582 on RFC 5681 3.2): three duplicate ACKs
+ * retransmit the first unacknowledged segment and inflate cwnd by one SMSS
+ * per further duplicate; each partial ACK retransmits the next hole; a full
+ * ACK (at or past "recover") ends recovery.
+ * With SACK: the conservative algorithm of RFC 6675: the scoreboard tells
+ * which holes are lost (IsLost) and how much is in flight (pipe); while
+ * cwnd - pipe allows a segment, send the next lost one, else new data. */
+#include "core/stack_internal.h"
+#include "tcp/tcp_internal.h"
+
+#define DUPTHRESH 3
+
+static bool use_sack(const struct sn_tcb *tcb) { return (tcb->flags & SN_TF_SACK) != 0; }
+
+/* Retransmit up to one MSS from seq, stopping at the next SACKed byte. */
+static uint32_t retransmit_at(struct synack_stack *s, struct sn_tcb *tcb, uint32_t seq,
+                              uint32_t limit)
+{
+    uint32_t data_end = tcb->snd_una + tcb->snd.len;
+    uint32_t end = seq_min(limit, data_end);
+    if (!seq_lt(seq, end)) {
+        /* Only the FIN is outstanding: resend it. */
+        if ((tcb->flags & SN_TF_FINSENT) && seq == data_end) {
+            sn_tcp_send_segment(s, tcb, SYNACK_TH_ACK | SYNACK_TH_FIN, seq, 0);
+            s->stats.tcp_retrans++;
+            tcb->total_retrans++;
+            return 1;
+        }
+        return 0;
+    }
+    for (uint8_t i = 0; i < tcb->nsacked; i++)
+        if (seq_lt(seq, tcb->sacked[i].left))
+            end = seq_min(end, tcb->sacked[i].left);
+    uint32_t len = end - seq < tcb->mss ? end - seq : tcb->mss;
+    uint8_t fl = SYNACK_TH_ACK | (seq + len == data_end ? SYNACK_TH_PSH : 0);
+    sn_tcp_send_segment(s, tcb, fl, seq, len);
+    tcb->flags &= ~SN_TF_RTT_TIMING; /* Karn */
+    s->stats.tcp_retrans++;
+    tcb->total_retrans++;
+    return len;
+}
+
+static void enter_recovery(struct synack_stack *s, struct sn_tcb *tcb, uint32_t flight)
+{
+    tcb->flags |= SN_TF_RECOVERY;
+    tcb->recover = tcb->snd_max;
+    tcb->high_rxt = tcb->snd_una;
+    tcb->cc->on_signal(tcb, SN_CC_FAST_RETRANSMIT, flight, s->now);
+    if (!use_sack(tcb))
+        tcb->cwnd = tcb->ssthresh + DUPTHRESH * (uint32_t)tcb->mss; /* RFC 5681 3.2 step 4 */
+    /* The fast retransmit itself goes out whatever cwnd says. */
+    uint32_t n = retransmit_at(s, tcb, tcb->snd_una, tcb->snd_max);
+    tcb->high_rxt = tcb->snd_una + n;
+    sn_tcp_arm_rtx(s, tcb);
+}
+
+void sn_tcp_recovery_on_ack(struct synack_stack *s, struct sn_tcb *tcb, uint32_t acked, bool dup,
+                            uint32_t flight_before)
+{
+    if (tcb->flags & SN_TF_RECOVERY) {
+        if (seq_geq(tcb->snd_una, tcb->recover)) {
+            /* A full ACK: recovery is over (RFC 6582 3.2 step 3). */
+            tcb->flags &= ~SN_TF_RECOVERY;
+            tcb->dupacks = 0;
+            tcb->cc->on_recovery_end(tcb, s->now);
+            return;
+        }
+        if (!use_sack(tcb)) {
+            if (acked > 0) {
+                /* RFC 6582 3.2 step 4: a partial ACK: resend the next hole,
+                 * deflate cwnd by what was acked, add back one SMSS. */
+                retransmit_at(s, tcb, tcb->snd_una, tcb->snd_max);
+                tcb->cwnd = tcb->cwnd > acked ? tcb->cwnd - acked : tcb->mss;
+                if (acked >= tcb->mss)
+                    tcb->cwnd += tcb->mss;
+            } else if (dup) {
+                tcb->cwnd += tcb->mss; /* RFC 5681 3.2 step 5 */
+            }
+        }
+        return; /* the caller's output sends what the window now allows */
+    }
+    if (acked > 0) {
+        tcb->dupacks = 0;
+        tcb->cc->on_ack(tcb, acked, s->now);
+        return;
+    }
+    if (dup)
+        tcb->dupacks++;
+    /* RFC 6582 4.1: no new recovery for losses of the window already recovered. */
+    if (!seq_geq(tcb->snd_una, tcb->recover))
+        return;
+    bool lost = tcb->dupacks >= DUPTHRESH ||
+                (use_sack(tcb) && seq_gt(sn_sack_lost_end(tcb), tcb->snd_una));
+    if (lost)
+        enter_recovery(s, tcb, flight_before);
+}
+
+/* RFC 6675 5 step (C): while cwnd - pipe >= 1 SMSS, NextSeg() and send. */
+void sn_tcp_recovery_output(struct synack_stack *s, struct sn_tcb *tcb)
+{
+    for (int guard = 0; guard < 1024; guard++) {
+        uint32_t pipe = sn_sack_pipe(tcb);
+        if (tcb->cwnd <= pipe || tcb->cwnd - pipe < tcb->mss)
+            return;
+        /* NextSeg (1): the first un-SACKed, lost, not yet retransmitted byte. */
+        uint32_t seq = seq_max(tcb->high_rxt, tcb->snd_una), end;
+        while (sn_sack_is_sacked(tcb, seq, &end))
+            seq = end;
+        uint32_t lost_end = sn_sack_lost_end(tcb);
+        if (seq_lt(seq, lost_end) && seq_lt(seq, tcb->snd_max)) {
+            uint32_t n = retransmit_at(s, tcb, seq, lost_end);
+            if (n == 0)
+                return;
+            tcb->high_rxt = seq + n;
+            continue;
+        }
+        /* NextSeg (2): new data, if the peer's window has room. */
+        if (sn_tcp_output_new(s, tcb, tcb->cwnd - pipe) == 0)
+            return;
+    }
+}
+
+void sn_tcp_recovery_on_rto(struct synack_stack *s, struct sn_tcb *tcb)
+{
+    uint32_t flight = tcb->snd_max - tcb->snd_una;
+    tcb->flags &= ~SN_TF_RECOVERY;
+    tcb->dupacks = 0;
+    /* RFC 2018 8: after a timeout, SACK information is not trusted. */
+    sn_sack_clear(tcb);
+    /* RFC 6582 4.1: losses of the window sent so far start no new fast recovery. */
+    tcb->recover = tcb->snd_max;
+    tcb->high_rxt = tcb->snd_una;
+    /* RFC 5681 3.1 eq. 4 is applied once per loss episode, not per backoff. */
+    if (tcb->rtx_count <= 1)
+        tcb->cc->on_signal(tcb, SN_CC_RTO, flight, s->now);
+    else
+        tcb->cwnd = tcb->mss;
+}

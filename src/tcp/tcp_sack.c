@@ -1,0 +1,138 @@
+/* The sender's SACK scoreboard (RFC 2018, RFC 6675 section 4).
+ *
+ * tcb->sacked holds the ranges above SND.UNA that the receiver reported
+ * holding, sorted and disjoint.  From them come the two quantities loss
+ * recovery needs: which un-SACKed bytes are lost (IsLost) and how much is
+ * still in the network (SetPipe). */
+#include <string.h>
+
+#include "core/stack_internal.h"
+#include "tcp/tcp_internal.h"
+
+#define DUPTHRESH 3 /* RFC 6675 2 */
+
+static void recount(struct sn_tcb *tcb)
+{
+    uint32_t n = 0;
+    for (uint8_t i = 0; i < tcb->nsacked; i++)
+        n += tcb->sacked[i].right - tcb->sacked[i].left;
+    tcb->sacked_bytes = n;
+}
+
+static void sack_insert(struct sn_tcb *tcb, uint32_t left, uint32_t right)
+{
+    uint8_t n = tcb->nsacked, i = 0;
+    while (i < n && seq_lt(tcb->sacked[i].right, left))
+        i++;
+    if (i < n && seq_leq(tcb->sacked[i].left, right)) {
+        tcb->sacked[i].left = seq_min(tcb->sacked[i].left, left);
+        tcb->sacked[i].right = seq_max(tcb->sacked[i].right, right);
+        uint8_t j = i + 1;
+        while (j < n && seq_leq(tcb->sacked[j].left, tcb->sacked[i].right)) {
+            tcb->sacked[i].right = seq_max(tcb->sacked[i].right, tcb->sacked[j].right);
+            j++;
+        }
+        memmove(&tcb->sacked[i + 1], &tcb->sacked[j], (size_t)(n - j) * sizeof(tcb->sacked[0]));
+        tcb->nsacked = (uint8_t)(n - (j - i - 1));
+        return;
+    }
+    if (n == SN_SACK_MAX) {
+        if (i == n)
+            return; /* above everything we track: the least useful, drop it */
+        n--;        /* make room by forgetting the highest range */
+    }
+    memmove(&tcb->sacked[i + 1], &tcb->sacked[i], (size_t)(n - i) * sizeof(tcb->sacked[0]));
+    tcb->sacked[i].left = left;
+    tcb->sacked[i].right = right;
+    tcb->nsacked = n + 1;
+}
+
+void sn_sack_update(struct sn_tcb *tcb, const struct synack_tcp_opts *o)
+{
+    if (!(tcb->flags & SN_TF_SACK) || !(o->present & SYNACK_TCPOPT_F_SACK))
+        return;
+    for (uint8_t k = 0; k < o->nsack; k++) {
+        uint32_t left = o->sack[k].left, right = o->sack[k].right;
+        /* RFC 2018 4 / RFC 6675 4: only blocks inside what is outstanding
+         * count; a block at or below SND.UNA is a D-SACK (RFC 2883) or stale. */
+        if (!seq_lt(left, right) || seq_leq(right, tcb->snd_una) || seq_gt(right, tcb->snd_max))
+            continue;
+        if (seq_lt(left, tcb->snd_una))
+            left = tcb->snd_una;
+        sack_insert(tcb, left, right);
+    }
+    recount(tcb);
+}
+
+void sn_sack_advance(struct sn_tcb *tcb)
+{
+    uint8_t i = 0;
+    while (i < tcb->nsacked && seq_leq(tcb->sacked[i].right, tcb->snd_una))
+        i++;
+    if (i) {
+        memmove(&tcb->sacked[0], &tcb->sacked[i], (size_t)(tcb->nsacked - i) * sizeof(tcb->sacked[0]));
+        tcb->nsacked -= i;
+    }
+    if (tcb->nsacked && seq_lt(tcb->sacked[0].left, tcb->snd_una))
+        tcb->sacked[0].left = tcb->snd_una;
+    recount(tcb);
+}
+
+void sn_sack_clear(struct sn_tcb *tcb)
+{
+    tcb->nsacked = 0;
+    tcb->sacked_bytes = 0;
+}
+
+bool sn_sack_is_sacked(const struct sn_tcb *tcb, uint32_t seq, uint32_t *end)
+{
+    for (uint8_t i = 0; i < tcb->nsacked; i++) {
+        if (seq_lt(seq, tcb->sacked[i].left))
+            return false;
+        if (seq_lt(seq, tcb->sacked[i].right)) {
+            *end = tcb->sacked[i].right;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* RFC 6675 4 IsLost(SeqNumber): more than (DupThresh - 1) * SMSS bytes SACKed
+ * above it.  Holes lie between ranges, so the boundary is the left edge of
+ * the highest range at which that much has been SACKed above. */
+uint32_t sn_sack_lost_end(const struct sn_tcb *tcb)
+{
+    uint32_t above = 0;
+    for (int i = (int)tcb->nsacked - 1; i >= 0; i--) {
+        above += tcb->sacked[i].right - tcb->sacked[i].left;
+        if (above > (DUPTHRESH - 1) * (uint32_t)tcb->mss)
+            return tcb->sacked[i].left;
+    }
+    return tcb->snd_una;
+}
+
+/* Bytes SACKed within [a, b). */
+static uint32_t sacked_within(const struct sn_tcb *tcb, uint32_t a, uint32_t b)
+{
+    uint32_t n = 0;
+    for (uint8_t i = 0; i < tcb->nsacked; i++) {
+        uint32_t l = seq_max(a, tcb->sacked[i].left), r = seq_min(b, tcb->sacked[i].right);
+        if (seq_lt(l, r))
+            n += r - l;
+    }
+    return n;
+}
+
+/* RFC 6675 4 SetPipe: outstanding bytes, less those SACKed, less those
+ * deemed lost and not yet retransmitted. */
+uint32_t sn_sack_pipe(const struct sn_tcb *tcb)
+{
+    uint32_t flight = tcb->snd_max - tcb->snd_una;
+    uint32_t lost_end = sn_sack_lost_end(tcb);
+    uint32_t from = seq_max(tcb->high_rxt, tcb->snd_una);
+    uint32_t lost = 0;
+    if (seq_lt(from, lost_end))
+        lost = (lost_end - from) - sacked_within(tcb, from, lost_end);
+    uint32_t gone = tcb->sacked_bytes + lost;
+    return flight > gone ? flight - gone : 0;
+}
