@@ -84,11 +84,15 @@ void sn_tcb_free(struct synack_stack *s, struct sn_tcb *tcb)
         }
     }
     tcb_unlink_listener(tcb);
+    /* Tell the trace hook, e.g. for a half-open child that "returns to
+     * LISTEN" (RFC 9293 3.10.7.4) or a listener closed by the user. */
+    bool active = tcb->state != SYNACK_LISTEN && tcb->state != SYNACK_CLOSED;
+    if (tcb->state != SYNACK_CLOSED)
+        sn_tcp_set_state(s, tcb, SYNACK_CLOSED);
     if (tcb->flags & SN_TF_INTABLE) {
         sn_tuple_remove(&s->conns, &tcb->te);
         tcb->flags &= ~SN_TF_INTABLE;
-        if (tcb->state != SYNACK_LISTEN && tcb->state != SYNACK_CLOSED &&
-            s->stats.tcp_conns_active > 0)
+        if (active && s->stats.tcp_conns_active > 0)
             s->stats.tcp_conns_active--;
     }
     sn_wheel_del(&s->wheel, &tcb->timer);

@@ -67,6 +67,7 @@ static void on_state(void *user, uint32_t conn_id, const struct synack_tuple *t,
     struct demo *d = h->d;
     (void)t;
     if (to == SYNACK_LISTEN || (from == SYNACK_LISTEN && to == SYNACK_CLOSED)) {
+        h->visited |= 1u << to;
         h->listen_state = to;
         return;
     }

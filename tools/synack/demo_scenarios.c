@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "demo.h"
+#include "errname.h"
 #include "synack/socket.h"
 
 #define C 0 /* client side */
@@ -300,7 +301,8 @@ static int sc_refused(struct demo *d)
     call_done(d, C, "getsockopt(SO_ERROR)",
               synack_getsockopt(st(d, C), cfd, SOL_SOCKET, SO_ERROR, &err, &len));
     if (!d->quiet)
-        printf("  %-20s %-13s [client] SO_ERROR is %s\n", "", "", strerror(err));
+        printf("  %-20s %-13s [client] SO_ERROR is %s (%s)\n", "", "",
+               synack_errname(err) ? synack_errname(err) : "?", strerror(err));
     do_close(d, C, cfd);
     do_close(d, S, lfd);
     demo_settle(d);
