@@ -152,7 +152,7 @@ int sn_tcb_insert(struct synack_stack *s, struct sn_tcb *tcb)
     if (rc < 0)
         return rc;
     tcb->flags |= SN_TF_INTABLE;
-    if (tcb->state != SYNACK_LISTEN)
+    if (tcb->te.tuple.rport != 0) /* not a listener */
         s->stats.tcp_conns_active++;
     return 0;
 }
@@ -213,7 +213,11 @@ short sn_tcp_poll_events(const struct sn_tcb *tcb)
     if (sn_tcp_urgent_pending(tcb))
         ev |= POLLPRI;
     if ((tcb->state == SYNACK_ESTABLISHED || tcb->state == SYNACK_CLOSE_WAIT) &&
-        !(tcb->flags & SN_TF_SENDFIN) && sn_ring_free(&tcb->snd) > 0)
+        sn_ring_free(&tcb->snd) > 0)
+        ev |= POLLOUT;
+    /* After shutdown(SHUT_WR) a writer must not wait forever: like Linux,
+     * report writable, so that the next send() fails at once with EPIPE. */
+    if (tcb->flags & SN_TF_SENDFIN)
         ev |= POLLOUT;
     if (tcb->so_error)
         ev |= POLLERR;

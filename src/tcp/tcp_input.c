@@ -101,8 +101,10 @@ static int tcp_input_listen(struct synack_stack *s, struct sn_tcb *l, const stru
     }
     c->te.tuple = (struct synack_tuple){
         .laddr = seg->dst, .lport = seg->th.dport, .raddr = seg->src, .rport = seg->th.sport};
+    /* Socket options carry over to the child; file status flags such as
+     * O_NONBLOCK do not (accept(2) on Linux). */
     c->flags |= SN_TF_PASSIVE | (l->flags & (SN_TF_NODELAY | SN_TF_KEEPALIVE | SN_TF_LINGER |
-                                             SN_TF_LINGER0 | SN_TF_NONBLOCK));
+                                             SN_TF_LINGER0));
     c->snd.cap = l->snd.cap;
     c->rcv.cap = l->rcv.cap;
     c->ka_idle = l->ka_idle;
@@ -117,7 +119,7 @@ static int tcp_input_listen(struct synack_stack *s, struct sn_tcb *l, const stru
     c->rcv_up = c->rcv_nxt;
     tcp_syn_options(s, c, seg);
     c->iss = sn_tcp_new_isn(s, &c->te.tuple);
-    c->snd_una = c->snd_nxt = c->snd_max = c->iss;
+    c->snd_una = c->snd_nxt = c->snd_max = c->snd_sml = c->iss;
     c->snd_wnd = seg->th.window; /* RFC 7323 2.2: unscaled in a SYN */
     c->max_sndwnd = c->snd_wnd;
     c->cc = l->cc;
@@ -221,7 +223,11 @@ static void tcp_input_rst(struct synack_stack *s, struct sn_tcb *tcb)
 }
 
 /* What the ACK step leaves for the rest of the input path. */
-enum ack_result { ACK_CONTINUE, ACK_STOP, ACK_GONE /* the TCB was freed */ };
+enum ack_result {
+    ACK_CONTINUE, /* go on with URG, text, FIN */
+    ACK_STOP,     /* skip to output (an ACK may be due) */
+    ACK_DROP,     /* nothing more: no reply, and the TCB may have been freed */
+};
 
 /* The ACK field (RFC 9293 3.10.7.4 fifth). */
 static enum ack_result tcp_input_ack(struct synack_stack *s, struct sn_tcb *tcb, const struct sn_seg *seg)
@@ -230,6 +236,13 @@ static enum ack_result tcp_input_ack(struct synack_stack *s, struct sn_tcb *tcb,
         if (!(seq_lt(tcb->snd_una, seg->ack) && seq_leq(seg->ack, tcb->snd_max))) {
             sn_tcp_respond_rst(s, seg);
             return ACK_STOP;
+        }
+        struct sn_tcb *lq = tcb->listener;
+        if (lq && lq->acc_len >= (lq->backlog ? lq->backlog : 1)) {
+            /* The accept queue is full: ignore the ACK, as Linux does; the
+             * SYN-ACK is retransmitted and the handshake completes later. */
+            s->stats.tcp_drop++;
+            return ACK_DROP;
         }
         tcb->snd_wnd = (uint32_t)seg->th.window << tcb->snd_wscale;
         tcb->max_sndwnd = seq_max(tcb->max_sndwnd, tcb->snd_wnd);
@@ -274,6 +287,14 @@ static enum ack_result tcp_input_ack(struct synack_stack *s, struct sn_tcb *tcb,
             sn_tcp_rtt_sample(s, tcb, s->now - tcb->rtt_start);
             if (tcb->cc->on_rtt)
                 tcb->cc->on_rtt(tcb, tcb->srtt);
+        } else if (tcb->rtx_count > 0 && (tcb->flags & SN_TF_TS) &&
+                   (seg->th.opts.present & SYNACK_TCPOPT_F_TIMESTAMP) && seg->th.opts.tsecr) {
+            /* RFC 7323 4.1: after a retransmission Karn's rule gives no
+             * sample, but the echoed timestamp says which copy arrived:
+             * measure with it, so a backed-off RTO comes back down. */
+            uint32_t ms = sn_tcp_tsval(s, tcb) - seg->th.opts.tsecr;
+            if (ms < 60000u)
+                sn_tcp_rtt_sample(s, tcb, (synack_time_t)ms * 1000u);
         }
         tcb->snd_una = seg->ack;
         if ((tcb->flags & SN_TF_SNDURG) && seq_geq(tcb->snd_una, tcb->snd_up))
@@ -291,13 +312,16 @@ static enum ack_result tcp_input_ack(struct synack_stack *s, struct sn_tcb *tcb,
             sn_tcp_notify(s, tcb);
     } else if (seg->ack == tcb->snd_una && seq_lt(tcb->snd_una, tcb->snd_max)) {
         /* RFC 5681 2: a duplicate ACK carries no data, no SYN/FIN, does not
-         * move the window, and something is outstanding.  With SACK, any
-         * ACK bringing new SACK information also feeds recovery (RFC 6675 5). */
+         * move the window, and something is outstanding.  With SACK, RFC
+         * 6675 2 adds: it brings new SACK information, so that copies the
+         * network duplicated do not pass for signs of loss. */
         uint32_t sacked_before = tcb->sacked_bytes;
+        uint8_t nsacked_before = tcb->nsacked;
         sn_sack_update(tcb, &seg->th.opts);
+        bool news = tcb->sacked_bytes != sacked_before || tcb->nsacked != nsacked_before;
         bool dup = seg->th.payload_len == 0 && !(seg->flags & (SYNACK_TH_SYN | SYNACK_TH_FIN)) &&
-                   wnd == tcb->snd_wnd;
-        if (dup || tcb->sacked_bytes != sacked_before)
+                   wnd == tcb->snd_wnd && (!(tcb->flags & SN_TF_SACK) || news);
+        if (dup || news)
             sn_tcp_recovery_on_ack(s, tcb, 0, dup, flight);
     }
     /* RFC 9293 3.10.7.4: update the send window from the newest segment only. */
@@ -330,7 +354,7 @@ static enum ack_result tcp_input_ack(struct synack_stack *s, struct sn_tcb *tcb,
     case SYNACK_LAST_ACK:
         if (fin_acked) {
             sn_tcp_drop(s, tcb, 0);
-            return ACK_GONE;
+            return ACK_DROP;
         }
         break;
     default:
@@ -417,7 +441,7 @@ static int tcp_input_synchronized(struct synack_stack *s, struct sn_tcb *tcb,
     tcb->last_rcv = s->now;
     tcb->ka_probes = 0;
     switch (tcp_input_ack(s, tcb, seg)) {
-    case ACK_GONE:
+    case ACK_DROP:
         return 0;
     case ACK_STOP:
         goto out;

@@ -98,6 +98,7 @@ struct sn_tcb {
     uint32_t max_sndwnd;              /* the largest window the peer has offered */
     uint32_t snd_wl1, snd_wl2;
     uint32_t snd_up;
+    uint32_t snd_sml;                 /* end of the last short segment sent (Nagle, Minshall) */
     uint16_t mss;                     /* effective send MSS (payload bytes per segment) */
     uint16_t rcv_mss;                 /* the MSS we offered */
 
@@ -248,6 +249,8 @@ uint32_t sn_sack_pipe(const struct sn_tcb *tcb);
  * snd_una and the scoreboard were updated. */
 void sn_tcp_recovery_on_ack(struct synack_stack *s, struct sn_tcb *tcb, uint32_t acked, bool dup,
                             uint32_t flight_before);
+/* DupThresh for this connection now (3, lower for tiny windows: RFC 5827). */
+unsigned sn_tcp_dupthresh(const struct sn_tcb *tcb);
 /* Send what loss recovery calls for (retransmissions, then new data). */
 void sn_tcp_recovery_output(struct synack_stack *s, struct sn_tcb *tcb);
 /* The retransmission timer fired: leave recovery, tell the algorithm. */

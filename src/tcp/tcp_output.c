@@ -179,9 +179,25 @@ static bool fin_pending(const struct sn_tcb *tcb)
 
 uint32_t sn_tcp_output_new(struct synack_stack *s, struct sn_tcb *tcb, uint32_t budget)
 {
-    uint32_t off = tcb->snd_nxt - tcb->snd_una; /* already sent past snd_una */
     uint32_t data_end = tcb->snd.len;           /* the FIN, if any, follows the data */
+    uint32_t hole_end = tcb->snd_una + data_end;
+    if (seq_lt(tcb->snd_nxt, tcb->snd_max) && tcb->nsacked) {
+        /* Resending after a timeout: skip what the peer SACKed (RFC 6675
+         * 5.1 keeps the scoreboard across the RTO) and stop at the next
+         * SACKed range. */
+        uint32_t end;
+        while (seq_lt(tcb->snd_nxt, tcb->snd_max) && sn_sack_is_sacked(tcb, tcb->snd_nxt, &end))
+            tcb->snd_nxt = seq_min(end, tcb->snd_max);
+        for (uint8_t i = 0; i < tcb->nsacked; i++)
+            if (seq_lt(tcb->snd_nxt, tcb->sacked[i].left)) {
+                hole_end = seq_min(hole_end, tcb->sacked[i].left);
+                break;
+            }
+    }
+    uint32_t off = tcb->snd_nxt - tcb->snd_una; /* already sent past snd_una */
     uint32_t avail = off < data_end ? data_end - off : 0;
+    if (seq_lt(tcb->snd_nxt, hole_end) && avail > hole_end - tcb->snd_nxt)
+        avail = hole_end - tcb->snd_nxt;
     uint32_t room = tcb->snd_wnd > off ? tcb->snd_wnd - off : 0;
     if (room > budget)
         room = budget;
@@ -190,15 +206,19 @@ uint32_t sn_tcp_output_new(struct synack_stack *s, struct sn_tcb *tcb, uint32_t 
         len = room;
     /* The FIN goes with (or after) the last byte of data, once; it needs no window. */
     bool fin = fin_pending(tcb) && off + len == data_end;
-    if (len > 0 && len < tcb->mss && !fin) {
+    bool resend = seq_lt(tcb->snd_nxt, tcb->snd_max);
+    if (len > 0 && len < tcb->mss && !fin && !resend) {
         /* RFC 1122 4.2.3.4 sender SWS avoidance, with Nagle (RFC 896): a
-         * short segment goes when it carries all there is and nothing is
-         * unacknowledged (or Nagle is off), or when it fills at least half
-         * the largest window the peer has offered. */
+         * short segment goes when it carries all there is and no other short
+         * one is unacknowledged (or Nagle is off), or when it fills at least half
+         * the largest window the peer has offered.  Data already sent
+         * once is resent as it was, whatever its size. */
         bool all = len == avail;
-        bool idle = tcb->snd_nxt == tcb->snd_una;
+        /* Minshall's variant of Nagle, as Linux: hold a short segment only
+         * while another short one is unacknowledged. */
+        bool no_small_out = !seq_gt(tcb->snd_sml, tcb->snd_una);
         bool half = tcb->max_sndwnd > 0 && len >= tcb->max_sndwnd / 2;
-        if (!(all && (idle || (tcb->flags & SN_TF_NODELAY))) && !half)
+        if (!(all && (no_small_out || (tcb->flags & SN_TF_NODELAY))) && !half)
             len = 0;
     }
     if (len == 0 && !fin)
@@ -210,12 +230,14 @@ uint32_t sn_tcp_output_new(struct synack_stack *s, struct sn_tcb *tcb, uint32_t 
         fl |= SYNACK_TH_PSH; /* the last segment of what the user wrote */
     if ((tcb->flags & SN_TF_SNDURG) && seq_gt(tcb->snd_up, tcb->snd_nxt))
         fl |= SYNACK_TH_URG;
-    if (seq_lt(tcb->snd_nxt, tcb->snd_max))
+    if (resend)
         tcb->flags &= ~SN_TF_RTT_TIMING; /* resending after a timeout: Karn */
     else
         rtt_start(s, tcb, tcb->snd_nxt);
     if (sn_tcp_send_segment(s, tcb, fl, tcb->snd_nxt, len) < 0 && len == 0)
         return 0;
+    if (len < tcb->mss)
+        tcb->snd_sml = tcb->snd_nxt + len;
     tcb->snd_nxt += len + (fin ? 1u : 0u);
     if (fin)
         tcb->flags |= SN_TF_FINSENT;
@@ -263,7 +285,11 @@ void sn_tcp_output(struct synack_stack *s, struct sn_tcb *tcb)
     } else {
         for (;;) {
             uint32_t flight = tcb->snd_nxt - tcb->snd_una;
-            uint32_t budget = tcb->cwnd > flight ? tcb->cwnd - flight : 0;
+            /* RFC 3042 limited transmit: the first two duplicate ACKs each
+             * let one new segment out, so that a small window still
+             * produces the three duplicates fast retransmit needs. */
+            uint32_t cwnd = tcb->cwnd + (tcb->dupacks < 3 ? tcb->dupacks : 2u) * tcb->mss;
+            uint32_t budget = cwnd > flight ? cwnd - flight : 0;
             uint32_t n = sn_tcp_output_new(s, tcb, budget);
             if (n == 0)
                 break;

@@ -10,7 +10,20 @@
 #include "core/stack_internal.h"
 #include "tcp/tcp_internal.h"
 
-#define DUPTHRESH 3
+#define DUPTHRESH 3 /* RFC 5681 3.2, RFC 6675 2 */
+
+/* RFC 5827 early retransmit: with fewer than four segments outstanding and
+ * nothing new to send, three duplicates can never come; lower the
+ * threshold to one less than the segments outstanding. */
+unsigned sn_tcp_dupthresh(const struct sn_tcb *tcb)
+{
+    uint32_t flight = tcb->snd_max - tcb->snd_una;
+    uint32_t oseg = (flight + tcb->mss - 1) / tcb->mss;
+    bool unsent = tcb->snd_max - tcb->snd_una < tcb->snd.len;
+    if (oseg >= DUPTHRESH + 1 || (unsent && flight < tcb->snd_wnd))
+        return DUPTHRESH;
+    return oseg > 2 ? oseg - 1 : 1;
+}
 
 static bool use_sack(const struct sn_tcb *tcb) { return (tcb->flags & SN_TF_SACK) != 0; }
 
@@ -49,7 +62,7 @@ static void enter_recovery(struct synack_stack *s, struct sn_tcb *tcb, uint32_t 
     tcb->high_rxt = tcb->snd_una;
     tcb->cc->on_signal(tcb, SN_CC_FAST_RETRANSMIT, flight, s->now);
     if (!use_sack(tcb))
-        tcb->cwnd = tcb->ssthresh + DUPTHRESH * (uint32_t)tcb->mss; /* RFC 5681 3.2 step 4 */
+        tcb->cwnd = tcb->ssthresh + tcb->dupacks * (uint32_t)tcb->mss; /* RFC 5681 3.2 step 4 */
     /* The fast retransmit itself goes out whatever cwnd says. */
     uint32_t n = retransmit_at(s, tcb, tcb->snd_una, tcb->snd_max);
     tcb->high_rxt = tcb->snd_una + n;
@@ -91,7 +104,7 @@ void sn_tcp_recovery_on_ack(struct synack_stack *s, struct sn_tcb *tcb, uint32_t
     /* RFC 6582 4.1: no new recovery for losses of the window already recovered. */
     if (!seq_geq(tcb->snd_una, tcb->recover))
         return;
-    bool lost = tcb->dupacks >= DUPTHRESH ||
+    bool lost = tcb->dupacks >= sn_tcp_dupthresh(tcb) ||
                 (use_sack(tcb) && seq_gt(sn_sack_lost_end(tcb), tcb->snd_una));
     if (lost)
         enter_recovery(s, tcb, flight_before);
@@ -127,8 +140,8 @@ void sn_tcp_recovery_on_rto(struct synack_stack *s, struct sn_tcb *tcb)
     uint32_t flight = tcb->snd_max - tcb->snd_una;
     tcb->flags &= ~SN_TF_RECOVERY;
     tcb->dupacks = 0;
-    /* RFC 2018 8: after a timeout, SACK information is not trusted. */
-    sn_sack_clear(tcb);
+    /* The scoreboard is kept (RFC 6675 5.1): the resending that follows
+     * skips what the peer holds.  synack's own receiver never reneges. */
     /* RFC 6582 4.1: losses of the window sent so far start no new fast recovery. */
     tcb->recover = tcb->snd_max;
     tcb->high_rxt = tcb->snd_una;

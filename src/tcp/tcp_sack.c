@@ -9,7 +9,6 @@
 #include "core/stack_internal.h"
 #include "tcp/tcp_internal.h"
 
-#define DUPTHRESH 3 /* RFC 6675 2 */
 
 static void recount(struct sn_tcb *tcb)
 {
@@ -102,10 +101,10 @@ bool sn_sack_is_sacked(const struct sn_tcb *tcb, uint32_t seq, uint32_t *end)
  * the highest range at which that much has been SACKed above. */
 uint32_t sn_sack_lost_end(const struct sn_tcb *tcb)
 {
-    uint32_t above = 0;
+    uint32_t above = 0, need = (sn_tcp_dupthresh(tcb) - 1u) * tcb->mss;
     for (int i = (int)tcb->nsacked - 1; i >= 0; i--) {
         above += tcb->sacked[i].right - tcb->sacked[i].left;
-        if (above > (DUPTHRESH - 1) * (uint32_t)tcb->mss)
+        if (above > need)
             return tcb->sacked[i].left;
     }
     return tcb->snd_una;

@@ -72,7 +72,7 @@ int sn_tcp_usr_connect(struct synack_stack *s, struct sn_tcb *tcb, uint32_t radd
         return -EADDRNOTAVAIL;
     }
     tcb->iss = sn_tcp_new_isn(s, &tcb->te.tuple);
-    tcb->snd_una = tcb->snd_nxt = tcb->snd_max = tcb->iss;
+    tcb->snd_una = tcb->snd_nxt = tcb->snd_max = tcb->snd_sml = tcb->iss;
     tcb->rcv_mss = (uint16_t)(s->cfg.mtu - 40u);
     tcb->rcv_wscale = s->cfg.wscale ? sn_tcp_choose_wscale(tcb->rcv.cap) : 0;
     tcb->ts_offset = (uint32_t)sn_rng_next(&s->rng);

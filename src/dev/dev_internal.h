@@ -1,0 +1,56 @@
+/* The device object shared by the TUN driver (tun.c: the descriptor, batched
+ * reads, writes with a backlog) and the TAP driver's Ethernet/ARP layer
+ * (tap.c). */
+#ifndef SYNACK_DEV_DEV_INTERNAL_H
+#define SYNACK_DEV_DEV_INTERNAL_H
+
+#include <stdint.h>
+
+#include "dev/arp_internal.h"
+#include "synack/dev.h"
+
+#define SN_DEV_NAME_MAX 16 /* IFNAMSIZ */
+/* Reads use one buffer that holds the largest frame a TAP can carry at the
+ * largest MTU, whatever the configured one (a read into a shorter buffer
+ * would truncate a packet the kernel sent with its own, larger, MTU). */
+#define SN_DEV_RXBUF (SYNACK_ETH_HDR_LEN + 65535)
+
+/* A packet the kernel refused for now (EAGAIN). */
+struct sn_dev_held {
+    uint32_t len;
+    uint8_t data[];
+};
+
+struct synack_dev {
+    enum synack_dev_kind kind;
+    int fd;
+    char name[SN_DEV_NAME_MAX];
+    uint16_t mtu;
+    unsigned batch;
+    synack_time_t now;                /* the time of the last recv/advance */
+
+    struct sn_dev_held **held;        /* ring of backlog_max slots */
+    uint32_t held_head, held_len, backlog_max;
+
+    struct synack_dev_stats st;
+
+    /* TAP */
+    uint32_t addr, mask;
+    struct sn_arp *arp;
+
+    uint8_t rxbuf[SN_DEV_RXBUF];
+};
+
+/* Write one frame (TUN: an IPv4 packet) now, or hold it if the kernel says
+ * EAGAIN (or older ones are still held, to keep the order). */
+int sn_dev_write(struct synack_dev *d, const uint8_t *frame, size_t len);
+
+/* ---- tap.c ---- */
+int sn_tap_init(struct synack_dev *d, const struct synack_dev_config *c);
+void sn_tap_free(struct synack_dev *d);
+/* One Ethernet frame read from the device: IPv4 goes to fn, ARP is answered. */
+void sn_tap_input(struct synack_dev *d, const uint8_t *frame, size_t len, synack_dev_rx_fn fn,
+                  void *user);
+int sn_tap_output(struct synack_dev *d, const uint8_t *pkt, size_t len);
+
+#endif
