@@ -80,6 +80,8 @@ static void test_header_options(void **state)
     parse_fails("--tolerance_usecs=abc\n", 1, "not a number");
     parse_fails("--mss=10\n", 1, "not a number in 28..65495");
     parse_fails("0 close(3) = 0\n--mss=1000\n", 2, "option after the first event");
+    parse_fails("--mss=1000\n// nothing else\n", 3, "the script has no events");
+    parse_fails("", 1, "the script has no events");
 }
 
 static void test_times(void **state)
@@ -138,9 +140,9 @@ static void test_packets(void **state)
               "+0 > P. 1:1001(1000) ack 1\n"
               "+0 > R 2:2(0)\n"
               "+0 < [ect0] 40000>8080 SEW 4294967295:4294967295(0) win 100 urg 3\n"
-              "+0 < - 5:5(0)\n"
+              "+0 < - 5:5(0) win 0\n"
               "+0 < . 1:1(0) ack 1 win 257 <sack 1461:2921 3000:4000,nop,nop>\n"
-              "+0 > (tos 0x10) FP. 1:1(0) ack 1 win 0 <eol>\n"
+              "+0 > (tos 0x10) FP. 1:1(0) ack 1 win 0 <nop,nop,nop,eol>\n"
               "+0 > [ect01] U. 1:1(0) ack 1\n");
     assert_int_equal(p.rc, 0);
     const struct sn_packet *s = &ev(&p, 0)->u.pkt;
@@ -209,7 +211,7 @@ static void test_packets(void **state)
     assert_int_equal(s->tos_check, SN_TOS_FULL);
     assert_int_equal(s->tos, 0x10);
     assert_int_equal(s->flags, SYNACK_TH_FIN | SYNACK_TH_PSH | SYNACK_TH_ACK);
-    assert_int_equal(s->opts[0].kind, SYNACK_TCPOPT_EOL);
+    assert_int_equal(s->opts[3].kind, SYNACK_TCPOPT_EOL);
 
     assert_int_equal(ev(&p, 8)->u.pkt.tos_check, SN_TOS_ECT01);
     assert_int_equal(ev(&p, 8)->u.pkt.flags, SYNACK_TH_URG | SYNACK_TH_ACK);
@@ -224,7 +226,8 @@ static void test_packet_errors(void **state)
     parse_fails("0 < S 0:0(0) <mss 1460,bogus 3>\n", 1, "unknown TCP option 'bogus'");
     parse_fails("0 < S 0:0(0) <...>\n", 1, "<...> can only be used with outbound");
     parse_fails("0 < [ect01] S 0:0(0)\n", 1, "[ect01] can only be used with outbound");
-    parse_fails("0 < S 0:0(0) <TS val 1 ecr 2,TS val 1 ecr 2,TS val 1 ecr 2,TS val 1 ecr 2,TS val 1 ecr 2>\n",
+    parse_fails("0 < S 0:0(0) <TS val 1 ecr 2,TS val 1 ecr 2,TS val 1 ecr 2,"
+                "TS val 1 ecr 2,TS val 1 ecr 2>\n",
                 1, "TCP options take 50 bytes");
     parse_fails("0 < S 0:0(0) <sack 1:2 3:4 5:6 7:8 9:10>\n", 1, "more than 4 SACK blocks");
     parse_fails("0 < S 0:0(0) <mss 70000>\n", 1, "MSS 70000 out of range");
@@ -239,6 +242,9 @@ static void test_packet_errors(void **state)
     parse_fails("0 < S 0:0(0\n", 2, "expected ')'");
     parse_fails("0 < S\n", 2, "expected start sequence number, got end of file");
     parse_fails("0 < S 0:0(0) win 1\n+0 sleep\n", 2, "expected a packet, a system call");
+    parse_fails("0 < S 0:0(0) <mss 1460>\n", 1, "window must be specified for inbound packets");
+    parse_fails("0 > S 0:0(0) win 1 <mss 1460,nop>\n", 1,
+                "TCP options take 5 bytes, not a multiple of 4");
 }
 
 static void test_calls(void **state)
@@ -252,7 +258,8 @@ static void test_calls(void **state)
               "+0 getsockopt(3, SOL_SOCKET, SO_ERROR, [ECONNRESET], [4]) = 0\n"
               "+0 setsockopt(3, SOL_SOCKET, SO_LINGER, {onoff=1, linger=0}, 8) = 0\n"
               "+0 poll([{fd=4, events=POLLIN|POLLOUT, revents=POLLIN}], 1, 0) = 1\n"
-              "+0 bind(3, {sa_family=AF_INET, sin_port=htons(80), sin_addr=inet_addr(\"1.2.3.4\")}, 16) = 0\n"
+              "+0 bind(3, {sa_family=AF_INET, sin_port=htons(80),\n"
+              "            sin_addr=inet_addr(\"1.2.3.4\")}, 16) = 0\n"
               "+0 write(4, \"a\\\"b\"..., 3) = 3\n"
               "+0 getpid() = 7\n");
     assert_int_equal(p.rc, 0);
@@ -296,7 +303,8 @@ static void test_calls(void **state)
     sn_expr_render(ev(&p, 6)->u.call.args[0], buf, sizeof(buf));
     assert_string_equal(buf, "[{fd=4, events=POLLIN|POLLOUT, revents=POLLIN}]");
     sn_expr_render(ev(&p, 7)->u.call.args[1], buf, sizeof(buf));
-    assert_string_equal(buf, "{sa_family=AF_INET, sin_port=htons(80), sin_addr=inet_addr(\"1.2.3.4\")}");
+    assert_string_equal(buf,
+                        "{sa_family=AF_INET, sin_port=htons(80), sin_addr=inet_addr(\"1.2.3.4\")}");
     c = &ev(&p, 8)->u.call;
     assert_int_equal(c->args[1]->kind, SN_X_STRING);
     assert_string_equal(c->args[1]->str, "a\"b");
@@ -321,7 +329,8 @@ static void test_comments_commands_multiline(void **state)
     struct parsed p;
     /* Comments before an option line leave it an option line. */
     parse(&p, "// leading comment\n"
-              "/* block\n comment */ --tolerance_usecs=10\n");
+              "/* block\n comment */ --tolerance_usecs=10\n"
+              "0 close(3) = 0\n");
     assert_int_equal(p.rc, 0);
     assert_int_equal(p.sc.tolerance_us, 10);
     sn_script_free(&p.sc);
@@ -374,9 +383,9 @@ static void test_render_round_trip(void **state)
         "> P. 1:1001(1000) ack 1 win 257",
         "> R 2:2(0)",
         "< [ect0] 40000>8080 SEW 0:0(0) win 100 urg 3",
-        "< - 5:5(0)",
+        "< - 5:5(0) win 0",
         "< . 1:1(0) ack 1 win 257 <sack 1461:2921 3000:4000,nop,nop>",
-        "> (tos 0x10) FP. 1:1(0) ack 1 win 0 <eol>",
+        "> (tos 0x10) FP. 1:1(0) ack 1 win 0 <nop,nop,nop,eol>",
         "> [ect01] U. 1:1(0) ack 1",
     };
     for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
@@ -473,7 +482,8 @@ static void test_truncated_and_corrupted(void **state)
             ok++;
             sn_script_free(&sc);
         } else {
-            assert_true(strncmp(err, "parse error: ", 13) == 0 || strncmp(err, "unsupported: ", 13) == 0);
+            assert_true(strncmp(err, "parse error: ", 13) == 0 ||
+                        strncmp(err, "unsupported: ", 13) == 0);
         }
     }
     assert_true(ok > 5);

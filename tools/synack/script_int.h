@@ -160,13 +160,14 @@ void sn_script_free(struct sn_script *sc);
 void sn_expr_render(const struct sn_expr *e, char *buf, size_t cap);
 /* Render a packet line in packetdrill syntax, without the time. */
 void sn_packet_render(const struct sn_packet *p, char *buf, size_t cap);
-/* Bytes that the options take on the wire, before padding to 4. */
+/* Bytes that the options take on the wire. */
 size_t sn_tcp_opts_wire_len(const struct sn_tcp_opt *o, size_t n);
 
 /* ---- the runner ------------------------------------------------------------ */
 
 #define SN_QUEUE_CAP 1024        /* outbound packets waiting for a `>` line */
-#define SN_TSMAP_CAP 64          /* script TS val -> synack TS val pairs kept */
+#define SN_CONN_CAP 16           /* connections whose number spaces are kept */
+#define SN_TSMAP_CAP 32          /* script TS val -> synack TS val pairs kept per connection */
 #define SN_IO_MAX (16u << 20)    /* largest read/write count in a call */
 #define SN_DIAG_CAP 8192         /* report text kept per script */
 
@@ -174,6 +175,17 @@ struct sn_out_pkt {
     synack_time_t t;         /* when synack sent it */
     size_t len;
     uint8_t *data;
+};
+
+/* How the script's numbers map to synack's on one connection (by ports):
+ * packetdrill does this for its one socket under test. */
+struct sn_conn {
+    uint16_t lport, rport;
+    uint32_t live_isn, script_isn;   /* from synack's SYN or SYN-ACK */
+    struct { uint32_t script, live; } tsmap[SN_TSMAP_CAP];
+    size_t ntsmap, tsnext;
+    bool have_ts_pair, have_live_ts;
+    uint32_t pair_script_ts, pair_live_ts, last_live_ts;
 };
 
 /* The system call waiting for its result (one at a time, like packetdrill's
@@ -201,18 +213,15 @@ struct sn_runner {
     size_t qhead, qlen;
     bool qoverflow;
 
-    /* the connection under test (packetdrill tests one at a time) */
+    /* the ports of packet lines that give none: the latest connection */
     uint16_t lport, rport;    /* lport 0: not known yet (active open) */
-    bool isn_known;
-    uint32_t live_isn, script_isn;
-    struct { uint32_t script, live; } tsmap[SN_TSMAP_CAP];
-    size_t ntsmap, tsnext;
-    bool have_ts_pair, have_live_ts;
-    uint32_t pair_script_ts, pair_live_ts, last_live_ts;
+    struct sn_conn conns[SN_CONN_CAP];
+    size_t nconns, connnext;
     uint16_t ip_id;
 
     struct sn_pending pend;
-    uint8_t *io;              /* read/write buffer, SN_IO_MAX bytes, lazily allocated */
+    uint8_t *io;              /* read/write buffer, grown on demand up to SN_IO_MAX */
+    size_t io_cap;
     uint8_t pkt[65536];       /* inbound packet being built */
 
     bool failed;
@@ -237,9 +246,10 @@ const char *sn_time_str(synack_time_t t, char buf[32]);
 /* Inject an inbound packet line at the current time.  Returns 0 or -1. */
 int sn_packet_inject(struct sn_runner *r, const struct sn_event *ev);
 /* Match the next outbound packet(s) against a `>` line whose time window is
- * [lo, hi].  Returns 0 or -1 (failure recorded). */
+ * [lo, hi] (`when` describes it for messages).  Returns 0 or -1 (failure
+ * recorded). */
 int sn_packet_expect(struct sn_runner *r, const struct sn_event *ev, synack_time_t lo,
-                     synack_time_t hi);
+                     synack_time_t hi, const char *when);
 /* Report a queued outbound packet that no line expects; returns -1. */
 int sn_packet_unexpected(struct sn_runner *r, int line, const char *when);
 

@@ -184,10 +184,12 @@ static void lex_number(struct lexer *lx, struct tok *t)
     }
     uint64_t v = 0;
     t->kind = TK_INT;
-    if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X') && s + 2 < lx->end && isxdigit((unsigned char)s[2])) {
+    if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X') && s + 2 < lx->end &&
+        isxdigit((unsigned char)s[2])) {
         t->hex = true;
         for (s += 2; s < lx->end && isxdigit((unsigned char)*s); s++) {
-            unsigned d = is_digit(*s) ? (unsigned)(*s - '0') : (unsigned)(tolower((unsigned char)*s) - 'a' + 10);
+            unsigned d = is_digit(*s) ? (unsigned)(*s - '0')
+                                      : (unsigned)(tolower((unsigned char)*s) - 'a' + 10);
             big |= v > (UINT64_MAX >> 4);
             v = v << 4 | d;
         }
@@ -343,7 +345,8 @@ static int verr(struct parser *ps, int line, const char *kind, const char *fmt, 
     return -1;
 }
 
-static int perr(struct parser *ps, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int perr(struct parser *ps, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static int perr(struct parser *ps, int line, const char *fmt, ...)
 {
     va_list ap;
@@ -353,7 +356,8 @@ static int perr(struct parser *ps, int line, const char *fmt, ...)
     return -1;
 }
 
-static int punsup(struct parser *ps, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int punsup(struct parser *ps, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static int punsup(struct parser *ps, int line, const char *fmt, ...)
 {
     va_list ap;
@@ -442,12 +446,14 @@ static int parse_ipv4(struct parser *ps, const struct sn_option *o, uint32_t *ou
     return 0;
 }
 
-static int parse_num_option(struct parser *ps, const struct sn_option *o, long lo, long hi, long *out)
+static int parse_num_option(struct parser *ps, const struct sn_option *o, long lo, long hi,
+                            long *out)
 {
     char *end = NULL;
     long v = strtol(o->value, &end, 0);
     if (o->value[0] == '\0' || *end != '\0' || v < lo || v > hi)
-        return perr(ps, o->line, "--%s: '%s' is not a number in %ld..%ld", o->name, o->value, lo, hi);
+        return perr(ps, o->line, "--%s: '%s' is not a number in %ld..%ld", o->name, o->value, lo,
+                    hi);
     *out = v;
     return 0;
 }
@@ -536,7 +542,8 @@ static int parse_items(struct parser *ps, struct sn_expr *e, char close)
     if (!is_punct(peek(ps, 0), close)) {
         for (;;) {
             if (n == SN_SCRIPT_MAX_ITEMS)
-                return perr(ps, peek(ps, 0)->line, "more than %d items in a list", SN_SCRIPT_MAX_ITEMS);
+                return perr(ps, peek(ps, 0)->line, "more than %d items in a list",
+                            SN_SCRIPT_MAX_ITEMS);
             if ((items[n++] = parse_expr(ps)) == NULL)
                 return -1;
             if (!is_punct(peek(ps, 0), ','))
@@ -701,7 +708,8 @@ static int parse_tcp_option(struct parser *ps, struct sn_tcp_opt *o)
         do {
             if (o->nsack == 4)
                 return perr(ps, t.line, "more than 4 SACK blocks");
-            if (expect_int(ps, 0, UINT32_MAX, "SACK left edge", &v) < 0 || expect_punct(ps, ':') < 0 ||
+            if (expect_int(ps, 0, UINT32_MAX, "SACK left edge", &v) < 0 ||
+                expect_punct(ps, ':') < 0 ||
                 expect_int(ps, 0, UINT32_MAX, "SACK right edge", &w) < 0)
                 return -1;
             o->sack[o->nsack][0] = (uint32_t)v;
@@ -721,7 +729,8 @@ static int parse_tcp_option(struct parser *ps, struct sn_tcp_opt *o)
             return -1;
         *o = (struct sn_tcp_opt){.kind = SYNACK_TCPOPT_TIMESTAMP, .len = 10, .v1 = (uint32_t)v,
                                  .v2 = (uint32_t)w};
-    } else if (is_word(&t, "FO") || is_word(&t, "FOEXP") || is_word(&t, "md5") || is_word(&t, "exp")) {
+    } else if (is_word(&t, "FO") || is_word(&t, "FOEXP") || is_word(&t, "md5") ||
+               is_word(&t, "exp")) {
         return punsup(ps, t.line, "TCP option '%.*s'", (int)t.n, t.p);
     } else {
         char b[48];
@@ -757,6 +766,9 @@ static int parse_tcp_options(struct parser *ps, struct sn_packet *p)
     size_t wire = sn_tcp_opts_wire_len(opts, n);
     if (wire > SN_TCP_OPT_SPACE)
         return perr(ps, line, "TCP options take %zu bytes, more than %d", wire, SN_TCP_OPT_SPACE);
+    if (wire % 4)
+        return perr(ps, line, "TCP options take %zu bytes, not a multiple of 4 (pad with nop)",
+                    wire);
     p->opts_mode = SN_OPTS_LIST;
     p->nopts = (uint8_t)n;
     if ((p->opts = sc_alloc(ps->sc, sizeof(opts[0]) * n)) == NULL)
@@ -853,9 +865,11 @@ static int parse_packet(struct parser *ps, struct sn_event *ev)
     if (parse_flags(ps, p) < 0)
         return -1;
     int line = peek(ps, 0)->line;
-    if (expect_int(ps, 0, UINT32_MAX, "start sequence number", &start) < 0 || expect_punct(ps, ':') < 0 ||
-        expect_int(ps, 0, UINT32_MAX, "end sequence number", &end) < 0 || expect_punct(ps, '(') < 0 ||
-        expect_int(ps, 0, 65535, "payload length", &len) < 0 || expect_punct(ps, ')') < 0)
+    if (expect_int(ps, 0, UINT32_MAX, "start sequence number", &start) < 0 ||
+        expect_punct(ps, ':') < 0 ||
+        expect_int(ps, 0, UINT32_MAX, "end sequence number", &end) < 0 ||
+        expect_punct(ps, '(') < 0 || expect_int(ps, 0, 65535, "payload length", &len) < 0 ||
+        expect_punct(ps, ')') < 0)
         return -1;
     if (end != start + len)
         return perr(ps, line, "inconsistent TCP sequence numbers and payload size: %lld:%lld(%lld)",
@@ -884,8 +898,10 @@ static int parse_packet(struct parser *ps, struct sn_event *ev)
             *(has == &p->has_win ? &p->win : &p->urg) = (uint16_t)v;
         }
     }
-    if (is_punct(peek(ps, 0), '<'))
-        return parse_tcp_options(ps, p);
+    if (is_punct(peek(ps, 0), '<') && parse_tcp_options(ps, p) < 0)
+        return -1;
+    if (!p->outbound && !p->has_win)   /* as packetdrill: no default window */
+        return perr(ps, line, "window must be specified for inbound packets");
     return 0;
 }
 
@@ -903,7 +919,8 @@ static int parse_time_value(struct parser *ps, bool rel, int64_t *us)
     if (t.kind != TK_INT && t.kind != TK_NUM)
         return unexpected(ps, &t, "a time");
     if (t.us < 0)
-        return perr(ps, t.line, "time %.*s is negative or above %d s", (int)t.n, t.p, SN_SCRIPT_MAX_TIME_S);
+        return perr(ps, t.line, "time %.*s is negative or above %d s", (int)t.n, t.p,
+                    SN_SCRIPT_MAX_TIME_S);
     *us = t.us;
     return 0;
 }
@@ -1053,6 +1070,8 @@ int sn_script_parse(const char *text, size_t len, struct sn_script *sc, int *err
             parse_event(&ps, &cap);
         }
     }
+    if (!ps.failed && sc->nev == 0)
+        perr(&ps, ps.lx.line, "the script has no events");
     if (ps.failed) {
         *err_line = ps.err_line;
         sn_script_free(sc);
@@ -1186,7 +1205,8 @@ void sn_packet_render(const struct sn_packet *p, char *buf, size_t cap)
     if (nf == 0)
         flags[nf++] = '-';
     flags[nf] = '\0';
-    app(buf, cap, "%s %u:%u(%u)", flags, (unsigned)p->seq, (unsigned)(p->seq + p->len), (unsigned)p->len);
+    app(buf, cap, "%s %u:%u(%u)", flags, (unsigned)p->seq, (unsigned)(p->seq + p->len),
+        (unsigned)p->len);
     if (p->has_ack)
         app(buf, cap, " ack %u", (unsigned)p->ack);
     if (p->has_win)
