@@ -74,6 +74,9 @@ struct sn_seg {
 /* SACKed ranges the sender remembers (RFC 6675 scoreboard); beyond this
  * many, the oldest knowledge is dropped, which only costs retransmissions. */
 #define SN_SACK_MAX 8
+/* Out-of-order ranges the receiver parks; a segment that would need one
+ * more is not kept (the sender retransmits it). */
+#define SN_OOO_MAX 8
 
 struct sn_tcb {
     struct sn_tuple_entry te;         /* te.tuple: the connection's addresses */
@@ -139,7 +142,8 @@ struct sn_tcb {
     struct sn_ring snd, rcv;          /* send queue starts at snd_una; receive queue at the user's read point */
     /* Out-of-order ranges parked in rcv past its data (tcp_reass.c), sorted. */
     uint8_t nooo;
-    struct synack_sack_block ooo[SYNACK_TCP_MAX_SACK];
+    struct synack_sack_block ooo[SN_OOO_MAX];
+    uint32_t ooo_recent;              /* a byte of the latest out-of-order segment (RFC 2018 4) */
 
     /* Listener and accept queue */
     struct sn_tcb *listener;          /* a child: the listener it came from (NULL once accepted) */

@@ -76,8 +76,16 @@ int sn_tcp_send_segment(struct synack_stack *s, struct sn_tcb *tcb, uint8_t flag
             uint8_t max = (tcb->flags & SN_TF_TS) ? 3 : 4;
             th.opts.present |= SYNACK_TCPOPT_F_SACK;
             th.opts.nsack = tcb->nooo < max ? tcb->nooo : max;
-            for (uint8_t i = 0; i < th.opts.nsack; i++)
-                th.opts.sack[i] = tcb->ooo[i];
+            /* The first block holds the segment that arrived last; the
+             * others follow in sequence order. */
+            uint8_t first = 0;
+            for (uint8_t i = 0; i < tcb->nooo; i++)
+                if (seq_in(tcb->ooo_recent, tcb->ooo[i].left, tcb->ooo[i].right))
+                    first = i;
+            th.opts.sack[0] = tcb->ooo[first];
+            for (uint8_t i = 0, k = 1; i < tcb->nooo && k < th.opts.nsack; i++)
+                if (i != first)
+                    th.opts.sack[k++] = tcb->ooo[i];
         }
     }
     if ((flags & SYNACK_TH_URG) && seq_gt(tcb->snd_up, seq))

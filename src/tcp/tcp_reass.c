@@ -33,7 +33,7 @@ static bool ooo_add(struct sn_tcb *tcb, uint32_t left, uint32_t right)
         tcb->nooo = (uint8_t)(n - (j - i - 1));
         return true;
     }
-    if (n == SYNACK_TCP_MAX_SACK)
+    if (n == SN_OOO_MAX)
         return false;
     memmove(&tcb->ooo[i + 1], &tcb->ooo[i], (size_t)(n - i) * sizeof(tcb->ooo[0]));
     tcb->ooo[i].left = left;
@@ -54,8 +54,11 @@ uint32_t sn_tcp_reass(struct synack_stack *s, struct sn_tcb *tcb, uint32_t seq,
     }
     if (len == 0)
         return 0;
-    if (seq != tcb->rcv_nxt && !ooo_add(tcb, seq, seq + len))
-        return 0;
+    if (seq != tcb->rcv_nxt) {
+        if (!ooo_add(tcb, seq, seq + len))
+            return 0;
+        tcb->ooo_recent = seq;
+    }
     if (sn_ring_put_at(&tcb->rcv, off, data, len) < 0)
         return 0;
     if (seq != tcb->rcv_nxt)
