@@ -5,6 +5,7 @@
 
 #include "core/stack_internal.h"
 #include "tcp/tcp_internal.h"
+#include "wire/be.h"
 
 /* RFC 1122 3.2.2.6: the reply carries the request's identifier, sequence
  * number and data unchanged. */
@@ -48,13 +49,12 @@ int sn_icmp_input(struct synack_stack *s, const struct synack_ipv4_hdr *ip)
             return -EBADMSG;
         }
         struct synack_tuple t = {
-            .laddr = (uint32_t)q[12] << 24 | (uint32_t)q[13] << 16 | (uint32_t)q[14] << 8 | q[15],
-            .raddr = (uint32_t)q[16] << 24 | (uint32_t)q[17] << 16 | (uint32_t)q[18] << 8 | q[19],
-            .lport = (uint16_t)(q[ihl] << 8 | q[ihl + 1]),
-            .rport = (uint16_t)(q[ihl + 2] << 8 | q[ihl + 3]),
+            .laddr = get32(q + 12),
+            .raddr = get32(q + 16),
+            .lport = get16(q + ihl),
+            .rport = get16(q + ihl + 2),
         };
-        uint32_t seq = (uint32_t)q[ihl + 4] << 24 | (uint32_t)q[ihl + 5] << 16 |
-                       (uint32_t)q[ihl + 6] << 8 | q[ihl + 7];
+        uint32_t seq = get32(q + ihl + 4);
         return sn_tcp_icmp_error(s, &t, seq, h.type, h.code, h.mtu);
     }
     default:

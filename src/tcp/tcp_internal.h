@@ -235,6 +235,13 @@ void sn_tcp_rtt_sample(struct synack_stack *s, struct sn_tcb *tcb, synack_time_t
 void sn_tcp_rtt_init(struct synack_stack *s, struct sn_tcb *tcb);
 
 /* ---- tcp_sack.c: the sender's SACK scoreboard (RFC 2018, RFC 6675) ---- */
+/* Add [left, right) to a sorted array of disjoint ranges, merging neighbours.
+ * When the array is full and nothing merges: with `evict` the highest range
+ * makes room (unless the new one would be highest), else nothing changes.
+ * Returns whether the range was recorded.  (The receiver's out-of-order
+ * ranges use it too.) */
+bool sn_ranges_add(struct synack_sack_block *r, uint8_t *count, uint8_t max, uint32_t left,
+                   uint32_t right, bool evict);
 /* Record the SACK blocks of an arriving ACK (after snd_una moved). */
 void sn_sack_update(struct sn_tcb *tcb, const struct synack_tcp_opts *o);
 /* Forget what snd_una has passed. */

@@ -12,36 +12,6 @@
 #include "core/stack_internal.h"
 #include "tcp/tcp_internal.h"
 
-/* Record [left, right) among the out-of-order ranges, merging neighbours.
- * Returns false when the table is full and the range touches none (the data
- * is then not kept: the sender will retransmit it). */
-static bool ooo_add(struct sn_tcb *tcb, uint32_t left, uint32_t right)
-{
-    uint8_t n = tcb->nooo, i = 0;
-    while (i < n && seq_lt(tcb->ooo[i].right, left))
-        i++;
-    if (i < n && seq_leq(tcb->ooo[i].left, right)) {
-        /* Overlaps or touches ooo[i]: widen it, then swallow the ones it reaches. */
-        tcb->ooo[i].left = seq_min(tcb->ooo[i].left, left);
-        tcb->ooo[i].right = seq_max(tcb->ooo[i].right, right);
-        uint8_t j = i + 1;
-        while (j < n && seq_leq(tcb->ooo[j].left, tcb->ooo[i].right)) {
-            tcb->ooo[i].right = seq_max(tcb->ooo[i].right, tcb->ooo[j].right);
-            j++;
-        }
-        memmove(&tcb->ooo[i + 1], &tcb->ooo[j], (size_t)(n - j) * sizeof(tcb->ooo[0]));
-        tcb->nooo = (uint8_t)(n - (j - i - 1));
-        return true;
-    }
-    if (n == SN_OOO_MAX)
-        return false;
-    memmove(&tcb->ooo[i + 1], &tcb->ooo[i], (size_t)(n - i) * sizeof(tcb->ooo[0]));
-    tcb->ooo[i].left = left;
-    tcb->ooo[i].right = right;
-    tcb->nooo = n + 1;
-    return true;
-}
-
 uint32_t sn_tcp_reass(struct synack_stack *s, struct sn_tcb *tcb, uint32_t seq,
                       const uint8_t *data, uint32_t len)
 {
@@ -55,7 +25,9 @@ uint32_t sn_tcp_reass(struct synack_stack *s, struct sn_tcb *tcb, uint32_t seq,
     if (len == 0)
         return 0;
     if (seq != tcb->rcv_nxt) {
-        if (!ooo_add(tcb, seq, seq + len))
+        /* A segment that would need one range too many is not kept: the
+         * sender will retransmit it. */
+        if (!sn_ranges_add(tcb->ooo, &tcb->nooo, SN_OOO_MAX, seq, seq + len, false))
             return 0;
         tcb->ooo_recent = seq;
     }

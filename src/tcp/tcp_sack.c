@@ -18,32 +18,35 @@ static void recount(struct sn_tcb *tcb)
     tcb->sacked_bytes = n;
 }
 
-static void sack_insert(struct sn_tcb *tcb, uint32_t left, uint32_t right)
+bool sn_ranges_add(struct synack_sack_block *r, uint8_t *count, uint8_t max, uint32_t left,
+                   uint32_t right, bool evict)
 {
-    uint8_t n = tcb->nsacked, i = 0;
-    while (i < n && seq_lt(tcb->sacked[i].right, left))
+    uint8_t n = *count, i = 0;
+    while (i < n && seq_lt(r[i].right, left))
         i++;
-    if (i < n && seq_leq(tcb->sacked[i].left, right)) {
-        tcb->sacked[i].left = seq_min(tcb->sacked[i].left, left);
-        tcb->sacked[i].right = seq_max(tcb->sacked[i].right, right);
+    if (i < n && seq_leq(r[i].left, right)) {
+        /* Overlaps or touches r[i]: widen it, then swallow the ones it reaches. */
+        r[i].left = seq_min(r[i].left, left);
+        r[i].right = seq_max(r[i].right, right);
         uint8_t j = i + 1;
-        while (j < n && seq_leq(tcb->sacked[j].left, tcb->sacked[i].right)) {
-            tcb->sacked[i].right = seq_max(tcb->sacked[i].right, tcb->sacked[j].right);
+        while (j < n && seq_leq(r[j].left, r[i].right)) {
+            r[i].right = seq_max(r[i].right, r[j].right);
             j++;
         }
-        memmove(&tcb->sacked[i + 1], &tcb->sacked[j], (size_t)(n - j) * sizeof(tcb->sacked[0]));
-        tcb->nsacked = (uint8_t)(n - (j - i - 1));
-        return;
+        memmove(&r[i + 1], &r[j], (size_t)(n - j) * sizeof(r[0]));
+        *count = (uint8_t)(n - (j - i - 1));
+        return true;
     }
-    if (n == SN_SACK_MAX) {
-        if (i == n)
-            return; /* above everything we track: the least useful, drop it */
-        n--;        /* make room by forgetting the highest range */
+    if (n == max) {
+        if (!evict || i == n)
+            return false;
+        n--; /* forget the highest range to make room */
     }
-    memmove(&tcb->sacked[i + 1], &tcb->sacked[i], (size_t)(n - i) * sizeof(tcb->sacked[0]));
-    tcb->sacked[i].left = left;
-    tcb->sacked[i].right = right;
-    tcb->nsacked = n + 1;
+    memmove(&r[i + 1], &r[i], (size_t)(n - i) * sizeof(r[0]));
+    r[i].left = left;
+    r[i].right = right;
+    *count = n + 1;
+    return true;
 }
 
 void sn_sack_update(struct sn_tcb *tcb, const struct synack_tcp_opts *o)
@@ -58,7 +61,7 @@ void sn_sack_update(struct sn_tcb *tcb, const struct synack_tcp_opts *o)
             continue;
         if (seq_lt(left, tcb->snd_una))
             left = tcb->snd_una;
-        sack_insert(tcb, left, right);
+        sn_ranges_add(tcb->sacked, &tcb->nsacked, SN_SACK_MAX, left, right, true);
     }
     recount(tcb);
 }

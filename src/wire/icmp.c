@@ -1,6 +1,7 @@
 /* ICMPv4 codec (RFC 792) for the messages synack uses: echo request/reply,
  * destination unreachable (with the RFC 1191 next-hop MTU) and time exceeded. */
 #include "synack/wire.h"
+#include "wire/be.h"
 
 #include <limits.h>
 #include <string.h>
@@ -9,17 +10,6 @@
  * RFC 1812 5.2.7.1 adds 13-15. */
 #define UNREACH_CODE_MAX 15
 #define TIMXCEED_CODE_MAX 1   /* 0 TTL exceeded in transit, 1 reassembly time exceeded */
-
-static inline uint16_t get16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static inline void put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
 
 int synack_icmp_parse(const uint8_t *buf, size_t len, struct synack_icmp_hdr *h)
 {
