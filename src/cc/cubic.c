@@ -74,10 +74,15 @@ static void cubic_on_ack(struct sn_tcb *tcb, uint32_t acked, synack_time_t now)
     /* eq. 4: the Reno-friendly window, alpha = 3 (1 - beta) / (1 + beta). */
     double alpha = 3.0 * (1 - CUBIC_BETA) / (1 + CUBIC_BETA);
     c->w_est += alpha * (acked / mss) / cwnd;
-    if (c->w_est > target)
-        target = c->w_est;
+    if (c->w_est > target) {
+        /* 4.3: in the Reno-friendly region, cwnd is W_est itself. */
+        uint32_t est = (uint32_t)(c->w_est * mss);
+        if (est > tcb->cwnd)
+            tcb->cwnd = est;
+        return;
+    }
     if (target > cwnd) {
-        /* Grow by (target - cwnd) / cwnd segments per segment acknowledged. */
+        /* 4.4-4.5: grow by (target - cwnd) / cwnd segments per segment acknowledged. */
         c->acc += (target - cwnd) / cwnd * acked;
         if (c->acc >= 1) {
             uint32_t whole = (uint32_t)c->acc;

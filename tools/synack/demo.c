@@ -252,7 +252,8 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: synack demo [--scenario NAME] [--pcap FILE] [--loss P] [--seed N]\n"
-            "                   [--delay MS] [--msl SEC] [--quiet]\n\n"
+            "                   [--delay MS] [--msl SEC] [--quiet] [--bytes N] [--dup P]\n"
+            "                   [--reorder P] [--corrupt P] [--rate R] [--cc reno|cubic]\n\n"
             "Two simulated hosts, client 192.0.2.1 and server 192.0.2.2, on a link with a\n"
             "one-way delay (default 10 ms).  Each packet is a row of the ladder: when it\n"
             "was sent and arrived, its flags, relative seq and ack, window and length, and\n"
@@ -265,7 +266,35 @@ static void usage(FILE *f)
                "  --seed N         seed of every random choice (default 1)\n"
                "  --delay MS       one-way delay (default 10)\n"
                "  --msl SEC        maximum segment lifetime; TIME-WAIT is 2*MSL (default 30)\n"
-               "  --quiet          only the summary\n");
+               "  --quiet          only the summary\n"
+               "  --dup P          packets duplicated, percent (default 0)\n"
+               "  --reorder P      packets held back by 2*delay+1 ms, percent (default 0)\n"
+               "  --corrupt P      packets with one bit flipped, percent (default 0)\n"
+               "  --rate R         link rate in bit/s, suffix K, M or G (x1000; default:\n"
+               "                   no serialisation delay)\n"
+               "  transfer only:\n"
+               "  --bytes N        bytes the client sends, suffix K, M or G (x1024; default 1M)\n"
+               "  --cc NAME        congestion control of the sender: reno or cubic\n");
+}
+
+/* A number with an optional K, M or G suffix (powers of `unit`); false when
+ * malformed, negative or not below `max`. */
+static bool parse_scaled(const char *arg, double unit, double max, double *out)
+{
+    char *end;
+    double v = strtod(arg, &end);
+    if (end == arg)
+        return false;
+    switch (*end) {
+    case 'k': case 'K': v *= unit; end++; break;
+    case 'm': case 'M': v *= unit * unit; end++; break;
+    case 'g': case 'G': v *= unit * unit * unit; end++; break;
+    default: break;
+    }
+    if (*end || !(v >= 0 && v < max))
+        return false;
+    *out = v;
+    return true;
 }
 
 int synack_cmd_demo(int argc, char **argv)
@@ -275,10 +304,14 @@ int synack_cmd_demo(int argc, char **argv)
         {"loss", required_argument, 0, 'l'},     {"seed", required_argument, 0, 'S'},
         {"delay", required_argument, 0, 'd'},    {"msl", required_argument, 0, 'm'},
         {"quiet", no_argument, 0, 'q'},          {"help", no_argument, 0, 'h'},
+        {"bytes", required_argument, 0, 'b'},    {"dup", required_argument, 0, 'D'},
+        {"reorder", required_argument, 0, 'R'},  {"corrupt", required_argument, 0, 'C'},
+        {"rate", required_argument, 0, 'r'},     {"cc", required_argument, 0, 'c'},
         {0, 0, 0, 0},
     };
-    const char *scenario = "handshake-close", *pcap = NULL;
-    double loss = 0, delay_ms = 10, msl_s = 30;
+    const char *scenario = "handshake-close", *pcap = NULL, *cc = NULL;
+    double loss = 0, delay_ms = 10, msl_s = 30, dup = 0, reorder = 0, corrupt = 0, rate = 0;
+    double bytes = 1024 * 1024;
     unsigned long long seed = 1;
     bool quiet = false;
     int c;
@@ -293,6 +326,30 @@ int synack_cmd_demo(int argc, char **argv)
         case 'd': delay_ms = strtod(optarg, &end); break;
         case 'm': msl_s = strtod(optarg, &end); break;
         case 'q': quiet = true; break;
+        case 'D': dup = strtod(optarg, &end); break;
+        case 'R': reorder = strtod(optarg, &end); break;
+        case 'C': corrupt = strtod(optarg, &end); break;
+        case 'b':
+            /* Whole bytes, binary multiples: 1M = 1048576; at most 1 TiB. */
+            if (!parse_scaled(optarg, 1024, 1099511627777.0, &bytes) ||
+                bytes != (double)(uint64_t)bytes) {
+                fprintf(stderr, "synack demo: --bytes takes a byte count such as 4096, 64K, 1G\n");
+                return 2;
+            }
+            break;
+        case 'r':
+            if (!parse_scaled(optarg, 1000, 1e13, &rate) || rate < 1000) {
+                fprintf(stderr, "synack demo: --rate takes bit/s from 1K, such as 100M or 1G\n");
+                return 2;
+            }
+            break;
+        case 'c':
+            if (strcmp(optarg, "reno") && strcmp(optarg, "cubic")) {
+                fprintf(stderr, "synack demo: --cc takes reno or cubic\n");
+                return 2;
+            }
+            cc = optarg;
+            break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -309,6 +366,11 @@ int synack_cmd_demo(int argc, char **argv)
         fprintf(stderr, "synack demo: --loss takes 0..100, --delay 0..10000, --msl 0..3600\n");
         return 2;
     }
+    if (!(dup >= 0 && dup <= 100 && reorder >= 0 && reorder <= 100 && corrupt >= 0 &&
+          corrupt <= 100)) {
+        fprintf(stderr, "synack demo: --dup, --reorder and --corrupt take 0..100 (percent)\n");
+        return 2;
+    }
     const struct demo_scenario *sc = demo_scenarios;
     while (sc->name && strcmp(sc->name, scenario))
         sc++;
@@ -323,6 +385,8 @@ int synack_cmd_demo(int argc, char **argv)
         return 1;
     d->quiet = quiet;
     d->msl = (synack_time_t)(msl_s * 1e6);
+    d->bytes = (uint64_t)bytes;
+    d->cc = cc;
     int rc = synack_sim_new(seed, &d->sim);
     if (rc == 0)
         rc = host_init(d, 0, CLIENT_ADDR, synack_sim_random(d->sim));
@@ -332,6 +396,10 @@ int synack_cmd_demo(int argc, char **argv)
     synack_link_params_default(&lp);
     lp.delay = (synack_time_t)(delay_ms * 1000);
     lp.loss = loss / 100.0;
+    lp.dup = dup / 100.0;
+    lp.reorder = reorder / 100.0;
+    lp.corrupt = corrupt / 100.0;
+    lp.rate_bps = (uint64_t)rate;
     d->link_params = lp;
     if (rc == 0)
         rc = d->link = synack_sim_link(d->sim, d->host[0].node, d->host[1].node, &lp, &lp);
@@ -347,12 +415,23 @@ int synack_cmd_demo(int argc, char **argv)
     if (!quiet) {
         printf("synack demo --scenario %s: %s\n", sc->name, sc->help);
         printf("client 192.0.2.1, server 192.0.2.2 port %d; one-way delay %.1f ms, loss %.1f%%, "
-               "seed %llu, MSL %.0f s\n\n",
+               "seed %llu, MSL %.0f s\n",
                SERVER_PORT, delay_ms, loss, seed, msl_s);
+        if (dup > 0 || reorder > 0 || corrupt > 0 || rate > 0) {
+            printf("duplication %.1f%%, reordering %.1f%%, corruption %.1f%%, ", dup, reorder,
+                   corrupt);
+            if (rate > 0)
+                printf("rate %g Mbit/s\n", rate / 1e6);
+            else
+                printf("rate unlimited\n");
+        }
+        printf("\n");
         ladder_header(&d->ladder);
     }
     int result = sc->run(d);
     demo_summary(d, sc, result);
+    if (d->last_line[0])
+        printf("%s\n", d->last_line);
     demo_free(d);
     return result == 0 ? 0 : 1;
 }

@@ -41,6 +41,10 @@ struct demo {
     bool in_app;                    /* while a scenario's socket call runs */
     synack_time_t msl;
     uint64_t packets[2], lost[2];
+    /* --scenario transfer (demo_transfer.c) */
+    uint64_t bytes;                 /* --bytes: how much the client sends */
+    const char *cc;                 /* --cc: congestion control, NULL for the stack's default */
+    char last_line[512];            /* printed after the summary, when set */
     struct demo_sent sent[2][65536];
 };
 
@@ -54,6 +58,7 @@ struct demo_scenario {
     int (*run)(struct demo *d);     /* 0 when the scenario ended as it should */
 };
 extern const struct demo_scenario demo_scenarios[];
+int demo_transfer_run(struct demo *d);
 
 const char *demo_state(const struct demo_host *h);
 unsigned demo_pkt_key(const uint8_t *pkt, size_t len);

@@ -333,6 +333,8 @@ const struct demo_scenario demo_scenarios[] = {
     {"linger-zero", "SO_LINGER {on, 0}: close() sends RST, no TIME-WAIT", sc_linger_zero},
     {"refused", "connect() to a port nobody listens on: RST, ECONNREFUSED", sc_refused},
     {"syn-lost", "the first SYN is lost and retransmitted after the RTO", sc_syn_lost},
+    {"transfer", "client sends --bytes N to the server; SHA-256 checked at both ends",
+     demo_transfer_run},
     {NULL, NULL, NULL},
 };
 

@@ -102,17 +102,54 @@ int ladder_describe(struct ladder *l, int from, const uint8_t *pkt, size_t len, 
                     win, th.payload_len, opts[0] ? " <" : "", opts, opts[0] ? ">" : "");
 }
 
+/* A finished row: printed, or past max_rows kept in the tail ring (the
+ * row it pushes out is counted as not shown) or only counted. */
+static void emit_row(struct ladder *l, const char *row, bool pkt)
+{
+    if (!l->max_rows || l->rows < l->max_rows) {
+        l->rows += pkt;
+        fputs(row, l->out);
+        return;
+    }
+    if (!l->tail_rows) {
+        l->elided += pkt;
+        if (!pkt)
+            fputs(row, l->out);
+        return;
+    }
+    unsigned cap = l->tail_rows < LADDER_TAIL_MAX ? l->tail_rows : LADDER_TAIL_MAX;
+    unsigned slot = (l->tail_head + l->tail_len) % cap;
+    if (l->tail_len == cap) {
+        l->elided += l->tail_pkt[l->tail_head];
+        l->tail_head = (l->tail_head + 1) % cap;
+    } else {
+        l->tail_len++;
+    }
+    snprintf(l->tail[slot], LADDER_ROW_MAX, "%s", row);
+    l->tail_pkt[slot] = pkt;
+}
+
+void ladder_flush_tail(struct ladder *l)
+{
+    if (l->elided)
+        fprintf(l->out, "  ... %u packets not shown\n", l->elided);
+    unsigned cap = l->tail_rows < LADDER_TAIL_MAX ? l->tail_rows : LADDER_TAIL_MAX;
+    for (unsigned i = 0; i < l->tail_len; i++)
+        fputs(l->tail[(l->tail_head + i) % cap], l->out);
+    l->elided = 0;
+    l->tail_len = l->tail_head = 0;
+}
+
 void ladder_packet(struct ladder *l, synack_time_t sent, synack_time_t at, int from,
                    const uint8_t *pkt, size_t len, const char *left_state,
                    const char *right_state, const char *fate)
 {
-    char desc[256], when[48], col[320];
+    char desc[256], when[48], col[320], row[LADDER_ROW_MAX];
     ladder_describe(l, from, pkt, len, desc, sizeof(desc));
-    if (l->max_rows && l->rows >= l->max_rows) {
+    if (l->max_rows && l->rows >= l->max_rows && !l->tail_rows) {
         l->elided++;
         return;
     }
-    l->rows++;
     snprintf(when, sizeof(when), "%.3f -> %.3f", (double)sent / 1000.0, (double)at / 1000.0);
     /* Options (long) go on a line of their own, shown for SYNs, where they
      * are negotiated, and whenever the caller asked for them. */
@@ -123,12 +160,14 @@ void ladder_packet(struct ladder *l, synack_time_t sent, synack_time_t at, int f
         snprintf(col, sizeof(col), "%s %s", desc, fate ? "--X" : "--->");
     else
         snprintf(col, sizeof(col), "%s %s", fate ? "X--" : "<---", desc);
-    fprintf(l->out, "  %-*s %-*s %-*s %s%s%s\n", W_TIME, when, W_STATE,
-            left_state ? left_state : "", W_PKT, col, right_state ? right_state : "",
-            fate ? "   " : "", fate ? fate : "");
-    if (opt && (l->options || desc[0] == 'S' || desc[1] == 'S'))
-        fprintf(l->out, "  %-*s %-*s %s%s\n", W_TIME, "", W_STATE, "", from == 0 ? "" : "     ",
-                opt);
+    int n = snprintf(row, sizeof(row), "  %-*s %-*s %-*s %s%s%s\n", W_TIME, when, W_STATE,
+                     left_state ? left_state : "", W_PKT, col, right_state ? right_state : "",
+                     fate ? "   " : "", fate ? fate : "");
+    if (n > 0 && (size_t)n < sizeof(row) && opt &&
+        (l->options || desc[0] == 'S' || desc[1] == 'S'))
+        snprintf(row + n, sizeof(row) - (size_t)n, "  %-*s %-*s %s%s\n", W_TIME, "", W_STATE, "",
+                 from == 0 ? "" : "     ", opt);
+    emit_row(l, row, true);
 }
 
 void ladder_event(struct ladder *l, synack_time_t at, int side, const char *what,
@@ -143,6 +182,8 @@ void ladder_event(struct ladder *l, synack_time_t at, int side, const char *what
         snprintf(tmp, sizeof(tmp), "%s [%s]", what, l->name[1]);
         snprintf(col, sizeof(col), "%*s", W_PKT, tmp);
     }
-    fprintf(l->out, "  %-*s %-*s %-*s %s\n", W_TIME, when, W_STATE, left_state ? left_state : "",
-            W_PKT, col, right_state ? right_state : "");
+    char row[LADDER_ROW_MAX];
+    snprintf(row, sizeof(row), "  %-*s %-*s %-*s %s\n", W_TIME, when, W_STATE,
+             left_state ? left_state : "", W_PKT, col, right_state ? right_state : "");
+    emit_row(l, row, false);
 }

@@ -15,6 +15,9 @@
 
 #include "synack/base.h"
 
+#define LADDER_TAIL_MAX 16   /* rows kept for the tail of a summarised ladder */
+#define LADDER_ROW_MAX 512   /* one row, with its options line */
+
 struct ladder {
     FILE *out;
     const char *name[2];       /* "client", "server" */
@@ -24,7 +27,13 @@ struct ladder {
     int wscale[2];             /* window scale each side announced on its SYN, -1 if none */
     unsigned rows;             /* packets printed */
     unsigned max_rows;         /* 0 = no limit; beyond it packets are only counted */
-    unsigned elided;
+    unsigned elided;           /* packets past max_rows not shown */
+    /* With tail_rows > 0, the rows past max_rows (events too) are kept in a
+     * ring of the last tail_rows instead, printed by ladder_flush_tail. */
+    unsigned tail_rows;        /* <= LADDER_TAIL_MAX */
+    unsigned tail_len, tail_head;
+    bool tail_pkt[LADDER_TAIL_MAX];
+    char tail[LADDER_TAIL_MAX][LADDER_ROW_MAX];
     bool options;              /* print TCP options on every packet (else on SYNs only) */
 };
 
@@ -39,6 +48,9 @@ void ladder_packet(struct ladder *l, synack_time_t sent, synack_time_t at, int f
 /* A row for something that is not a packet: a user call or a timer. */
 void ladder_event(struct ladder *l, synack_time_t at, int side, const char *what,
                   const char *left_state, const char *right_state);
+/* Print "... N packets not shown" (when some were) and the kept tail rows;
+ * elided is reset, so that nothing counts them twice. */
+void ladder_flush_tail(struct ladder *l);
 /* One-line packet description ("S. seq 0 ack 1 win 65535 len 0 <mss 1460,...>"). */
 int ladder_describe(struct ladder *l, int from, const uint8_t *pkt, size_t len, char *buf,
                     size_t cap);
