@@ -80,7 +80,8 @@ struct synack_config {
     bool sack;                 /* offer SACK-permitted (default on) */
     bool timestamps;           /* offer timestamps (default on) */
     bool wscale;               /* offer window scaling (default on) */
-    synack_state_fn on_state;  /* optional trace hook */
+    synack_state_fn on_state;  /* optional trace hook, called with on_state_user */
+    void *on_state_user;
 };
 
 /* Fill *c with the defaults above (addr 0: set it). */

@@ -113,7 +113,7 @@ void sn_tcp_set_state(struct synack_stack *s, struct sn_tcb *tcb, enum synack_tc
     if (st == SYNACK_TIME_WAIT)
         s->stats.tcp_timewait++;
     if (s->cfg.on_state)
-        s->cfg.on_state(s->user, tcb->conn_id, &tcb->te.tuple, from, st);
+        s->cfg.on_state(s->cfg.on_state_user, tcb->conn_id, &tcb->te.tuple, from, st);
 }
 
 void sn_tcp_drop(struct synack_stack *s, struct sn_tcb *tcb, int err)

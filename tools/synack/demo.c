@@ -225,6 +225,7 @@ static int host_init(struct demo *d, int side, uint32_t addr, uint64_t seed)
     cfg.addr = addr;
     cfg.seed = seed;
     cfg.on_state = on_state;
+    cfg.on_state_user = h;
     cfg.msl = d->msl;
     h->d = d;
     h->side = side;
