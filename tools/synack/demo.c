@@ -103,12 +103,23 @@ unsigned demo_pkt_key(const uint8_t *pkt, size_t len)
     return len >= 6 ? (unsigned)(pkt[4] << 8 | pkt[5]) : 0;
 }
 
+static void print_loss(struct demo *d, synack_time_t sent, synack_time_t at, int side,
+                       uint8_t state, const uint8_t *pkt, size_t len, bool queue_drop)
+{
+    const char *st[2] = {demo_state(&d->host[0]), demo_state(&d->host[1])};
+    st[side] = synack_tcp_state_name(state);
+    ladder_packet(&d->ladder, sent, at, side, pkt, len, st[0], st[1],
+                  queue_drop ? "dropped (queue full)" : "lost");
+}
+
 static void observer(void *user, synack_time_t now, int link, int from_node, int to_node,
                      enum synack_sim_event ev, const uint8_t *pkt, size_t len)
 {
     struct demo *d = user;
     (void)link;
     (void)to_node;
+    if (!d->in_app && d->npending)
+        demo_flush(d);
     int side = from_node == d->host[0].node ? 0 : 1;
     struct demo_sent *ps = &d->sent[side][demo_pkt_key(pkt, len)];
     switch (ev) {
@@ -126,12 +137,18 @@ static void observer(void *user, synack_time_t now, int link, int from_node, int
         /* fall through */
     case SYNACK_SIM_DROP_QUEUE:
         d->lost[side]++;
-        if (!d->quiet) {
-            const char *st[2] = {demo_state(&d->host[0]), demo_state(&d->host[1])};
-            st[side] = synack_tcp_state_name(ps->state);
-            ladder_packet(&d->ladder, ps->at, now, side, pkt, len, st[0], st[1],
-                          ev == SYNACK_SIM_DROP_LOSS ? "lost" : "dropped (queue full)");
+        if (d->quiet)
+            break;
+        if (d->in_app && d->npending < (int)(sizeof(d->pending) / sizeof(d->pending[0])) &&
+            len <= sizeof(d->pending[0].pkt)) {
+            /* Sent from inside a socket call: keep the row until the call's own. */
+            struct demo_pending *p = &d->pending[d->npending++];
+            *p = (struct demo_pending){ps->at, now, side, ps->state,
+                                       ev == SYNACK_SIM_DROP_QUEUE, len, {0}};
+            memcpy(p->pkt, pkt, len);
+            break;
         }
+        print_loss(d, ps->at, now, side, ps->state, pkt, len, ev == SYNACK_SIM_DROP_QUEUE);
         break;
     default:
         break;
@@ -212,6 +229,16 @@ void demo_app(struct demo *d, int side, const char *fmt_what, long result, int e
         snprintf(what, sizeof(what), "%s = %ld", fmt_what, result);
     ladder_event(&d->ladder, synack_sim_now(d->sim), side, what, demo_state(&d->host[0]),
                  demo_state(&d->host[1]));
+    demo_flush(d);
+}
+
+void demo_flush(struct demo *d)
+{
+    for (int i = 0; i < d->npending; i++) {
+        const struct demo_pending *p = &d->pending[i];
+        print_loss(d, p->sent, p->at, p->side, p->state, p->pkt, p->len, p->queue_drop);
+    }
+    d->npending = 0;
 }
 
 /* ---- set-up and the command ------------------------------------------- */

@@ -29,6 +29,16 @@ struct demo_sent {
     uint8_t state;
 };
 
+/* A loss seen while a socket call runs, printed after the call's own row. */
+struct demo_pending {
+    synack_time_t sent, at;
+    int side;
+    uint8_t state;
+    bool queue_drop;
+    size_t len;
+    uint8_t pkt[1600];
+};
+
 struct demo {
     struct synack_sim *sim;
     struct demo_host host[2];
@@ -46,6 +56,8 @@ struct demo {
     const char *cc;                 /* --cc: congestion control, NULL for the stack's default */
     char last_line[512];            /* printed after the summary, when set */
     struct demo_sent sent[2][65536];
+    struct demo_pending pending[4];
+    int npending;
 };
 
 struct demo_fd {
@@ -68,6 +80,8 @@ bool demo_wait_readable(struct demo *d, int side, int fd);
 bool demo_wait_writable(struct demo *d, int side, int fd);
 void demo_settle(struct demo *d);
 void demo_app(struct demo *d, int side, const char *what, long result, int err);
+/* Print the loss rows held back while a socket call ran. */
+void demo_flush(struct demo *d);
 void demo_summary(struct demo *d, const struct demo_scenario *sc, int result);
 void demo_free(struct demo *d);
 struct sockaddr_in demo_addr(uint32_t addr, uint16_t port);

@@ -349,6 +349,7 @@ static void print_states(const struct demo_host *h, const char *name)
 
 void demo_summary(struct demo *d, const struct demo_scenario *sc, int result)
 {
+    demo_flush(d);
     if (!d->quiet && d->ladder.elided)
         printf("  ... %u more packets not shown\n", d->ladder.elided);
     const struct synack_stack_stats *cs = synack_stack_stats(d->host[C].stack);
