@@ -27,6 +27,7 @@ struct synack_dev {
     char name[SN_DEV_NAME_MAX];
     uint16_t mtu;
     unsigned batch;
+    uint32_t batch_bytes;
     synack_time_t now;                /* the time of the last recv/advance */
 
     struct sn_dev_held **held;        /* ring of backlog_max slots */

@@ -248,7 +248,7 @@ int synack_loop_run_once(struct synack_loop *l, synack_time_t until)
             if (ev & EPOLLOUT)
                 synack_dev_flush(l->dev);
             if (ev & (EPOLLIN | EPOLLERR | EPOLLHUP))
-                synack_dev_recv(l->dev, now, l->rx, l->rx_user);
+                synack_dev_recv(l->dev, l->rx, l->rx_user);
         } else if (tag == TAG_TIMER) {
             uint64_t expirations;
             if (read(l->tfd, &expirations, sizeof(expirations)) > 0) {

@@ -26,6 +26,7 @@ void synack_dev_config_default(struct synack_dev_config *c)
     c->kind = SYNACK_DEV_TUN;
     c->mtu = 1500;
     c->batch = 64;
+    c->batch_bytes = 256 * 1024;
     c->backlog = 512;
     c->prefix_len = 24;
     c->arp_reachable = SYNACK_SEC(60);
@@ -62,7 +63,7 @@ int synack_dev_open(const struct synack_dev_config *c, struct synack_dev **out)
     *out = NULL;
     size_t nlen = c->name ? strlen(c->name) : 0;
     if ((c->kind != SYNACK_DEV_TUN && c->kind != SYNACK_DEV_TAP) || c->mtu < 68 ||
-        nlen >= SN_DEV_NAME_MAX || c->batch == 0 || c->backlog == 0 ||
+        nlen >= SN_DEV_NAME_MAX || c->batch == 0 || c->batch_bytes == 0 || c->backlog == 0 ||
         (c->kind == SYNACK_DEV_TAP && (c->addr == 0 || c->prefix_len > 32)))
         return -EINVAL;
     struct synack_dev *d = calloc(1, sizeof(*d));
@@ -72,6 +73,7 @@ int synack_dev_open(const struct synack_dev_config *c, struct synack_dev **out)
     d->fd = -1;
     d->mtu = c->mtu;
     d->batch = c->batch;
+    d->batch_bytes = c->batch_bytes;
     d->backlog_max = c->backlog;
     d->held = calloc(c->backlog, sizeof(*d->held));
     int rc = d->held ? 0 : -ENOMEM;
@@ -106,11 +108,11 @@ enum synack_dev_kind synack_dev_kind(const struct synack_dev *d) { return d->kin
 uint16_t synack_dev_mtu(const struct synack_dev *d) { return d->mtu; }
 const uint8_t *synack_dev_mac(const struct synack_dev *d) { return d->arp ? d->arp->mac : NULL; }
 
-int synack_dev_recv(struct synack_dev *d, synack_time_t now, synack_dev_rx_fn fn, void *user)
+int synack_dev_recv(struct synack_dev *d, synack_dev_rx_fn fn, void *user)
 {
-    d->now = now;
     int n = 0;
-    while ((unsigned)n < d->batch) {
+    size_t bytes = 0;
+    while ((unsigned)n < d->batch && bytes < d->batch_bytes) {
         ssize_t r = read(d->fd, d->rxbuf, sizeof(d->rxbuf));
         if (r < 0) {
             if (errno == EINTR)
@@ -120,14 +122,18 @@ int synack_dev_recv(struct synack_dev *d, synack_time_t now, synack_dev_rx_fn fn
             d->st.rx_errors++;
             return n > 0 ? n : -errno;
         }
+        synack_time_t now = synack_clock_now();
+        if (now > d->now)
+            d->now = now;
         n++;
+        bytes += (size_t)r;
         d->st.reads++;
         if (d->kind == SYNACK_DEV_TAP) {
             sn_tap_input(d, d->rxbuf, (size_t)r, fn, user);
         } else if (r >= 20 && (d->rxbuf[0] >> 4) == 4) {
             d->st.rx_packets++;
             d->st.rx_bytes += (uint64_t)r;
-            fn(user, d->rxbuf, (size_t)r, now);
+            fn(user, d->rxbuf, (size_t)r, d->now);
         } else {
             d->st.rx_other++; /* IPv6 (router solicitations, ...) or runts */
         }

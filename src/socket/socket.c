@@ -338,6 +338,13 @@ int synack_setsockopt(struct synack_stack *s, int fd, int level, int name, const
     if (level == SOL_SOCKET) {
         switch (name) {
         case SO_KEEPALIVE:
+            if (v && !(tcb->flags & SN_TF_KEEPALIVE) && sn_tcb_synchronized(tcb) &&
+                tcb->state != SYNACK_TIME_WAIT) {
+                /* The idle time counts from now, as Linux's tcp_set_keepalive(). */
+                tcb->flags |= SN_TF_KEEPALIVE;
+                sn_tcp_timer_set(s, tcb, SN_TT_KEEPALIVE, s->now + SYNACK_SEC(tcb->ka_idle));
+                return 0;
+            }
             tcb->flags = v ? tcb->flags | SN_TF_KEEPALIVE : tcb->flags & ~SN_TF_KEEPALIVE;
             sn_tcp_arm_keepalive(s, tcb);
             return 0;

@@ -25,6 +25,7 @@ struct sn_tcb *sn_tcb_new(struct synack_stack *s)
     tcb->snd.cap = s->cfg.sndbuf;
     tcb->rcv.cap = s->cfg.rcvbuf;
     tcb->mss = 536; /* RFC 9293 3.7.1: the default send MSS without the option */
+    tcb->cc = sn_cc_default(); /* its state is all zero until init at ESTABLISHED */
     tcb->ka_idle = 7200;
     tcb->ka_intvl = 75;
     tcb->ka_cnt = 9;
@@ -70,7 +71,10 @@ void sn_tcb_free(struct synack_stack *s, struct sn_tcb *tcb)
                 struct sn_tcb *c = sn_tcb_of_entry(e);
                 e = e->next;
                 if (c->listener == tcb) {
-                    sn_tcp_send_rst(s, c);
+                    /* Half-open ones vanish silently, as in Linux; those
+                     * established but never accepted are reset. */
+                    if (c->state != SYNACK_SYN_RECEIVED)
+                        sn_tcp_send_rst(s, c);
                     tcb_unlink_listener(c);
                     sn_tcb_free(s, c);
                 }

@@ -56,12 +56,14 @@ static void tcp_syn_options(struct synack_stack *s, struct sn_tcb *tcb, const st
 static void enter_established(struct synack_stack *s, struct sn_tcb *tcb)
 {
     sn_tcp_set_state(s, tcb, SYNACK_ESTABLISHED);
-    if (!tcb->cc)
-        tcb->cc = sn_cc_default();
     if (tcb->cc->init)
         tcb->cc->init(tcb, s->now);
     tcb->recover = tcb->snd_una;
     tcb->high_rxt = tcb->snd_una;
+    /* RFC 6298 5.7: after the SYN (or SYN-ACK) timed out, and with no RTT
+     * sample since, data transmission starts with an RTO of 3 s. */
+    if (tcb->total_retrans > 0 && tcb->srtt == 0 && tcb->rto < SYNACK_SEC(3))
+        tcb->rto = (uint32_t)(SYNACK_SEC(3) < s->cfg.rto_max ? SYNACK_SEC(3) : s->cfg.rto_max);
     tcb->rtx_count = 0;
     tcb->last_rcv = s->now;
     sn_tcp_arm_keepalive(s, tcb);
@@ -175,6 +177,7 @@ static int tcp_input_syn_sent(struct synack_stack *s, struct sn_tcb *tcb, const 
         }
     }
     if (seq_gt(tcb->snd_una, tcb->iss)) {
+        tcb->flags |= SN_TF_SYNACKED;
         sn_tcp_timer_clear(s, tcb, SN_TT_RTX);
         enter_established(s, tcb);
         tcb->flags &= ~SN_TF_CONNECTING;
@@ -277,8 +280,10 @@ static enum ack_result tcp_input_ack(struct synack_stack *s, struct sn_tcb *tcb,
     uint32_t wnd = (uint32_t)seg->th.window << tcb->snd_wscale;
     if (seq_gt(seg->ack, tcb->snd_una)) {
         uint32_t acked = seg->ack - tcb->snd_una;
-        if (tcb->snd_una == tcb->iss)
+        if (!(tcb->flags & SN_TF_SYNACKED)) {
             acked--; /* the SYN's sequence number carries no data */
+            tcb->flags |= SN_TF_SYNACKED;
+        }
         uint32_t data = acked < tcb->snd.len ? acked : tcb->snd.len;
         sn_ring_consume(&tcb->snd, data);
         tcb->bytes_acked += data;
@@ -374,6 +379,40 @@ static bool seq_acceptable(const struct sn_tcb *tcb, uint32_t seq, uint32_t len,
            seq_in(seq + len - 1, tcb->rcv_nxt, tcb->rcv_nxt + wnd);
 }
 
+/* The peer's FIN, in order (RFC 9293 3.10.7.4 eighth). */
+static void tcp_input_fin(struct synack_stack *s, struct sn_tcb *tcb)
+{
+    tcb->rcv_nxt++;
+    tcb->flags |= SN_TF_RCVD_FIN | SN_TF_ACKNOW;
+    switch (tcb->state) {
+    case SYNACK_SYN_RECEIVED:
+    case SYNACK_ESTABLISHED:
+        sn_tcp_set_state(s, tcb, SYNACK_CLOSE_WAIT);
+        break;
+    case SYNACK_FIN_WAIT_1:
+        /* Our FIN not yet acknowledged: a simultaneous close. */
+        sn_tcp_set_state(s, tcb, SYNACK_CLOSING);
+        break;
+    case SYNACK_FIN_WAIT_2:
+        enter_time_wait(s, tcb);
+        break;
+    default:
+        break;
+    }
+    sn_tcp_notify(s, tcb);
+}
+
+/* Is [seq, seq + len) parked among the out-of-order ranges? */
+static bool ooo_holds(const struct sn_tcb *tcb, uint32_t seq, uint32_t len)
+{
+    if (len == 0)
+        return true;
+    for (uint8_t i = 0; i < tcb->nooo; i++)
+        if (seq_leq(tcb->ooo[i].left, seq) && seq_geq(tcb->ooo[i].right, seq + len))
+            return true;
+    return false;
+}
+
 /* RFC 9293 3.10.7.4: SYN-RECEIVED and every synchronized state. */
 static int tcp_input_synchronized(struct synack_stack *s, struct sn_tcb *tcb,
                                   const struct sn_seg *seg)
@@ -383,6 +422,28 @@ static int tcp_input_synchronized(struct synack_stack *s, struct sn_tcb *tcb,
     const uint8_t *data = seg->th.payload;
     uint32_t dlen = (uint32_t)seg->th.payload_len;
     bool fin = (seg->flags & SYNACK_TH_FIN) != 0;
+
+    if (tcb->state == SYNACK_SYN_RECEIVED && seg->seq == tcb->irs &&
+        (seg->flags & (SYNACK_TH_SYN | SYNACK_TH_RST)) == SYNACK_TH_SYN) {
+        if (!(seg->flags & SYNACK_TH_ACK)) {
+            /* The peer sent its SYN again: our SYN-ACK was lost.  Send it
+             * again rather than a bare ACK, which a peer in SYN-SENT would
+             * drop (as Linux's tcp_check_req does). */
+            tcb->snd_nxt = tcb->iss;
+            sn_tcp_output(s, tcb);
+            return 0;
+        }
+        if (!(tcb->flags & SN_TF_PASSIVE) && seq_lt(tcb->snd_una, seg->ack) &&
+            seq_leq(seg->ack, tcb->snd_max)) {
+            /* Simultaneous open, RFC 9293 figure 8 line 6: the peer's
+             * SYN-ACK acknowledges our SYN and completes the handshake. */
+            tcb->last_rcv = s->now;
+            if (tcp_input_ack(s, tcb, seg) == ACK_DROP)
+                return 0;
+            sn_tcp_output(s, tcb);
+            return 0;
+        }
+    }
 
     /* RFC 7323 5.3 R1: PAWS.  A timestamp older than the newest one seen
      * marks an old duplicate from a wrapped sequence space: ACK and drop. */
@@ -492,8 +553,8 @@ static int tcp_input_synchronized(struct synack_stack *s, struct sn_tcb *tcb,
     if (dlen > 0 && tcb->refs == 0 && (tcb->flags & SN_TF_SENDFIN) &&
         (tcb->state == SYNACK_FIN_WAIT_1 || tcb->state == SYNACK_FIN_WAIT_2)) {
         /* Data for a socket nobody can read any more: Linux (and RFC 2525
-         * 2.17) answer with a reset. */
-        sn_tcp_send_rst(s, tcb);
+         * 2.17) answer with a reset, built from the segment (<SEQ=SEG.ACK>). */
+        sn_tcp_respond_rst(s, seg);
         sn_tcp_drop(s, tcb, ECONNRESET);
         return 0;
     }
@@ -518,30 +579,26 @@ static int tcp_input_synchronized(struct synack_stack *s, struct sn_tcb *tcb,
     }
 
     /* eighth: FIN, once every byte before it has arrived */
-    if (fin && seq + dlen == tcb->rcv_nxt && !(tcb->flags & SN_TF_RCVD_FIN)) {
-        tcb->rcv_nxt++;
-        tcb->flags |= SN_TF_RCVD_FIN | SN_TF_ACKNOW;
-        switch (tcb->state) {
-        case SYNACK_SYN_RECEIVED:
-        case SYNACK_ESTABLISHED:
-            sn_tcp_set_state(s, tcb, SYNACK_CLOSE_WAIT);
-            break;
-        case SYNACK_FIN_WAIT_1:
-            /* Our FIN not yet acknowledged: a simultaneous close. */
-            sn_tcp_set_state(s, tcb, SYNACK_CLOSING);
-            break;
-        case SYNACK_FIN_WAIT_2:
-            enter_time_wait(s, tcb);
-            break;
-        default:
-            break;
+    if (fin && !(tcb->flags & SN_TF_RCVD_FIN)) {
+        uint32_t fin_seq = seq + dlen;
+        tcb->flags |= SN_TF_ACKNOW;
+        if (fin_seq == tcb->rcv_nxt) {
+            tcp_input_fin(s, tcb);
+        } else if (seq_gt(fin_seq, tcb->rcv_nxt) && ooo_holds(tcb, seq, dlen)) {
+            /* Ahead of missing data: keep it with the out-of-order data
+             * (as Linux does) rather than make the peer send it again. */
+            tcb->flags |= SN_TF_FIN_OOO;
+            tcb->rcv_fin = fin_seq;
         }
-        sn_tcp_notify(s, tcb);
     } else if (fin && tcb->state == SYNACK_TIME_WAIT) {
         tcb->flags |= SN_TF_ACKNOW;
         sn_tcp_timer_set(s, tcb, SN_TT_CLOSE, s->now + 2 * s->cfg.msl);
     } else if (fin) {
-        tcb->flags |= SN_TF_ACKNOW; /* out of order: the peer will send it again */
+        tcb->flags |= SN_TF_ACKNOW;
+    }
+    if ((tcb->flags & SN_TF_FIN_OOO) && tcb->rcv_nxt == tcb->rcv_fin) {
+        tcb->flags &= ~SN_TF_FIN_OOO; /* the gap before a kept FIN has filled */
+        tcp_input_fin(s, tcb);
     }
 
 out:

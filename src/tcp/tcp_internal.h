@@ -61,6 +61,8 @@ enum sn_tcp_timer {
 #define SN_TF_CONNECTING  (1u << 20) /* connect() in progress: report completion */
 #define SN_TF_SNDURG      (1u << 21) /* urgent data sent with MSG_OOB is not yet acknowledged */
 #define SN_TF_RECOVERY    (1u << 22) /* in fast recovery (RFC 6582 / RFC 6675) */
+#define SN_TF_SYNACKED    (1u << 23) /* our SYN has been acknowledged */
+#define SN_TF_FIN_OOO     (1u << 24) /* the peer's FIN arrived ahead of data: at rcv_fin */
 
 /* A segment after parsing, as the input path sees it. */
 struct sn_seg {
@@ -143,7 +145,9 @@ struct sn_tcb {
     /* Out-of-order ranges parked in rcv past its data (tcp_reass.c), sorted. */
     uint8_t nooo;
     struct synack_sack_block ooo[SN_OOO_MAX];
-    uint32_t ooo_recent;              /* a byte of the latest out-of-order segment (RFC 2018 4) */
+    uint8_t nrecent;                  /* RFC 2018 4: ranges, most recently reported first, */
+    uint32_t recent[SYNACK_TCP_MAX_SACK]; /* each by one byte it holds */
+    uint32_t rcv_fin;                 /* sequence number of a FIN kept with out-of-order data */
 
     /* Listener and accept queue */
     struct sn_tcb *listener;          /* a child: the listener it came from (NULL once accepted) */
@@ -157,6 +161,13 @@ struct sn_tcb {
 static inline struct sn_tcb *sn_tcb_of_entry(struct sn_tuple_entry *e)
 {
     return (struct sn_tcb *)e; /* te is the first member */
+}
+
+/* The sequence number of the first byte in the send ring: the SYN takes
+ * one sequence number until it is acknowledged. */
+static inline uint32_t sn_tcp_data_una(const struct sn_tcb *tcb)
+{
+    return (tcb->flags & SN_TF_SYNACKED) ? tcb->snd_una : tcb->iss + 1;
 }
 
 static inline bool sn_tcb_synchronized(const struct sn_tcb *tcb)

@@ -17,6 +17,8 @@ static uint32_t rcv_window(const struct sn_tcb *tcb)
     if (space > max_wnd)
         space = max_wnd;
     uint32_t cur = seq_gt(tcb->rcv_adv, tcb->rcv_nxt) ? tcb->rcv_adv - tcb->rcv_nxt : 0;
+    if (cur > max_wnd)
+        cur = max_wnd;
     uint32_t step = tcb->rcv.cap / 2 < tcb->rcv_mss ? tcb->rcv.cap / 2 : tcb->rcv_mss;
     if (space < cur + step && space > cur)
         space = cur; /* not worth opening by so little */
@@ -62,7 +64,9 @@ int sn_tcp_send_segment(struct synack_stack *s, struct sn_tcb *tcb, uint8_t flag
         fill_syn_options(s, tcb, &th.opts);
         /* RFC 7323 2.2: the window in a SYN is never scaled. */
         wnd = sn_tcp_rcv_space(tcb);
-        th.window = (uint16_t)(wnd > 0xffff ? 0xffff : wnd);
+        if (wnd > 0xffff)
+            wnd = 0xffff;
+        th.window = (uint16_t)wnd;
     } else if (!(flags & SYNACK_TH_RST) || (flags & SYNACK_TH_ACK)) {
         wnd = (flags & SYNACK_TH_RST) ? 0 : rcv_window(tcb);
         th.window = (uint16_t)(wnd >> tcb->rcv_wscale);
@@ -73,19 +77,23 @@ int sn_tcp_send_segment(struct synack_stack *s, struct sn_tcb *tcb, uint8_t flag
         }
         if ((tcb->flags & SN_TF_SACK) && tcb->nooo > 0 && !(flags & SYNACK_TH_RST)) {
             /* RFC 2018 4: up to 3 blocks beside timestamps, 4 without. */
-            uint8_t max = (tcb->flags & SN_TF_TS) ? 3 : 4;
-            th.opts.present |= SYNACK_TCPOPT_F_SACK;
-            th.opts.nsack = tcb->nooo < max ? tcb->nooo : max;
-            /* The first block holds the segment that arrived last; the
-             * others follow in sequence order. */
-            uint8_t first = 0;
-            for (uint8_t i = 0; i < tcb->nooo; i++)
-                if (seq_in(tcb->ooo_recent, tcb->ooo[i].left, tcb->ooo[i].right))
-                    first = i;
-            th.opts.sack[0] = tcb->ooo[first];
-            for (uint8_t i = 0, k = 1; i < tcb->nooo && k < th.opts.nsack; i++)
-                if (i != first)
+            uint8_t max = (tcb->flags & SN_TF_TS) ? 3 : 4, k = 0;
+            uint32_t used = 0;
+            /* RFC 2018 4: the block of the segment that arrived last first,
+             * then the others, most recently reported first. */
+            for (uint8_t r = 0; r < tcb->nrecent && k < max; r++)
+                for (uint8_t i = 0; i < tcb->nooo; i++)
+                    if (!(used >> i & 1u) &&
+                        seq_in(tcb->recent[r], tcb->ooo[i].left, tcb->ooo[i].right)) {
+                        used |= 1u << i;
+                        th.opts.sack[k++] = tcb->ooo[i];
+                        break;
+                    }
+            for (uint8_t i = 0; i < tcb->nooo && k < max; i++)
+                if (!(used >> i & 1u))
                     th.opts.sack[k++] = tcb->ooo[i];
+            th.opts.present |= SYNACK_TCPOPT_F_SACK;
+            th.opts.nsack = k;
         }
     }
     if ((flags & SYNACK_TH_URG) && seq_gt(tcb->snd_up, seq))
@@ -99,7 +107,7 @@ int sn_tcp_send_segment(struct synack_stack *s, struct sn_tcb *tcb, uint8_t flag
     if (len > 0) {
         if (hlen + len > SN_PKT_MAX - SYNACK_IPV4_HDR_MIN)
             return -EMSGSIZE;
-        sn_ring_peek(&tcb->snd, seq - tcb->snd_una, seg + hlen, len);
+        sn_ring_peek(&tcb->snd, seq - sn_tcp_data_una(tcb), seg + hlen, len);
         th.payload = seg + hlen;
         th.payload_len = len;
     }
@@ -188,7 +196,8 @@ static bool fin_pending(const struct sn_tcb *tcb)
 uint32_t sn_tcp_output_new(struct synack_stack *s, struct sn_tcb *tcb, uint32_t budget)
 {
     uint32_t data_end = tcb->snd.len;           /* the FIN, if any, follows the data */
-    uint32_t hole_end = tcb->snd_una + data_end;
+    uint32_t una = sn_tcp_data_una(tcb);
+    uint32_t hole_end = una + data_end;
     if (seq_lt(tcb->snd_nxt, tcb->snd_max) && tcb->nsacked) {
         /* Resending after a timeout: skip what the peer SACKed (RFC 6675
          * 5.1 keeps the scoreboard across the RTO) and stop at the next
@@ -202,7 +211,7 @@ uint32_t sn_tcp_output_new(struct synack_stack *s, struct sn_tcb *tcb, uint32_t 
                 break;
             }
     }
-    uint32_t off = tcb->snd_nxt - tcb->snd_una; /* already sent past snd_una */
+    uint32_t off = tcb->snd_nxt - una;          /* already sent past the first data byte */
     uint32_t avail = off < data_end ? data_end - off : 0;
     if (seq_lt(tcb->snd_nxt, hole_end) && avail > hole_end - tcb->snd_nxt)
         avail = hole_end - tcb->snd_nxt;
@@ -215,7 +224,9 @@ uint32_t sn_tcp_output_new(struct synack_stack *s, struct sn_tcb *tcb, uint32_t 
     /* The FIN goes with (or after) the last byte of data, once; it needs no window. */
     bool fin = fin_pending(tcb) && off + len == data_end;
     bool resend = seq_lt(tcb->snd_nxt, tcb->snd_max);
-    if (len > 0 && len < tcb->mss && !fin && !resend) {
+    /* Urgent data goes at once, whatever Nagle says (as Linux's tcp_nagle_test). */
+    bool urgent = (tcb->flags & SN_TF_SNDURG) && seq_gt(tcb->snd_up, tcb->snd_nxt);
+    if (len > 0 && len < tcb->mss && !fin && !resend && !urgent) {
         /* RFC 1122 4.2.3.4 sender SWS avoidance, with Nagle (RFC 896): a
          * short segment goes when it carries all there is and no other short
          * one is unacknowledged (or Nagle is off), or when it fills at least half
@@ -285,6 +296,15 @@ void sn_tcp_output(struct synack_stack *s, struct sn_tcb *tcb)
         break;
     }
 
+    if (!(tcb->flags & SN_TF_SYNACKED) && tcb->snd_nxt == tcb->iss) {
+        /* Closed in SYN-RECEIVED (RFC 9293 3.10.4): the SYN-ACK is still
+         * unacknowledged and goes (again) before the FIN. */
+        sn_tcp_send_segment(s, tcb, SYNACK_TH_SYN | SYNACK_TH_ACK, tcb->iss, 0);
+        tcb->snd_nxt = tcb->iss + 1;
+        tcb->snd_max = seq_max(tcb->snd_max, tcb->snd_nxt);
+        if (tcb->deadline[SN_TT_RTX] == SYNACK_TIME_NEVER)
+            sn_tcp_arm_rtx(s, tcb);
+    }
     uint64_t sent = 0;
     if ((tcb->flags & (SN_TF_RECOVERY | SN_TF_SACK)) == (SN_TF_RECOVERY | SN_TF_SACK)) {
         uint64_t before = tcb->segs_out;

@@ -29,7 +29,11 @@ uint32_t sn_tcp_reass(struct synack_stack *s, struct sn_tcb *tcb, uint32_t seq,
          * sender will retransmit it. */
         if (!sn_ranges_add(tcb->ooo, &tcb->nooo, SN_OOO_MAX, seq, seq + len, false))
             return 0;
-        tcb->ooo_recent = seq;
+        /* Most recent first (RFC 2018 4), one entry per arrival. */
+        uint8_t n = tcb->nrecent < SYNACK_TCP_MAX_SACK ? tcb->nrecent : SYNACK_TCP_MAX_SACK - 1;
+        memmove(&tcb->recent[1], &tcb->recent[0], n * sizeof(tcb->recent[0]));
+        tcb->recent[0] = seq;
+        tcb->nrecent = n + 1;
     }
     if (sn_ring_put_at(&tcb->rcv, off, data, len) < 0)
         return 0;

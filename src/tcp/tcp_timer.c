@@ -110,11 +110,11 @@ static void timer_persist(struct synack_stack *s, struct sn_tcb *tcb)
         return;
     }
     sn_tcp_send_segment(s, tcb, SYNACK_TH_ACK, tcb->snd_una - 1, 0);
-    uint8_t b = tcb->persist_backoff < 16 ? tcb->persist_backoff : 16;
-    uint64_t next = (uint64_t)tcb->rto << b;
+    if (tcb->persist_backoff < 16)
+        tcb->persist_backoff++;
+    uint64_t next = (uint64_t)tcb->rto << tcb->persist_backoff;
     if (next > s->cfg.rto_max)
         next = s->cfg.rto_max;
-    tcb->persist_backoff++;
     sn_tcp_timer_set(s, tcb, SN_TT_PERSIST, s->now + next);
 }
 
