@@ -5,7 +5,7 @@
 set -eu
 need=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
-for p in cmake make gcc pkg-config libcmocka-dev tshark iproute2 libssl-dev; do
+for p in cmake make gcc pkg-config libcmocka-dev tshark iproute2 libssl-dev curl netcat-openbsd tcpdump iputils-ping python3; do
     have_pkg "$p" || need+=("$p")
 done
 [ ${#need[@]} -eq 0 ] && exit 0

@@ -4,9 +4,9 @@
  *
  * A TUN/TAP descriptor returns one packet per read(2) and takes one per
  * write(2); it has no recvmmsg/sendmmsg.  So a "batch" is a run of reads
- * until EAGAIN or the batch size, with one clock reading for all of them,
- * and writes are one call per packet, made at once (holding packets back to
- * write them later would only add latency: there is nothing to amortise). */
+ * until EAGAIN or the batch's bounds, and writes are one call per packet,
+ * made at once (holding packets back to write them later would only add
+ * latency: there is nothing to amortise). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -25,7 +25,7 @@ void synack_dev_config_default(struct synack_dev_config *c)
     memset(c, 0, sizeof(*c));
     c->kind = SYNACK_DEV_TUN;
     c->mtu = 1500;
-    c->batch = 64;
+    c->batch = 1024;
     c->batch_bytes = 256 * 1024;
     c->backlog = 512;
     c->prefix_len = 24;

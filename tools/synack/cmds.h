@@ -4,5 +4,7 @@
 
 int synack_cmd_demo(int argc, char **argv);
 int synack_cmd_script(int argc, char **argv);
+int synack_cmd_serve(int argc, char **argv);
+int synack_cmd_connect(int argc, char **argv);
 
 #endif

@@ -12,6 +12,8 @@ static const struct {
 } cmds[] = {
     {"demo", synack_cmd_demo, "two simulated hosts open, talk and close; prints the ladder"},
     {"script", synack_cmd_script, "run packetdrill-style scripts against the stack"},
+    {"serve", synack_cmd_serve, "run a server (echo, discard, chargen, http) on a TUN/TAP interface"},
+    {"connect", synack_cmd_connect, "connect from a TUN/TAP interface to a server on the kernel's side"},
 };
 
 static void usage(FILE *f)

@@ -1,0 +1,125 @@
+/* synack devices: a stack on a real network interface, through the Linux
+ * TUN/TAP driver (/dev/net/tun; needs CAP_NET_ADMIN).
+ *
+ *   TUN  the kernel and synack exchange bare IPv4 packets (IFF_NO_PI);
+ *   TAP  they exchange Ethernet frames: the driver frames IPv4 in Ethernet
+ *        and answers and sends ARP (RFC 826) itself, with a cache of
+ *        neighbours and a bounded queue of packets waiting for an address.
+ *
+ * The descriptor is non-blocking.  synack_dev_recv reads up to `batch`
+ * packets per call (a TUN/TAP descriptor hands out one packet per read, so
+ * a batch is a run of reads until EAGAIN); synack_dev_output is a
+ * synack_output_fn that writes one packet, and holds it in a bounded
+ * backlog when the kernel refuses it for now (EAGAIN), to be written by
+ * synack_dev_flush once the descriptor is writable again.
+ *
+ * The interface is created by synack_dev_open and disappears when the
+ * device is closed (it is not made persistent).  Bringing it up and giving
+ * the kernel's side an address is the caller's business (`ip link`, netlink):
+ * the library does no system configuration.
+ *
+ *   struct synack_dev *dev;
+ *   synack_dev_open(&dcfg, &dev);
+ *   synack_stack_new(&cfg, synack_dev_output, dev, &stack);   // cfg.mtu = dcfg.mtu
+ *   ... see loop.h for the loop that drives both ...
+ */
+#ifndef SYNACK_DEV_H
+#define SYNACK_DEV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "synack/base.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* CLOCK_MONOTONIC in microseconds: the time base of the devices and of the
+ * event loop (loop.h), and so of a stack driven by them. */
+synack_time_t synack_clock_now(void);
+
+enum synack_dev_kind { SYNACK_DEV_TUN = 1, SYNACK_DEV_TAP = 2 };
+
+struct synack_dev_config {
+    enum synack_dev_kind kind;
+    const char *name;        /* interface name (< 16 bytes); NULL or "": the kernel picks tunN/tapN */
+    uint16_t mtu;            /* largest IPv4 packet, 68..65535 (default 1500); give the stack the same */
+    unsigned batch;          /* packets read per synack_dev_recv call at most (default 1024) */
+    uint32_t batch_bytes;    /* and bytes (default 256 KiB): the application gets to drain
+                              * its receive buffers between batches, even of 64 KiB packets */
+    uint32_t backlog;        /* packets held while the kernel refuses writes (default 512) */
+    /* TAP only. */
+    uint32_t addr;           /* synack's IPv4 address (host order): ARP answers for it */
+    uint8_t prefix_len;      /* its subnet, 0..32: the only destinations reachable (no router) */
+    uint8_t mac[6];          /* synack's MAC; all zero: 02:53:4b + the low 3 bytes of addr */
+    synack_time_t arp_reachable; /* how long a learned neighbour is used (default 60 s) */
+    uint32_t arp_queue;      /* packets held while addresses are resolved (default 64) */
+};
+void synack_dev_config_default(struct synack_dev_config *c);
+
+struct synack_dev;
+
+/* Open /dev/net/tun and create the interface.  Returns 0 and *out, or a
+ * negative errno: -EPERM without CAP_NET_ADMIN, -ENOENT without the TUN
+ * driver, -EBUSY if the name is taken, -EINVAL for a bad config. */
+int synack_dev_open(const struct synack_dev_config *c, struct synack_dev **out);
+/* Close the descriptor (the interface goes away) and free.  NULL is fine. */
+void synack_dev_close(struct synack_dev *d);
+
+int synack_dev_fd(const struct synack_dev *d);
+/* The interface's name as the kernel gave it. */
+const char *synack_dev_name(const struct synack_dev *d);
+enum synack_dev_kind synack_dev_kind(const struct synack_dev *d);
+uint16_t synack_dev_mtu(const struct synack_dev *d);
+/* TAP: synack's MAC address (6 bytes); TUN: NULL. */
+const uint8_t *synack_dev_mac(const struct synack_dev *d);
+
+/* Receives each IPv4 packet read from the device (ARP and non-IPv4 traffic
+ * are handled or dropped by the driver).  The buffer is the device's, valid
+ * during the call.  The return value is the stack's (synack_stack_input). */
+typedef int (*synack_dev_rx_fn)(void *user, const uint8_t *pkt, size_t len, synack_time_t now);
+
+/* Read up to `batch` packets (or `batch_bytes`), handing each IPv4 one to fn, stamped with
+ * synack_clock_now() as it was read (also the driver's clock for ARP).
+ * Returns the number of reads that returned a packet (0: nothing to read),
+ * or a negative errno on a read error other than EAGAIN. */
+int synack_dev_recv(struct synack_dev *d, synack_dev_rx_fn fn, void *user);
+
+/* Send one IPv4 packet (a synack_output_fn: pass the device as `user`).
+ * TAP: framed for its next hop, or held while ARP resolves it.  Returns 0,
+ * or a negative errno when the packet was dropped: -EMSGSIZE (over the MTU),
+ * -ENOBUFS (backlog full), -ENETUNREACH (TAP: not on the subnet), or the
+ * write's error. */
+int synack_dev_output(void *dev, const uint8_t *pkt, size_t len);
+/* True while packets wait in the backlog: wait for the descriptor to be
+ * writable, then call synack_dev_flush. */
+bool synack_dev_want_write(const struct synack_dev *d);
+/* Write the backlog.  Returns the packets written, or a negative errno. */
+int synack_dev_flush(struct synack_dev *d);
+
+/* The driver's own timers (TAP: ARP retransmissions): when it next needs
+ * synack_dev_advance, or SYNACK_TIME_NEVER. */
+synack_time_t synack_dev_next_deadline(const struct synack_dev *d);
+void synack_dev_advance(struct synack_dev *d, synack_time_t now);
+
+struct synack_dev_stats {
+    uint64_t rx_packets, rx_bytes;   /* IPv4 packets handed up */
+    uint64_t rx_other;               /* frames/packets that were not IPv4 for us (IPv6, ARP, ...) */
+    uint64_t rx_errors;              /* malformed frames, read errors */
+    uint64_t tx_packets, tx_bytes;   /* written to the kernel */
+    uint64_t tx_backlogged;          /* held because the kernel said EAGAIN */
+    uint64_t tx_dropped;             /* refused: see synack_dev_output */
+    uint64_t reads, read_batches;    /* read(2) calls that returned data; synack_dev_recv calls that read any */
+    /* TAP */
+    uint64_t arp_requests_out, arp_replies_out, arp_requests_in, arp_replies_in;
+    uint64_t arp_learned, arp_expired, arp_failed, arp_queued, arp_queue_drops;
+};
+/* A snapshot of the counters. */
+void synack_dev_stats(const struct synack_dev *d, struct synack_dev_stats *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

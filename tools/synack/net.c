@@ -1,0 +1,596 @@
+/* The runtime shared by `synack serve` and `synack connect` (see net.h). */
+#include "net.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "errname.h"
+#include "netcfg.h"
+#include "synack/socket.h"
+
+const char net_opts_help[] =
+    "device (one of):\n"
+    "  --tun NAME          create TUN interface NAME (IPv4 packets), or attach to a\n"
+    "                      persistent one (ip tuntap add NAME mode tun)\n"
+    "  --tap NAME          the same with a TAP interface (Ethernet; synack does ARP)\n"
+    "  --addr A.B.C.D/P    synack's own address and subnet (required)\n"
+    "  --peer A.B.C.D      give the kernel's side this address (in the subnet); without it\n"
+    "                      synack only brings the interface up, the rest is yours to set\n"
+    "  --mtu N             link MTU, 68..65535 (default 1500); synack's MSS is MTU - 40\n"
+    "  --port N            the TCP port\n"
+    "observing:\n"
+    "  --trace             print each connection's ladder diagram when it ends\n"
+    "  --trace-rows N      rows per ladder at most (default 60; 0: all)\n"
+    "  --pcap FILE         write the packets on the device to FILE (pcap, raw IPv4)\n"
+    "  -q, --quiet         no counters at exit\n"
+    "impairment inside synack (seeded: --seed N):\n"
+    "  --loss P --dup P --reorder P --delay MS            on what synack sends\n"
+    "  --in-loss P --in-dup P --in-reorder P --in-delay MS on what it receives\n"
+    "                      P is a probability (0.01) or a percentage (1%)\n"
+    "limits:\n"
+    "  --close-wait SEC    at exit, wait this long for closing handshakes (default 5)\n"
+    "  --timeout SEC       give up after this long (default: never)\n"
+    "  --sndbuf B --rcvbuf B  socket buffer sizes (default: 256k, or 32 segments if\n"
+    "                      more; k and m suffixes)\n"
+    "  --max-conns N       connections at once (default 4096)\n";
+
+void net_opts_default(struct net_opts *o, uint16_t port)
+{
+    memset(o, 0, sizeof(*o));
+    o->mtu = 1500;
+    o->port = port;
+    o->trace_rows = 60;
+    o->seed = 1;
+    o->close_wait = SYNACK_SEC(5);
+    o->max_conns = 4096;
+    o->trace_out = stdout;
+}
+
+synack_time_t net_now(void)
+{
+    return synack_clock_now();
+}
+
+static int bad(const char *cmd, const char *opt, const char *arg, const char *why)
+{
+    fprintf(stderr, "synack %s: --%s %s: %s\n", cmd, opt, arg, why);
+    return -1;
+}
+
+static bool parse_ip(const char *s, uint32_t *out)
+{
+    struct in_addr a;
+    if (inet_pton(AF_INET, s, &a) != 1)
+        return false;
+    *out = ntohl(a.s_addr);
+    return true;
+}
+
+static bool parse_ulong(const char *s, unsigned long lo, unsigned long hi, unsigned long *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi || s[0] == '-')
+        return false;
+    *out = v;
+    return true;
+}
+
+/* A probability: "0.01" or "1%". */
+static bool parse_prob(const char *s, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s)
+        return false;
+    if (*end == '%') {
+        v /= 100.0;
+        end++;
+    }
+    if (*end || !(v >= 0.0 && v <= 1.0))
+        return false;
+    *out = v;
+    return true;
+}
+
+/* A duration in `unit` microseconds (decimals allowed). */
+static bool parse_time(const char *s, double unit, synack_time_t *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !(v >= 0.0 && v <= 1e6))
+        return false;
+    *out = (synack_time_t)(v * unit);
+    return true;
+}
+
+static bool parse_bytes(const char *s, uint32_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno || end == s || s[0] == '-')
+        return false;
+    if (*end == 'k' || *end == 'K')
+        v *= 1024, end++;
+    else if (*end == 'm' || *end == 'M')
+        v *= 1024 * 1024, end++;
+    if (*end || v < 1024 || v > (64ul << 20))
+        return false;
+    *out = (uint32_t)v;
+    return true;
+}
+
+int net_opt(struct net_opts *o, const char *cmd, int c, const char *arg)
+{
+    unsigned long v;
+    switch (c) {
+    case NET_OPT_TUN:
+    case NET_OPT_TAP:
+        if (strlen(arg) == 0 || strlen(arg) >= 16)
+            return bad(cmd, c == NET_OPT_TUN ? "tun" : "tap", arg, "an interface name is 1..15 bytes");
+        o->kind = c == NET_OPT_TUN ? SYNACK_DEV_TUN : SYNACK_DEV_TAP;
+        o->ifname = arg;
+        return 1;
+    case NET_OPT_ADDR: {
+        char ip[32];
+        const char *slash = strchr(arg, '/');
+        size_t len = slash ? (size_t)(slash - arg) : strlen(arg);
+        if (!slash || len >= sizeof(ip))
+            return bad(cmd, "addr", arg, "want A.B.C.D/PREFIX");
+        memcpy(ip, arg, len);
+        ip[len] = 0;
+        if (!parse_ip(ip, &o->addr) || !parse_ulong(slash + 1, 1, 30, &v))
+            return bad(cmd, "addr", arg, "want A.B.C.D/PREFIX with a prefix of 1..30");
+        o->prefix = (uint8_t)v;
+        return 1;
+    }
+    case NET_OPT_PEER:
+        if (!parse_ip(arg, &o->peer))
+            return bad(cmd, "peer", arg, "want A.B.C.D");
+        return 1;
+    case NET_OPT_MTU:
+        if (!parse_ulong(arg, 68, 65535, &v))
+            return bad(cmd, "mtu", arg, "want 68..65535");
+        o->mtu = (uint16_t)v;
+        return 1;
+    case NET_OPT_PORT:
+        if (!parse_ulong(arg, 1, 65535, &v))
+            return bad(cmd, "port", arg, "want 1..65535");
+        o->port = (uint16_t)v;
+        return 1;
+    case NET_OPT_APP:
+        o->app = arg;
+        return 1;
+    case NET_OPT_PCAP:
+        o->pcap = arg;
+        return 1;
+    case NET_OPT_TRACE:
+        o->trace = true;
+        return 1;
+    case NET_OPT_TRACE_ROWS:
+        if (!parse_ulong(arg, 0, 10000000, &v))
+            return bad(cmd, "trace-rows", arg, "want a count");
+        o->trace_rows = (unsigned)v;
+        return 1;
+    case NET_OPT_SEED:
+        if (!parse_ulong(arg, 0, ULONG_MAX, &v))
+            return bad(cmd, "seed", arg, "want a number");
+        o->seed = v;
+        return 1;
+    case NET_OPT_LOSS: return parse_prob(arg, &o->out.loss) ? 1 : bad(cmd, "loss", arg, "want a probability");
+    case NET_OPT_DUP: return parse_prob(arg, &o->out.dup) ? 1 : bad(cmd, "dup", arg, "want a probability");
+    case NET_OPT_REORDER:
+        return parse_prob(arg, &o->out.reorder) ? 1 : bad(cmd, "reorder", arg, "want a probability");
+    case NET_OPT_DELAY:
+        return parse_time(arg, 1e3, &o->out.delay) ? 1 : bad(cmd, "delay", arg, "want milliseconds");
+    case NET_OPT_IN_LOSS:
+        return parse_prob(arg, &o->in.loss) ? 1 : bad(cmd, "in-loss", arg, "want a probability");
+    case NET_OPT_IN_DUP: return parse_prob(arg, &o->in.dup) ? 1 : bad(cmd, "in-dup", arg, "want a probability");
+    case NET_OPT_IN_REORDER:
+        return parse_prob(arg, &o->in.reorder) ? 1 : bad(cmd, "in-reorder", arg, "want a probability");
+    case NET_OPT_IN_DELAY:
+        return parse_time(arg, 1e3, &o->in.delay) ? 1 : bad(cmd, "in-delay", arg, "want milliseconds");
+    case NET_OPT_CLOSE_WAIT:
+        return parse_time(arg, 1e6, &o->close_wait) ? 1 : bad(cmd, "close-wait", arg, "want seconds");
+    case NET_OPT_TIMEOUT:
+        return parse_time(arg, 1e6, &o->timeout) ? 1 : bad(cmd, "timeout", arg, "want seconds");
+    case NET_OPT_SNDBUF:
+        return parse_bytes(arg, &o->sndbuf) ? 1 : bad(cmd, "sndbuf", arg, "want 1k..64m");
+    case NET_OPT_RCVBUF:
+        return parse_bytes(arg, &o->rcvbuf) ? 1 : bad(cmd, "rcvbuf", arg, "want 1k..64m");
+    case NET_OPT_MAX_CONNS:
+        if (!parse_ulong(arg, 1, 65536, &v))
+            return bad(cmd, "max-conns", arg, "want 1..65536");
+        o->max_conns = (uint32_t)v;
+        return 1;
+    case NET_OPT_QUIET:
+    case 'q':
+        o->quiet = true;
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+int net_opts_check(struct net_opts *o, const char *cmd)
+{
+    if (!o->kind) {
+        fprintf(stderr, "synack %s: say which device: --tun NAME or --tap NAME\n", cmd);
+        return -1;
+    }
+    if (!o->addr) {
+        fprintf(stderr, "synack %s: --addr A.B.C.D/PREFIX is required\n", cmd);
+        return -1;
+    }
+    uint32_t mask = ~0u << (32 - o->prefix);
+    /* The kernel's side must be on synack's subnet: the only route either
+     * side gets is to that subnet, through the device. */
+    if (o->peer && ((o->peer & mask) != (o->addr & mask) || o->peer == o->addr ||
+                    (o->peer & ~mask) == 0 || (o->peer & ~mask) == ~mask)) {
+        fprintf(stderr, "synack %s: --peer must be another host address of %s's subnet\n", cmd,
+                "--addr");
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- packets on their way ------------------------------------------------ */
+
+/* A packet synack sends reaches the device (after the output impairment). */
+static void wire_out(void *user, const uint8_t *pkt, size_t len, synack_time_t sent,
+                     synack_time_t now)
+{
+    struct net *n = user;
+    if (n->pcap)
+        synack_pcap_write(n->pcap, now + n->wall_offset, pkt, len);
+    if (n->trace)
+        nettrace_packet(n->trace, 0, pkt, len, sent, now, NULL);
+    synack_dev_output(n->dev, pkt, len);
+}
+
+static void dropped_out(void *user, const uint8_t *pkt, size_t len, synack_time_t now,
+                        const char *why)
+{
+    struct net *n = user;
+    if (n->trace)
+        nettrace_packet(n->trace, 0, pkt, len, now, now, why);
+}
+
+static int net_output(void *user, const uint8_t *pkt, size_t len)
+{
+    struct net *n = user;
+    synack_time_t now = synack_clock_now();
+    if (impair_active(&n->imp_out)) {
+        impair_send(&n->imp_out, pkt, len, now);
+        return 0;
+    }
+    if (n->pcap)
+        synack_pcap_write(n->pcap, now + n->wall_offset, pkt, len);
+    if (n->trace)
+        nettrace_packet(n->trace, 0, pkt, len, now, now, NULL);
+    return synack_dev_output(n->dev, pkt, len);
+}
+
+/* A packet from the kernel reaches the stack (after the input impairment). */
+static void deliver_in(void *user, const uint8_t *pkt, size_t len, synack_time_t sent,
+                       synack_time_t now)
+{
+    struct net *n = user;
+    (void)sent;
+    if (n->trace)
+        nettrace_input_begin(n->trace);
+    int rc = synack_stack_input(n->stack, pkt, len, now);
+    if (n->trace)
+        nettrace_input_done(n->trace, pkt, len, now, rc == -EBADMSG ? "malformed, dropped" : NULL);
+}
+
+static void dropped_in(void *user, const uint8_t *pkt, size_t len, synack_time_t now,
+                       const char *why)
+{
+    struct net *n = user;
+    if (n->trace)
+        nettrace_packet(n->trace, 1, pkt, len, now, now, why);
+}
+
+static int net_input(void *user, const uint8_t *pkt, size_t len, synack_time_t now)
+{
+    struct net *n = user;
+    if (n->pcap)
+        synack_pcap_write(n->pcap, now + n->wall_offset, pkt, len);
+    if (impair_active(&n->imp_in))
+        impair_send(&n->imp_in, pkt, len, now);
+    else
+        deliver_in(n, pkt, len, now, now);
+    return 0;
+}
+
+static synack_time_t impair_deadline(void *user) { return impair_next(user); }
+static void impair_run(void *user, synack_time_t now) { impair_advance(user, now); }
+
+/* ---- hooks from the stack ------------------------------------------------ */
+
+static bool counted(enum synack_tcp_state st)
+{
+    return st != SYNACK_CLOSED && st != SYNACK_LISTEN && st != SYNACK_TIME_WAIT;
+}
+
+static void net_on_state(void *user, uint32_t conn_id, const struct synack_tuple *t,
+                         enum synack_tcp_state from, enum synack_tcp_state to)
+{
+    struct net *n = user;
+    (void)conn_id;
+    if (counted(from) && !counted(to) && n->open_conns > 0)
+        n->open_conns--;
+    else if (!counted(from) && counted(to))
+        n->open_conns++;
+    if (n->trace)
+        nettrace_state(n->trace, t, from, to, synack_clock_now());
+}
+
+void net_mark_ready(struct net *n, int fd)
+{
+    if (fd < 0 || (uint32_t)fd >= n->fd_cap || n->queued[fd])
+        return;
+    n->queued[fd] = 1;
+    n->ready[(n->ready_head + n->nready) % n->fd_cap] = fd;
+    n->nready++;
+}
+
+static void net_on_event(void *user, int fd, short events)
+{
+    (void)events;
+    net_mark_ready(user, fd);
+}
+
+int net_next_ready(struct net *n)
+{
+    if (n->nready == 0)
+        return -1;
+    int fd = n->ready[n->ready_head];
+    n->ready_head = (n->ready_head + 1) % n->fd_cap;
+    n->nready--;
+    n->queued[fd] = 0;
+    return fd;
+}
+
+/* ---- signals ------------------------------------------------------------- */
+
+static void on_signal(void *user, int fd, uint32_t events)
+{
+    struct net *n = user;
+    (void)events;
+    struct signalfd_siginfo si;
+    while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+        if (n->stop) {
+            /* A second one: no more waiting for handshakes. */
+            n->o.close_wait = 0;
+        }
+        n->stop = true;
+        if (!n->o.quiet)
+            fprintf(stderr, "synack %s: %s, closing\n", n->cmd, strsignal((int)si.ssi_signo));
+    }
+}
+
+static int setup_signals(struct net *n)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+        return -errno;
+    n->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (n->sigfd < 0)
+        return -errno;
+    /* Writing the ladders or a file to a closed pipe is an error to report,
+     * not a reason to die. */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
+    return synack_loop_watch(n->loop, n->sigfd, EPOLLIN, on_signal, n);
+}
+
+/* ---- start and stop -------------------------------------------------------- */
+
+static int fail(struct net *n, const char *what, int err)
+{
+    char e[96];
+    fprintf(stderr, "synack %s: %s: %s\n", n->cmd, what, net_errstr(e, sizeof(e), err));
+    if (err == -EPERM || err == -EACCES)
+        fprintf(stderr, "synack %s: creating and configuring an interface needs root "
+                        "(CAP_NET_ADMIN)\n", n->cmd);
+    return -1;
+}
+
+int net_start(struct net *n, const char *cmd, const struct net_opts *o)
+{
+    memset(n, 0, sizeof(*n));
+    n->o = *o;
+    n->cmd = cmd;
+    n->sigfd = -1;
+    n->t0 = synack_clock_now();
+    struct timespec rt;
+    clock_gettime(CLOCK_REALTIME, &rt);
+    n->wall_offset = (synack_time_t)rt.tv_sec * 1000000u + (synack_time_t)rt.tv_nsec / 1000u -
+                     synack_clock_now();
+
+    struct synack_dev_config dc;
+    synack_dev_config_default(&dc);
+    dc.kind = o->kind;
+    dc.name = o->ifname;
+    dc.mtu = o->mtu;
+    dc.addr = o->addr;
+    dc.prefix_len = o->prefix;
+    int rc = synack_dev_open(&dc, &n->dev);
+    if (rc < 0) {
+        char what[64];
+        snprintf(what, sizeof(what), "cannot create %s %s", o->kind == SYNACK_DEV_TAP ? "TAP" : "TUN",
+                 o->ifname);
+        return fail(n, what, rc);
+    }
+    const char *ifname = synack_dev_name(n->dev);
+    netcfg_no_ipv6(ifname); /* best effort: without IPv6 in the kernel there is nothing to turn off */
+    if ((rc = netcfg_link_up(ifname, o->mtu)) < 0)
+        return fail(n, "cannot bring the interface up", rc);
+    if (o->peer && (rc = netcfg_add_addr(ifname, o->peer, o->prefix)) < 0)
+        return fail(n, "cannot give the kernel's side its address", rc);
+    if ((rc = netcfg_wait_running(ifname, 3000)) < 0)
+        return fail(n, "the interface did not come up", rc);
+
+    struct synack_config cfg;
+    synack_config_default(&cfg);
+    cfg.addr = o->addr;
+    cfg.mtu = o->mtu;
+    cfg.seed = o->seed ^ (uint64_t)n->t0; /* ISNs must differ from run to run */
+    cfg.max_conns = o->max_conns + 64;    /* room for TIME-WAIT and half-open ones */
+    cfg.max_sockets = o->max_conns + 16;
+    /* Buffers of at least 32 full-size segments: 256 KiB is 180 segments
+     * at MTU 1500 but only 4 at MTU 65535, too few to keep a window open. */
+    uint32_t segs32 = 32u * (o->mtu - 40u);
+    cfg.sndbuf = o->sndbuf ? o->sndbuf : segs32 > cfg.sndbuf ? segs32 : cfg.sndbuf;
+    cfg.rcvbuf = o->rcvbuf ? o->rcvbuf : segs32 > cfg.rcvbuf ? segs32 : cfg.rcvbuf;
+    cfg.on_state = net_on_state;
+    cfg.on_state_user = n;
+    if ((rc = synack_stack_new(&cfg, net_output, n, &n->stack)) < 0)
+        return fail(n, "cannot create the stack", rc);
+    n->fd_cap = cfg.max_sockets + 3;
+    n->ready = calloc(n->fd_cap, sizeof(*n->ready));
+    n->queued = calloc(n->fd_cap, 1);
+    if (!n->ready || !n->queued)
+        return fail(n, "out of memory", -ENOMEM);
+    synack_set_event_cb(n->stack, net_on_event, n);
+
+    if ((rc = synack_loop_new(n->stack, n->dev, &n->loop)) < 0)
+        return fail(n, "cannot create the event loop", rc);
+    synack_loop_set_rx(n->loop, net_input, n);
+    impair_init(&n->imp_out, &o->out, o->seed * 2 + 1, wire_out, dropped_out, n);
+    impair_init(&n->imp_in, &o->in, o->seed * 2 + 2, deliver_in, dropped_in, n);
+    if (impair_active(&n->imp_out))
+        synack_loop_add_timer(n->loop, impair_deadline, impair_run, &n->imp_out);
+    if (impair_active(&n->imp_in))
+        synack_loop_add_timer(n->loop, impair_deadline, impair_run, &n->imp_in);
+    if ((rc = setup_signals(n)) < 0)
+        return fail(n, "cannot set up signal handling", rc);
+    if (o->pcap && (rc = synack_pcap_open(o->pcap, SYNACK_PCAP_LINKTYPE_RAW, 0, &n->pcap)) < 0)
+        return fail(n, o->pcap, rc);
+    if (o->trace && nettrace_new(o->trace_out, o->addr, o->trace_rows, n->t0, &n->trace) < 0)
+        return fail(n, "trace", -ENOMEM);
+    return 0;
+}
+
+void net_round(struct net *n, synack_time_t until)
+{
+    synack_loop_run_once(n->loop, until);
+    nettrace_flush(n->trace);
+}
+
+bool net_wait_closed(struct net *n)
+{
+    synack_time_t deadline = synack_clock_now() + n->o.close_wait;
+    while (n->open_conns > 0 && synack_clock_now() < deadline && n->o.close_wait > 0) {
+        net_round(n, deadline);
+        while (net_next_ready(n) >= 0)
+            ; /* every descriptor is closed: nothing to do for them */
+    }
+    return n->open_conns == 0;
+}
+
+const char *net_rate(char *buf, size_t cap, uint64_t bytes, synack_time_t us)
+{
+    double s = us > 0 ? (double)us / 1e6 : 1e-6;
+    double r = (double)bytes / s;
+    if (r >= 1e9)
+        snprintf(buf, cap, "%.2f GB/s", r / 1e9);
+    else if (r >= 1e6)
+        snprintf(buf, cap, "%.1f MB/s", r / 1e6);
+    else
+        snprintf(buf, cap, "%.1f kB/s", r / 1e3);
+    return buf;
+}
+
+const char *net_errstr(char *buf, size_t cap, int err)
+{
+    if (err < 0)
+        err = -err;
+    const char *name = synack_errname(err);
+    snprintf(buf, cap, "%s (%s)", name ? name : "?", strerror(err));
+    return buf;
+}
+
+static void print_counters(const struct net *n)
+{
+    const struct synack_stack_stats *s = synack_stack_stats(n->stack);
+    struct synack_dev_stats d;
+    struct synack_loop_stats l;
+    synack_dev_stats(n->dev, &d);
+    synack_loop_stats(n->loop, &l);
+    fprintf(stderr, "synack %s: device %s: in %llu packets (%llu bytes, %llu other), out %llu "
+                    "packets (%llu bytes, %llu dropped, %llu held back)\n",
+            n->cmd, synack_dev_name(n->dev), (unsigned long long)d.rx_packets,
+            (unsigned long long)d.rx_bytes, (unsigned long long)d.rx_other,
+            (unsigned long long)d.tx_packets, (unsigned long long)d.tx_bytes,
+            (unsigned long long)d.tx_dropped, (unsigned long long)d.tx_backlogged);
+    if (n->dev && synack_dev_kind(n->dev) == SYNACK_DEV_TAP)
+        fprintf(stderr, "synack %s: arp: %llu requests in, %llu replies out, %llu requests out, "
+                        "%llu replies in, %llu packets held, %llu dropped\n",
+                n->cmd, (unsigned long long)d.arp_requests_in, (unsigned long long)d.arp_replies_out,
+                (unsigned long long)d.arp_requests_out, (unsigned long long)d.arp_replies_in,
+                (unsigned long long)d.arp_queued, (unsigned long long)d.arp_queue_drops);
+    fprintf(stderr, "synack %s: tcp: %llu connections opened, %llu accepted, %llu reset, "
+                    "%llu segments retransmitted, %llu RSTs sent; icmp: %llu echo replies\n",
+            n->cmd, (unsigned long long)s->tcp_conns_opened,
+            (unsigned long long)s->tcp_conns_accepted, (unsigned long long)s->tcp_conns_reset,
+            (unsigned long long)s->tcp_retrans, (unsigned long long)s->tcp_rst_out,
+            (unsigned long long)s->icmp_echo_replied);
+    if (impair_active(&n->imp_out) || impair_active(&n->imp_in))
+        fprintf(stderr, "synack %s: impairment: out %llu lost, %llu duplicated, %llu reordered; "
+                        "in %llu lost, %llu duplicated, %llu reordered\n",
+                n->cmd, (unsigned long long)n->imp_out.lost,
+                (unsigned long long)n->imp_out.duplicated, (unsigned long long)n->imp_out.reordered,
+                (unsigned long long)n->imp_in.lost, (unsigned long long)n->imp_in.duplicated,
+                (unsigned long long)n->imp_in.reordered);
+    fprintf(stderr, "synack %s: loop: %llu rounds, %llu sleeps, %llu deadline wake-ups late by "
+                    "%llu us on average (at most %llu us)\n",
+            n->cmd, (unsigned long long)l.rounds, (unsigned long long)l.sleeps,
+            (unsigned long long)l.timer_wakeups,
+            (unsigned long long)(l.timer_wakeups ? l.late_total_us / l.timer_wakeups : 0),
+            (unsigned long long)l.late_max_us);
+}
+
+void net_stop(struct net *n)
+{
+    if (!n->cmd)
+        return; /* never started */
+    if (n->stack && n->dev && n->loop && !n->o.quiet)
+        print_counters(n);
+    nettrace_free(n->trace);
+    int rc = synack_pcap_close(n->pcap);
+    if (rc < 0) {
+        char e[96];
+        fprintf(stderr, "synack %s: %s: %s\n", n->cmd, n->o.pcap, net_errstr(e, sizeof(e), rc));
+    }
+    synack_loop_free(n->loop);
+    synack_stack_free(n->stack);
+    synack_dev_close(n->dev);
+    impair_free(&n->imp_out);
+    impair_free(&n->imp_in);
+    if (n->sigfd >= 0)
+        close(n->sigfd);
+    free(n->ready);
+    free(n->queued);
+    memset(n, 0, sizeof(*n));
+    n->sigfd = -1;
+}

@@ -1,0 +1,125 @@
+/* What `synack serve` and `synack connect` share: a stack on a TUN/TAP
+ * device driven by the event loop, with the device's configuration, the
+ * options common to both, the pcap and trace hooks, impairment, signals,
+ * the readiness queue the applications work from, and the bounded wait for
+ * closing handshakes at exit. */
+#ifndef SYNACK_TOOL_NET_H
+#define SYNACK_TOOL_NET_H
+
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "impair.h"
+#include "nettrace.h"
+#include "synack/dev.h"
+#include "synack/loop.h"
+#include "synack/pcap.h"
+#include "synack/stack.h"
+
+struct net_opts {
+    enum synack_dev_kind kind;
+    const char *ifname;
+    uint32_t addr;                /* synack's address (host order) */
+    uint8_t prefix;
+    uint32_t peer;                /* the kernel side's address; 0: not configured by synack */
+    uint16_t mtu;
+    uint16_t port;
+    const char *app;
+    const char *pcap;
+    bool trace;
+    unsigned trace_rows;
+    uint64_t seed;
+    struct impair_params out, in; /* impairment of what synack sends / receives */
+    synack_time_t close_wait;     /* how long to wait for closing handshakes at exit */
+    synack_time_t timeout;        /* connect: give up after this long (0: never) */
+    uint32_t sndbuf, rcvbuf;      /* 0: the stack's defaults */
+    uint32_t max_conns;
+    bool quiet;
+    FILE *trace_out;              /* where the ladders go (default stdout) */
+};
+
+/* getopt_long codes of the common options (long only). */
+enum {
+    NET_OPT_TUN = 0x100, NET_OPT_TAP, NET_OPT_ADDR, NET_OPT_PEER, NET_OPT_MTU, NET_OPT_PORT,
+    NET_OPT_APP, NET_OPT_PCAP, NET_OPT_TRACE, NET_OPT_TRACE_ROWS, NET_OPT_SEED, NET_OPT_LOSS,
+    NET_OPT_DUP, NET_OPT_REORDER, NET_OPT_DELAY, NET_OPT_IN_LOSS, NET_OPT_IN_DUP,
+    NET_OPT_IN_REORDER, NET_OPT_IN_DELAY, NET_OPT_CLOSE_WAIT, NET_OPT_TIMEOUT, NET_OPT_SNDBUF,
+    NET_OPT_RCVBUF, NET_OPT_MAX_CONNS, NET_OPT_QUIET, NET_OPT_HELP, NET_OPT_FIRST_OWN
+};
+#define NET_LONG_OPTIONS                                                                         \
+    {"tun", required_argument, 0, NET_OPT_TUN}, {"tap", required_argument, 0, NET_OPT_TAP},     \
+    {"addr", required_argument, 0, NET_OPT_ADDR}, {"peer", required_argument, 0, NET_OPT_PEER}, \
+    {"mtu", required_argument, 0, NET_OPT_MTU}, {"port", required_argument, 0, NET_OPT_PORT},   \
+    {"app", required_argument, 0, NET_OPT_APP}, {"pcap", required_argument, 0, NET_OPT_PCAP},   \
+    {"trace", no_argument, 0, NET_OPT_TRACE},                                                   \
+    {"trace-rows", required_argument, 0, NET_OPT_TRACE_ROWS},                                   \
+    {"seed", required_argument, 0, NET_OPT_SEED}, {"loss", required_argument, 0, NET_OPT_LOSS}, \
+    {"dup", required_argument, 0, NET_OPT_DUP},                                                 \
+    {"reorder", required_argument, 0, NET_OPT_REORDER},                                         \
+    {"delay", required_argument, 0, NET_OPT_DELAY},                                             \
+    {"in-loss", required_argument, 0, NET_OPT_IN_LOSS},                                         \
+    {"in-dup", required_argument, 0, NET_OPT_IN_DUP},                                           \
+    {"in-reorder", required_argument, 0, NET_OPT_IN_REORDER},                                   \
+    {"in-delay", required_argument, 0, NET_OPT_IN_DELAY},                                       \
+    {"close-wait", required_argument, 0, NET_OPT_CLOSE_WAIT},                                   \
+    {"timeout", required_argument, 0, NET_OPT_TIMEOUT},                                         \
+    {"sndbuf", required_argument, 0, NET_OPT_SNDBUF},                                           \
+    {"rcvbuf", required_argument, 0, NET_OPT_RCVBUF},                                           \
+    {"max-conns", required_argument, 0, NET_OPT_MAX_CONNS},                                     \
+    {"quiet", no_argument, 0, NET_OPT_QUIET}, {"help", no_argument, 0, NET_OPT_HELP}
+
+/* The common options' help text. */
+extern const char net_opts_help[];
+
+void net_opts_default(struct net_opts *o, uint16_t port);
+/* One parsed option: 1 if it was a common one (applied), 0 if not, -1 if
+ * its argument is bad (a message was printed). */
+int net_opt(struct net_opts *o, const char *cmd, int c, const char *arg);
+/* The checks that need all options: 0, or -1 with a message. */
+int net_opts_check(struct net_opts *o, const char *cmd);
+
+struct net {
+    struct net_opts o;
+    const char *cmd;
+    struct synack_stack *stack;
+    struct synack_dev *dev;
+    struct synack_loop *loop;
+    struct synack_pcap *pcap;
+    struct nettrace *trace;
+    struct impair imp_out, imp_in;
+    int sigfd;
+    bool stop;                   /* SIGINT/SIGTERM seen: finish up */
+    synack_time_t t0;
+    synack_time_t wall_offset;   /* CLOCK_REALTIME - CLOCK_MONOTONIC, for the pcap's stamps */
+    uint32_t open_conns;         /* connections not yet CLOSED or in TIME-WAIT */
+    /* Descriptors that may be ready (from the stack's event callback). */
+    int *ready;
+    uint8_t *queued;
+    uint32_t ready_head, nready, fd_cap;
+};
+
+/* Open and configure the device, create the stack and the loop, hook up the
+ * pcap, the trace, the impairment and the signals.  Returns 0, or -1 with a
+ * message (then net_stop cleans up what was made). */
+int net_start(struct net *n, const char *cmd, const struct net_opts *o);
+/* Print the counters (unless quiet) and free everything. */
+void net_stop(struct net *n);
+/* One loop round, sleeping at most until `until`; then prints the ladders of
+ * the connections that ended. */
+void net_round(struct net *n, synack_time_t until);
+/* The next descriptor the stack said may be ready, or -1. */
+int net_next_ready(struct net *n);
+/* Ask for fd to be handled again (work left that no event will announce). */
+void net_mark_ready(struct net *n, int fd);
+/* Run the loop until every connection is CLOSED or in TIME-WAIT, or
+ * o.close_wait has passed.  Returns true if they all finished. */
+bool net_wait_closed(struct net *n);
+synack_time_t net_now(void);
+/* "1.23 MB/s"-style rate of `bytes` over `us` microseconds into buf. */
+const char *net_rate(char *buf, size_t cap, uint64_t bytes, synack_time_t us);
+/* "ECONNRESET (Connection reset by peer)" */
+const char *net_errstr(char *buf, size_t cap, int err);
+
+#endif
