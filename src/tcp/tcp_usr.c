@@ -156,16 +156,17 @@ long sn_tcp_usr_recv(struct synack_stack *s, struct sn_tcb *tcb, void *buf, size
         return n;
     uint32_t before = seq_gt(tcb->rcv_adv, tcb->rcv_nxt) ? tcb->rcv_adv - tcb->rcv_nxt : 0;
     sn_ring_consume(&tcb->rcv, n);
-    /* Tell the peer the window opened only when that matters: the window
-     * it knows is at most half the largest, and reading at least doubled
-     * it (Linux's tcp_cleanup_rbuf; RFC 1122 4.2.3.3 leaves the choice). */
+    /* A pure window update only when the peer may be stalled for want of
+     * window: the window it knows is nearly closed (under four segments,
+     * or half a small buffer) and reading at least doubled it.  Otherwise
+     * the ACKs that data brings carry the new window anyway (RFC 1122
+     * 4.2.3.3 leaves the choice; Linux's tcp_cleanup_rbuf is alike). */
     uint32_t space = sn_tcp_rcv_space(tcb), max_wnd = (uint32_t)0xffff << tcb->rcv_wscale;
-    if (max_wnd > tcb->rcv.cap)
-        max_wnd = tcb->rcv.cap;
     if (space > max_wnd)
         space = max_wnd; /* what the window field can say */
-    if (sn_tcb_synchronized(tcb) && !(tcb->flags & SN_TF_RCVD_FIN) && 2 * before <= max_wnd &&
-        space >= 2 * before && space >= tcb->rcv_mss) {
+    uint32_t low = 4u * tcb->rcv_mss < tcb->rcv.cap / 2 ? 4u * tcb->rcv_mss : tcb->rcv.cap / 2;
+    if (sn_tcb_synchronized(tcb) && !(tcb->flags & SN_TF_RCVD_FIN) && before < low &&
+        space >= 2 * before && space - before >= tcb->rcv_mss) {
         tcb->flags |= SN_TF_ACKNOW;
         sn_tcp_output(s, tcb);
     }
