@@ -98,7 +98,8 @@ bool synack_sim_step(struct synack_sim *sim);
 /* Run every event up to and including time `until`, then set the clock to it. */
 void synack_sim_run_until(struct synack_sim *sim, synack_time_t until);
 /* Run until `done(user)` is true (checked after every event), or until
- * `limit`, or until nothing is pending.  Returns true if done() became true. */
+ * `limit`, or until nothing is pending.  Returns true if done() became true.
+ * With done == NULL it runs to `limit` or until nothing is pending. */
 bool synack_sim_run_while(struct synack_sim *sim, bool (*done)(void *user), void *user,
                           synack_time_t limit);
 synack_time_t synack_sim_now(const struct synack_sim *sim);

@@ -550,7 +550,7 @@ void synack_sim_run_until(struct synack_sim *sim, synack_time_t until)
 bool synack_sim_run_while(struct synack_sim *sim, bool (*done)(void *user), void *user,
                           synack_time_t limit)
 {
-    if (done(user))
+    if (done && done(user))
         return true;
     for (;;) {
         int node;
@@ -563,7 +563,7 @@ bool synack_sim_run_while(struct synack_sim *sim, bool (*done)(void *user), void
             return false;
         }
         run_event(sim, t, node);
-        if (done(user))
+        if (done && done(user))
             return true;
     }
 }
