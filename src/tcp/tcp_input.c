@@ -466,6 +466,8 @@ static int tcp_input_synchronized(struct synack_stack *s, struct sn_tcb *tcb,
         }
         /* A zero window still takes valid ACKs, URGs and RSTs (3.10.7.4). */
         if (!(wnd == 0 && seq == tcb->rcv_nxt)) {
+            if (dlen > 0 && seq_leq(seq + dlen, tcb->rcv_nxt) && !(seg->flags & SYNACK_TH_RST))
+                sn_tcp_dsack(tcb, seq, dlen); /* all of it arrived before */
             if (!(seg->flags & SYNACK_TH_RST)) {
                 tcb->flags |= SN_TF_ACKNOW;
                 sn_tcp_output(s, tcb);
@@ -513,6 +515,7 @@ static int tcp_input_synchronized(struct synack_stack *s, struct sn_tcb *tcb,
     /* Trim what lies before RCV.NXT (a partial retransmission) and past the window. */
     if (seq_lt(seq, tcb->rcv_nxt)) {
         uint32_t skip = tcb->rcv_nxt - seq;
+        sn_tcp_dsack(tcb, seq, skip < dlen ? skip : dlen); /* its first part came before */
         if (skip > dlen) {
             dlen = 0;
             if (skip > (uint32_t)seg->th.payload_len)

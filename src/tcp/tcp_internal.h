@@ -63,6 +63,7 @@ enum sn_tcp_timer {
 #define SN_TF_RECOVERY    (1u << 22) /* in fast recovery (RFC 6582 / RFC 6675) */
 #define SN_TF_SYNACKED    (1u << 23) /* our SYN has been acknowledged */
 #define SN_TF_FIN_OOO     (1u << 24) /* the peer's FIN arrived ahead of data: at rcv_fin */
+#define SN_TF_DSACK       (1u << 25) /* report tcb->dsack as a D-SACK block (RFC 2883) */
 
 /* A segment after parsing, as the input path sees it. */
 struct sn_seg {
@@ -148,6 +149,7 @@ struct sn_tcb {
     uint8_t nrecent;                  /* RFC 2018 4: ranges, most recently reported first, */
     uint32_t recent[SYNACK_TCP_MAX_SACK]; /* each by one byte it holds */
     uint32_t rcv_fin;                 /* sequence number of a FIN kept with out-of-order data */
+    struct synack_sack_block dsack;   /* a duplicate received, reported once (RFC 2883) */
 
     /* Listener and accept queue */
     struct sn_tcb *listener;          /* a child: the listener it came from (NULL once accepted) */
@@ -279,6 +281,9 @@ void sn_tcp_recovery_output(struct synack_stack *s, struct sn_tcb *tcb);
 void sn_tcp_recovery_on_rto(struct synack_stack *s, struct sn_tcb *tcb);
 
 /* ---- tcp_reass.c ---- */
+/* Data [seq, seq + len) arrived again: report it in the next ACK as a
+ * D-SACK block (RFC 2883), when SACK is in use. */
+void sn_tcp_dsack(struct sn_tcb *tcb, uint32_t seq, uint32_t len);
 /* Take the in-window payload of `seg` (starting at seq) into the receive
  * buffer: in order data becomes readable, out-of-order data is parked.
  * Returns the bytes by which rcv_nxt advanced. */

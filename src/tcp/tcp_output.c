@@ -75,10 +75,16 @@ int sn_tcp_send_segment(struct synack_stack *s, struct sn_tcb *tcb, uint8_t flag
             th.opts.tsval = sn_tcp_tsval(s, tcb);
             th.opts.tsecr = tcb->ts_recent;
         }
-        if ((tcb->flags & SN_TF_SACK) && tcb->nooo > 0 && !(flags & SYNACK_TH_RST)) {
+        if ((tcb->flags & SN_TF_SACK) && (tcb->nooo > 0 || (tcb->flags & SN_TF_DSACK)) &&
+            !(flags & SYNACK_TH_RST)) {
             /* RFC 2018 4: up to 3 blocks beside timestamps, 4 without. */
             uint8_t max = (tcb->flags & SN_TF_TS) ? 3 : 4, k = 0;
             uint32_t used = 0;
+            if (tcb->flags & SN_TF_DSACK) {
+                /* RFC 2883 4: the duplicate first, then the usual blocks. */
+                th.opts.sack[k++] = tcb->dsack;
+                tcb->flags &= ~SN_TF_DSACK;
+            }
             /* RFC 2018 4: the block of the segment that arrived last first,
              * then the others, most recently reported first. */
             for (uint8_t r = 0; r < tcb->nrecent && k < max; r++)

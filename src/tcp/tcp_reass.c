@@ -12,6 +12,15 @@
 #include "core/stack_internal.h"
 #include "tcp/tcp_internal.h"
 
+void sn_tcp_dsack(struct sn_tcb *tcb, uint32_t seq, uint32_t len)
+{
+    if (!(tcb->flags & SN_TF_SACK) || len == 0)
+        return;
+    tcb->dsack.left = seq;
+    tcb->dsack.right = seq + len;
+    tcb->flags |= SN_TF_DSACK | SN_TF_ACKNOW;
+}
+
 uint32_t sn_tcp_reass(struct synack_stack *s, struct sn_tcb *tcb, uint32_t seq,
                       const uint8_t *data, uint32_t len)
 {
@@ -25,6 +34,11 @@ uint32_t sn_tcp_reass(struct synack_stack *s, struct sn_tcb *tcb, uint32_t seq,
     if (len == 0)
         return 0;
     if (seq != tcb->rcv_nxt) {
+        for (uint8_t i = 0; i < tcb->nooo; i++)
+            if (seq_leq(tcb->ooo[i].left, seq) && seq_geq(tcb->ooo[i].right, seq + len)) {
+                sn_tcp_dsack(tcb, seq, len); /* held already: a duplicate */
+                return 0;
+            }
         /* A segment that would need one range too many is not kept: the
          * sender will retransmit it. */
         if (!sn_ranges_add(tcb->ooo, &tcb->nooo, SN_OOO_MAX, seq, seq + len, false))
