@@ -85,7 +85,7 @@ else
 fi
 stop_capture "$TMP/small.pcap"
 check_handshakes "$TMP/small.pcap" $SYN 1460
-check_checksums "$TMP/small.pcap"
+check_checksums "$TMP/small.pcap" $SYN
 check_clean "$TMP/small.pcap" $SYN
 n=$(count "$TMP/small.pcap" "ip.src == $PEER && tcp.flags.reset == 1 && tcp.srcport == 9999")
 [ "$n" -ge 1 ] && pass "the refusal is the kernel's RST" || fail "no RST from the kernel's port 9999"

@@ -71,7 +71,7 @@ else
 fi
 stop_capture "$TMP/small.pcap"
 check_handshakes "$TMP/small.pcap" $SYN 1460
-check_checksums "$TMP/small.pcap"
+check_checksums "$TMP/small.pcap" $SYN
 check_clean "$TMP/small.pcap" $SYN
 n=$(count "$TMP/small.pcap" "ip.src == $SYN && tcp.flags.reset == 1 && tcp.srcport == 81")
 [ "$n" -ge 1 ] && pass "the refusal is synack's RST" || fail "no RST from synack's port 81"

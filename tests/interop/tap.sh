@@ -45,7 +45,7 @@ if start_serve "$TMP/serve.log" --tap tap0 --addr $SYN/24 --peer $PEER --app "ht
     n=$(count "$TMP/serve.pcap" "ip.src == $SYN && eth.src != $MAC")
     [ "$n" -eq 0 ] || fail "TAP: $n frames from synack's address with another source MAC"
     check_handshakes "$TMP/serve.pcap" $SYN 1460
-    check_checksums "$TMP/serve.pcap"
+    check_checksums "$TMP/serve.pcap" $SYN
     check_clean "$TMP/serve.pcap" $SYN
     check_clean "$TMP/big.pcap" $SYN
 fi
@@ -75,6 +75,6 @@ fi
 grep -q "arp: .* [1-9][0-9]* requests out, [1-9][0-9]* replies in, [1-9][0-9]* packets held, 0 dropped" "$TMP/client.log" ||
     fail "TAP: synack's ARP counters: $(grep arp: "$TMP/client.log")"
 check_handshakes "$TMP/client.pcap" $SYN 1460
-check_checksums "$TMP/client.pcap"
+check_checksums "$TMP/client.pcap" $SYN
 check_clean "$TMP/client.pcap" $SYN
 interop_finish
