@@ -80,16 +80,15 @@ void synack_stack_free(struct synack_stack *s)
 {
     if (!s)
         return;
-    /* Every TCB is reachable from the descriptor table or the 4-tuple table. */
+    /* Every TCB is reachable from the descriptor table or the 4-tuple table
+     * (or a listener's accept queue, freed with the listener).  Those only
+     * in the descriptor table go when their last descriptor does. */
     for (uint32_t i = 0; i < s->nfds; i++) {
         struct sn_tcb *tcb = s->fds[i];
         if (!tcb)
             continue;
-        for (uint32_t j = i; j < s->nfds; j++)
-            if (s->fds[j] == tcb)
-                s->fds[j] = NULL;
-        tcb->refs = 0;
-        if (!(tcb->flags & SN_TF_INTABLE))
+        s->fds[i] = NULL;
+        if (--tcb->refs == 0 && !(tcb->flags & (SN_TF_INTABLE | SN_TF_ACCEPTQ)))
             sn_tcb_free(s, tcb);
     }
     for (uint32_t b = 0; b < s->conns.nbuckets; b++) {

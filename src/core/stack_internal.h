@@ -33,6 +33,7 @@ struct synack_stack {
     /* Descriptor table: fds[i] is descriptor i (0..2 never used, as in a fresh process). */
     struct sn_tcb **fds;
     uint32_t nfds;                  /* allocated slots (grows up to cfg.max_sockets) */
+    uint32_t fd_free;               /* no descriptor below this one is free */
     synack_event_fn on_event;
     void *event_user;
 

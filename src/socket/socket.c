@@ -27,12 +27,17 @@ static struct sn_tcb *fd_get(struct synack_stack *s, int fd)
     return s->fds[fd];
 }
 
-/* The lowest free descriptor, as POSIX requires of socket() and dup(). */
+/* The lowest free descriptor, as POSIX requires of socket() and dup().
+ * The search starts at fd_free, below which every slot is taken, so a
+ * server accepting many connections pays O(1) per descriptor, not O(n). */
 static int fd_alloc(struct synack_stack *s, struct sn_tcb *tcb)
 {
-    for (uint32_t i = FD_FIRST; i < s->nfds; i++) {
+    if (s->fd_free < FD_FIRST)
+        s->fd_free = FD_FIRST;
+    for (uint32_t i = s->fd_free; i < s->nfds; i++) {
         if (!s->fds[i]) {
             s->fds[i] = tcb;
+            s->fd_free = i + 1;
             return (int)i;
         }
     }
@@ -50,6 +55,7 @@ static int fd_alloc(struct synack_stack *s, struct sn_tcb *tcb)
     s->fds = fds;
     s->nfds = n;
     s->fds[i] = tcb;
+    s->fd_free = i + 1;
     return (int)i;
 }
 
@@ -236,6 +242,8 @@ int synack_close(struct synack_stack *s, int fd)
     if (!tcb)
         return fail(EBADF);
     s->fds[fd] = NULL;
+    if ((uint32_t)fd < s->fd_free)
+        s->fd_free = (uint32_t)fd;
     if (tcb->fd == fd) {
         tcb->fd = -1;
         for (uint32_t i = FD_FIRST; i < s->nfds && tcb->refs > 1; i++) {
