@@ -116,14 +116,22 @@ static void sockaddr_in_put(struct sockaddr *addr, socklen_t *len, uint32_t ip, 
     *len = sizeof(sin);
 }
 
+/* The connection of fd and an IPv4 address argument, or a negative errno. */
+static int fd_and_addr(struct synack_stack *s, int fd, const struct sockaddr *addr, socklen_t len,
+                       struct sn_tcb **tcb, uint32_t *ip, uint16_t *port)
+{
+    *tcb = fd_get(s, fd);
+    if (!*tcb)
+        return -EBADF;
+    return sockaddr_in_get(addr, len, ip, port);
+}
+
 int synack_bind(struct synack_stack *s, int fd, const struct sockaddr *addr, socklen_t len)
 {
-    struct sn_tcb *tcb = fd_get(s, fd);
-    if (!tcb)
-        return fail(EBADF);
+    struct sn_tcb *tcb;
     uint32_t ip;
     uint16_t port;
-    int rc = sockaddr_in_get(addr, len, &ip, &port);
+    int rc = fd_and_addr(s, fd, addr, len, &tcb, &ip, &port);
     if (rc < 0)
         return fail(-rc);
     if (tcb->state != SYNACK_CLOSED || (tcb->flags & SN_TF_BOUND))
@@ -189,12 +197,10 @@ int synack_accept(struct synack_stack *s, int fd, struct sockaddr *addr, socklen
 
 int synack_connect(struct synack_stack *s, int fd, const struct sockaddr *addr, socklen_t len)
 {
-    struct sn_tcb *tcb = fd_get(s, fd);
-    if (!tcb)
-        return fail(EBADF);
+    struct sn_tcb *tcb;
     uint32_t ip;
     uint16_t port;
-    int rc = sockaddr_in_get(addr, len, &ip, &port);
+    int rc = fd_and_addr(s, fd, addr, len, &tcb, &ip, &port);
     if (rc < 0)
         return fail(-rc);
     rc = sn_tcp_usr_connect(s, tcb, ip, port);

@@ -248,6 +248,21 @@ static void observe(void *user, synack_time_t now, int link, int from, int to,
     }
 }
 
+/* Source a (ADDR_A, sending to ADDR_B) and sink b (ADDR_B), and their end. */
+static void add_pair(struct synack_sim *sim, struct tnode *a, struct tnode *b)
+{
+    add_tnode(sim, a, ADDR_A);
+    add_tnode(sim, b, ADDR_B);
+    a->dst = ADDR_B;
+}
+
+static void free_pair(struct synack_sim *sim, struct tnode *a, struct tnode *b)
+{
+    synack_sim_free(sim);
+    tnode_fini(a);
+    tnode_fini(b);
+}
+
 static struct synack_sim *new_sim(uint64_t seed)
 {
     struct synack_sim *sim = NULL;
@@ -409,12 +424,10 @@ static void test_delay_exact(void **state)
     (void)state;
     struct synack_sim *sim = new_sim(1);
     struct tnode a, b;
-    add_tnode(sim, &a, ADDR_A);
-    add_tnode(sim, &b, ADDR_B);
+    add_pair(sim, &a, &b);
     static const synack_time_t times[] = {0, 5, 5, 7000};
     a.times = times;
     a.count = 4;
-    a.dst = ADDR_B;
     a.len = 48;
     b.echo_copies = 1;
     struct synack_link_params ab = params(1000), ba = params(3000);
@@ -439,9 +452,7 @@ static void test_delay_exact(void **state)
     assert_int_equal(a.ok, 4);
     assert_int_equal(synack_sim_now(sim), SYNACK_SEC(1));
     assert_false(synack_sim_step(sim));
-    synack_sim_free(sim);
-    tnode_fini(&a);
-    tnode_fini(&b);
+    free_pair(sim, &a, &b);
 }
 
 /* Serialisation: len * 8 / rate, back to back while the link is busy. */
@@ -450,12 +461,10 @@ static void test_serialisation_exact(void **state)
     (void)state;
     struct synack_sim *sim = new_sim(1);
     struct tnode a, b;
-    add_tnode(sim, &a, ADDR_A);
-    add_tnode(sim, &b, ADDR_B);
+    add_pair(sim, &a, &b);
     static const synack_time_t times[] = {0, 0, 0, 100000};
     a.times = times;
     a.count = 4;
-    a.dst = ADDR_B;
     a.len = 1000;
     struct synack_link_params p = params(10000);
     p.rate_bps = 1000000; /* 1000 bytes: 8 ms */
@@ -466,18 +475,14 @@ static void test_serialisation_exact(void **state)
     for (size_t i = 0; i < 4; i++)
         assert_int_equal(b.arr[i].t, want[i]);
     assert_int_equal(stats(sim, l, &a).bytes, 4000);
-    synack_sim_free(sim);
-    tnode_fini(&a);
-    tnode_fini(&b);
+    free_pair(sim, &a, &b);
 
     /* A rate that does not divide evenly: 8000 bits at 3 Mbit/s is 2666.67 us;
      * the fraction carries over and each packet leaves at the next whole us. */
     sim = new_sim(1);
-    add_tnode(sim, &a, ADDR_A);
-    add_tnode(sim, &b, ADDR_B);
+    add_pair(sim, &a, &b);
     a.times = times;
     a.count = 3;
-    a.dst = ADDR_B;
     a.len = 1000;
     p = params(0);
     p.rate_bps = 3000000;
@@ -487,9 +492,7 @@ static void test_serialisation_exact(void **state)
     assert_int_equal(b.arr[0].t, 2667);
     assert_int_equal(b.arr[1].t, 5334);
     assert_int_equal(b.arr[2].t, 8000);
-    synack_sim_free(sim);
-    tnode_fini(&a);
-    tnode_fini(&b);
+    free_pair(sim, &a, &b);
 }
 
 /* Tail drop: one packet being serialised plus queue_limit waiting. */
@@ -498,13 +501,11 @@ static void test_queue_tail_drop(void **state)
     (void)state;
     struct synack_sim *sim = new_sim(1);
     struct tnode a, b;
-    add_tnode(sim, &a, ADDR_A);
-    add_tnode(sim, &b, ADDR_B);
+    add_pair(sim, &a, &b);
     synack_time_t times[22] = {0};
     times[20] = times[21] = 8000; /* the first has left, the second has started */
     a.times = times;
     a.count = 22;
-    a.dst = ADDR_B;
     a.len = 1000;
     struct synack_link_params p = params(1000);
     p.rate_bps = 1000000;
@@ -532,25 +533,19 @@ static void test_queue_tail_drop(void **state)
     assert_int_equal(st.delivered, 7);
     assert_int_equal(o.count[SYNACK_SIM_DROP_QUEUE], 15);
     assert_int_equal(o.count[SYNACK_SIM_SENT], 22);
-    synack_sim_free(sim);
-    tnode_fini(&a);
-    tnode_fini(&b);
+    free_pair(sim, &a, &b);
 
     /* queue_limit 0 means 1000. */
     sim = new_sim(1);
-    add_tnode(sim, &a, ADDR_A);
-    add_tnode(sim, &b, ADDR_B);
+    add_pair(sim, &a, &b);
     a.count = 1500;
-    a.dst = ADDR_B;
     a.len = 100;
     p.queue_limit = 0;
     l = join(sim, &a, &b, &p);
     synack_sim_run_until(sim, SYNACK_SEC(10));
     assert_int_equal(stats(sim, l, &a).queue_drops, 499);
     assert_int_equal(b.narr, 1001);
-    synack_sim_free(sim);
-    tnode_fini(&a);
-    tnode_fini(&b);
+    free_pair(sim, &a, &b);
 }
 
 static void test_loss_rate(void **state)
@@ -560,11 +555,9 @@ static void test_loss_rate(void **state)
     for (size_t k = 0; k < 4; k++) {
         struct synack_sim *sim = new_sim(42 + k);
         struct tnode a, b;
-        add_tnode(sim, &a, ADDR_A);
-        add_tnode(sim, &b, ADDR_B);
+        add_pair(sim, &a, &b);
         a.count = 100000;
         a.interval = 1;
-        a.dst = ADDR_B;
         a.len = 40;
         struct synack_link_params p = params(10);
         p.loss = rates[k];
@@ -579,9 +572,7 @@ static void test_loss_rate(void **state)
         assert_int_equal(o.count[SYNACK_SIM_DROP_LOSS], st.lost);
         assert_int_equal(a.ok, 100000); /* a loss on the wire is not reported to the sender */
         assert_binomial(st.lost, 100000, rates[k]);
-        synack_sim_free(sim);
-        tnode_fini(&a);
-        tnode_fini(&b);
+        free_pair(sim, &a, &b);
     }
 }
 
@@ -590,11 +581,9 @@ static void test_duplication(void **state)
     (void)state;
     struct synack_sim *sim = new_sim(7);
     struct tnode a, b;
-    add_tnode(sim, &a, ADDR_A);
-    add_tnode(sim, &b, ADDR_B);
+    add_pair(sim, &a, &b);
     a.count = 10000;
     a.interval = 10;
-    a.dst = ADDR_B;
     a.len = 60;
     struct synack_link_params p = params(1000);
     p.dup = 0.25;
@@ -625,9 +614,7 @@ static void test_duplication(void **state)
         }
     }
     assert_int_equal(pairs, st.duplicated);
-    synack_sim_free(sim);
-    tnode_fini(&a);
-    tnode_fini(&b);
+    free_pair(sim, &a, &b);
 }
 
 static void test_reordering(void **state)
@@ -635,11 +622,9 @@ static void test_reordering(void **state)
     (void)state;
     struct synack_sim *sim = new_sim(11);
     struct tnode a, b;
-    add_tnode(sim, &a, ADDR_A);
-    add_tnode(sim, &b, ADDR_B);
+    add_pair(sim, &a, &b);
     a.count = 10000;
     a.interval = 10;
-    a.dst = ADDR_B;
     a.len = 40;
     struct synack_link_params p = params(1000);
     p.reorder = 0.1;
@@ -692,9 +677,7 @@ static void test_reordering(void **state)
     synack_sim_run_until(sim, t0 + SYNACK_SEC(1));
     assert_int_equal(b.narr, 10001);
     assert_int_equal(b.arr[10000].t, t0 + 1000 + 3000);
-    synack_sim_free(sim);
-    tnode_fini(&a);
-    tnode_fini(&b);
+    free_pair(sim, &a, &b);
 }
 
 static unsigned bits_differing(const uint8_t *x, const uint8_t *y, size_t len, size_t *where)
@@ -716,12 +699,10 @@ static void test_corruption(void **state)
     for (size_t k = 0; k < 2; k++) {
         struct synack_sim *sim = new_sim(5);
         struct tnode a, b;
-        add_tnode(sim, &a, ADDR_A);
-        add_tnode(sim, &b, ADDR_B);
+        add_pair(sim, &a, &b);
         size_t n = k == 0 ? 500 : 10000;
         a.count = n;
         a.interval = 10;
-        a.dst = ADDR_B;
         a.len = 60;
         struct synack_link_params p = params(100);
         p.corrupt = rates[k];
@@ -754,9 +735,7 @@ static void test_corruption(void **state)
         else
             assert_binomial(flipped, n, rates[k]);
         assert_true(distinct > 200); /* the bit is random over the whole packet */
-        synack_sim_free(sim);
-        tnode_fini(&a);
-        tnode_fini(&b);
+        free_pair(sim, &a, &b);
     }
 }
 
@@ -766,8 +745,7 @@ static void test_observer_sequence(void **state)
     (void)state;
     struct synack_sim *sim = new_sim(3);
     struct tnode a, b;
-    add_tnode(sim, &a, ADDR_A);
-    add_tnode(sim, &b, ADDR_B);
+    add_pair(sim, &a, &b);
     struct synack_link_params p = params(100);
     p.corrupt = p.reorder = p.dup = 1.0;
     p.reorder_delay = 50;
@@ -800,9 +778,7 @@ static void test_observer_sequence(void **state)
     assert_int_equal(o.e[5].t, 151);
     assert_memory_equal(o.e[5].bytes, o.e[1].bytes, 48);
     assert_int_equal(b.narr, 2);
-    synack_sim_free(sim);
-    tnode_fini(&a);
-    tnode_fini(&b);
+    free_pair(sim, &a, &b);
 }
 
 /* A lossy, reordering, duplicating, corrupting, rate-limited echo run into a
@@ -811,11 +787,9 @@ static uint64_t impaired_run(uint64_t seed, const char *path)
 {
     struct synack_sim *sim = new_sim(seed);
     struct tnode a, b;
-    add_tnode(sim, &a, ADDR_A);
-    add_tnode(sim, &b, ADDR_B);
+    add_pair(sim, &a, &b);
     a.count = 2000;
     a.interval = 100;
-    a.dst = ADDR_B;
     a.len = 0; /* sizes vary */
     b.echo_copies = 1;
     struct synack_link_params p = params(2000);
@@ -828,9 +802,7 @@ static uint64_t impaired_run(uint64_t seed, const char *path)
     assert_true(stats(sim, l, &a).lost > 0);
     assert_true(stats(sim, l, &b).duplicated > 0);
     uint64_t r = synack_sim_random(sim);
-    synack_sim_free(sim);
-    tnode_fini(&a);
-    tnode_fini(&b);
+    free_pair(sim, &a, &b);
     return r;
 }
 
@@ -922,8 +894,7 @@ static void test_reentrant_sends(void **state)
     (void)state;
     struct synack_sim *sim = new_sim(1);
     struct tnode a, b;
-    add_tnode(sim, &a, ADDR_A);
-    add_tnode(sim, &b, ADDR_B);
+    add_pair(sim, &a, &b);
     a.echo_copies = 1;
     b.echo_copies = 2;
     a.countdown = b.countdown = true;
@@ -943,9 +914,7 @@ static void test_reentrant_sends(void **state)
     assert_int_equal(b.arr[b.narr - 1].bytes[32], 0);
     assert_int_equal(a.arr[a.narr - 1].t, 20000);
     assert_int_equal(a.arr[a.narr - 1].src, ADDR_B);
-    synack_sim_free(sim);
-    tnode_fini(&a);
-    tnode_fini(&b);
+    free_pair(sim, &a, &b);
 }
 
 static bool got_two(void *user)
@@ -964,12 +933,10 @@ static void test_run_control(void **state)
     assert_int_equal(synack_sim_now(sim), 5000);
 
     struct tnode a, b;
-    add_tnode(sim, &a, ADDR_A);
-    add_tnode(sim, &b, ADDR_B);
+    add_pair(sim, &a, &b);
     static const synack_time_t times[] = {6000, 6000, 9000};
     a.times = times;
     a.count = 3;
-    a.dst = ADDR_B;
     a.len = 40;
     struct synack_link_params p = params(500);
     join(sim, &a, &b, &p);
@@ -1005,9 +972,7 @@ static void test_run_control(void **state)
     synack_sim_run_until(sim, NEVER); /* drains, but the clock stays finite */
     assert_int_equal(b.narr, 6);
     assert_int_equal(synack_sim_now(sim), 10900);
-    synack_sim_free(sim);
-    tnode_fini(&a);
-    tnode_fini(&b);
+    free_pair(sim, &a, &b);
 }
 
 static void test_link_set(void **state)
@@ -1015,11 +980,9 @@ static void test_link_set(void **state)
     (void)state;
     struct synack_sim *sim = new_sim(1);
     struct tnode a, b;
-    add_tnode(sim, &a, ADDR_A);
-    add_tnode(sim, &b, ADDR_B);
+    add_pair(sim, &a, &b);
     a.count = 20;
     a.interval = 100;
-    a.dst = ADDR_B;
     a.len = 40;
     struct synack_link_params p = params(1000);
     int l = join(sim, &a, &b, &p);
@@ -1042,9 +1005,7 @@ static void test_link_set(void **state)
     }
     assert_int_equal(seen, 0xf83ffu);
     assert_int_equal(stats(sim, l, &a).lost, 5);
-    synack_sim_free(sim);
-    tnode_fini(&a);
-    tnode_fini(&b);
+    free_pair(sim, &a, &b);
 }
 
 static void test_random(void **state)
@@ -1240,13 +1201,11 @@ static void test_sim_pcap(void **state)
     tmp_path(first, sizeof(first), "sim0.pcap");
     struct synack_sim *sim = new_sim(1);
     struct tnode a, b, c;
-    add_tnode(sim, &a, ADDR_A);
-    add_tnode(sim, &b, ADDR_B);
+    add_pair(sim, &a, &b);
     add_tnode(sim, &c, ADDR_C);
     static const synack_time_t times[] = {0, 1500000, 3000001};
     a.times = times;
     a.count = 3;
-    a.dst = ADDR_B;
     a.len = 50;
     b.echo_copies = 1;
     struct synack_link_params p = params(1000);

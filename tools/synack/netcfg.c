@@ -90,17 +90,23 @@ out:
     return rc;
 }
 
+/* An RTM_NEWLINK request for interface idx that changes nothing yet. */
+static void newlink_req(struct nlreq *r, int idx)
+{
+    memset(r, 0, sizeof(*r));
+    r->h.nlmsg_len = NLMSG_LENGTH(sizeof(struct ifinfomsg));
+    r->h.nlmsg_type = RTM_NEWLINK;
+    r->body.link.ifi_family = AF_UNSPEC;
+    r->body.link.ifi_index = idx;
+}
+
 int netcfg_link_up(const char *ifname, uint16_t mtu)
 {
     int idx = ifindex(ifname);
     if (idx < 0)
         return idx;
     struct nlreq r;
-    memset(&r, 0, sizeof(r));
-    r.h.nlmsg_len = NLMSG_LENGTH(sizeof(struct ifinfomsg));
-    r.h.nlmsg_type = RTM_NEWLINK;
-    r.body.link.ifi_family = AF_UNSPEC;
-    r.body.link.ifi_index = idx;
+    newlink_req(&r, idx);
     r.body.link.ifi_flags = IFF_UP;
     r.body.link.ifi_change = IFF_UP;
     uint32_t m = mtu, q = NETCFG_TXQLEN;
@@ -142,11 +148,7 @@ int netcfg_wait_running(const char *ifname, unsigned timeout_ms)
     if (idx < 0)
         return idx;
     struct nlreq r;
-    memset(&r, 0, sizeof(r));
-    r.h.nlmsg_len = NLMSG_LENGTH(sizeof(struct ifinfomsg));
-    r.h.nlmsg_type = RTM_NEWLINK;
-    r.body.link.ifi_family = AF_UNSPEC;
-    r.body.link.ifi_index = idx;
+    newlink_req(&r, idx);
     return transact(&r);
 }
 
