@@ -5,7 +5,13 @@
 set -eu
 need=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
-for p in cmake make gcc pkg-config libcmocka-dev tshark iproute2 libssl-dev curl netcat-openbsd tcpdump iputils-ping python3; do
+# Build: cmake, gcc, cmocka, OpenSSL (SHA-256 in tests), libpcap (synack trace).
+# Fuzzing: clang with its libFuzzer runtime.  Checking: valgrind, gcovr (coverage).
+# Interop and benchmarks: tshark, iproute2, curl, nc, tcpdump, ping, iperf3, ab,
+# lwIP (the side-by-side benchmark), chromium (rendering the SVG/HTML pictures).
+for p in cmake make gcc pkg-config libcmocka-dev tshark iproute2 libssl-dev curl netcat-openbsd \
+         tcpdump iputils-ping python3 libpcap-dev clang libclang-rt-14-dev valgrind gcovr \
+         iperf3 apache2-utils liblwip-dev chromium fonts-dejavu-core; do
     have_pkg "$p" || need+=("$p")
 done
 [ ${#need[@]} -eq 0 ] && exit 0
