@@ -4,6 +4,7 @@
 JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD  ?= build
 ASAN   ?= build-asan
+RELEASE ?= build-release
 ARGS   ?=
 
 .PHONY: all deps build demo test test-plain test-asan bench install clean
@@ -31,11 +32,14 @@ test-asan: deps
 
 test: test-plain test-asan
 
-bench: build
-	@bash bench/run.sh $(BUILD)
+# Benchmarks use the Release build (-O3), warning-free under -Werror like every other.
+bench: deps
+	@cmake -S . -B $(RELEASE) -DCMAKE_BUILD_TYPE=Release -DSYNACK_BUILD_TESTS=OFF >/dev/null
+	@cmake --build $(RELEASE) -j $(JOBS)
+	@bash bench/run.sh $(RELEASE)
 
 install: build
 	cmake --install $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(ASAN)
+	rm -rf $(BUILD) $(ASAN) $(RELEASE)

@@ -471,7 +471,7 @@ static int parse_option(struct parser *ps, const struct tok *t)
     o->value = eq ? tok_strdup(ps, eq + 1, t->n - nlen - 1) : tok_strdup(ps, "", 0);
     if (o->name == NULL || o->value == NULL)
         return oom(ps);
-    long v;
+    long v = 0; /* set by parse_num_option on success; gcc -O3 cannot see that */
     o->used = true;
     if (strcmp(o->name, "ip_version") == 0) {
         if (strcmp(o->value, "ipv4") != 0)
