@@ -46,6 +46,13 @@ const char *synack_wire_strerror(int err);
  * Chain calls to sum discontiguous pieces; an odd-length piece may only be
  * the last one.  Fast: several bytes per cycle on a 64-bit machine. */
 uint32_t synack_csum_partial(const void *data, size_t len, uint32_t sum);
+/* Copy len bytes (non-overlapping) and add their sum to `sum`: the same
+ * result as memcpy followed by synack_csum_partial(dst, len, sum), in one
+ * pass over the data. */
+uint32_t synack_csum_copy(void *dst, const void *src, size_t len, uint32_t sum);
+/* The partial sum of bytes that start at an odd offset of the summed data
+ * (RFC 1071 2(B): swap the bytes of the sum), to add to the sum before them. */
+uint32_t synack_csum_swab(uint32_t sum);
 /* Fold a partial sum to 16 bits and complement it: the value to put in a header. */
 uint16_t synack_csum_fold(uint32_t sum);
 /* The checksum of a buffer (fold(partial(data, len, 0))). 0 over a buffer that includes a correct checksum. */
@@ -223,6 +230,12 @@ int synack_tcp_emit_opts(uint8_t *buf, size_t cap, const struct synack_tcp_opts 
  * h->doff and h->checksum are computed.  Returns the segment length or a negative code. */
 int synack_tcp_emit(uint8_t *buf, size_t cap, const struct synack_tcp_hdr *h,
                     uint32_t src, uint32_t dst);
+/* Write only the header and options, with a zero checksum field, for a
+ * segment whose h->payload_len payload bytes the caller puts right after
+ * them (and then the checksum: synack_csum_copy sums the payload as it
+ * copies it).  Same checks and codes as synack_tcp_emit (cap must hold the
+ * payload too).  Returns the header length (20..60). */
+int synack_tcp_emit_hdr(uint8_t *buf, size_t cap, const struct synack_tcp_hdr *h);
 
 /* Render the flags as tcpdump does ("S", "S.", "P.", "F.", "R.", ...) into buf:
  * F S R P, "." for ACK, then U E W (URG, ECE, CWR); "none" for no flag. */

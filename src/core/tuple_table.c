@@ -161,6 +161,7 @@ void sn_tuple_free(struct sn_tuple_table *t)
     t->buckets = NULL;
     t->nbuckets = 0;
     t->count = 0;
+    t->last = NULL;
 }
 
 int sn_tuple_insert(struct sn_tuple_table *t, struct sn_tuple_entry *e)
@@ -180,6 +181,8 @@ int sn_tuple_insert(struct sn_tuple_table *t, struct sn_tuple_entry *e)
 
 void sn_tuple_remove(struct sn_tuple_table *t, struct sn_tuple_entry *e)
 {
+    if (t->last == e)
+        t->last = NULL;
     for (struct sn_tuple_entry **pp = &t->buckets[e->hash & (t->nbuckets - 1)]; *pp;
          pp = &(*pp)->next) {
         if (*pp == e) {
@@ -196,11 +199,15 @@ struct sn_tuple_entry *sn_tuple_find(const struct sn_tuple_table *t, const struc
     return find_hashed(t, k, tuple_hash(t, k));
 }
 
-struct sn_tuple_entry *sn_tuple_lookup(const struct sn_tuple_table *t, const struct synack_tuple *k)
+struct sn_tuple_entry *sn_tuple_lookup(struct sn_tuple_table *t, const struct synack_tuple *k)
 {
+    if (t->last && tuple_eq(&t->last->tuple, k))
+        return t->last;
     struct sn_tuple_entry *e = sn_tuple_find(t, k);
-    if (e)
+    if (e) {
+        t->last = e;
         return e;
+    }
     struct synack_tuple l = {.laddr = k->laddr, .lport = k->lport};
     if ((e = sn_tuple_find(t, &l)))
         return e;

@@ -29,6 +29,10 @@ struct sn_tuple_table {
     uint32_t max_buckets;
     uint32_t count;
     uint64_t key[2];     /* SipHash key */
+    /* The entry of the last exact match: back-to-back segments of one
+     * connection (a bulk transfer) are found by one tuple comparison instead
+     * of a SipHash and a chain walk.  Cleared when that entry is removed. */
+    struct sn_tuple_entry *last;
 };
 
 /* initial_buckets and max_buckets are rounded up to powers of two. Returns 0 or -ENOMEM. */
@@ -40,8 +44,9 @@ int sn_tuple_insert(struct sn_tuple_table *t, struct sn_tuple_entry *e);
 void sn_tuple_remove(struct sn_tuple_table *t, struct sn_tuple_entry *e);
 /* Exact 4-tuple match only. */
 struct sn_tuple_entry *sn_tuple_find(const struct sn_tuple_table *t, const struct synack_tuple *k);
-/* Exact match, else listener (laddr, lport), else listener (0, lport); NULL if none. */
-struct sn_tuple_entry *sn_tuple_lookup(const struct sn_tuple_table *t, const struct synack_tuple *k);
+/* Exact match, else listener (laddr, lport), else listener (0, lport); NULL if none.
+ * Remembers an exact match for the next call (t->last). */
+struct sn_tuple_entry *sn_tuple_lookup(struct sn_tuple_table *t, const struct synack_tuple *k);
 /* SipHash-2-4 (16-byte key) of len bytes: exposed for the ISN generator and tests. */
 uint64_t sn_siphash(const uint64_t key[2], const void *data, size_t len);
 

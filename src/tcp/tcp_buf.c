@@ -1,5 +1,6 @@
 /* Byte ring buffers for the send and receive queues (see tcp_buf.h). */
 #include "tcp/tcp_buf.h"
+#include "synack/wire.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -58,6 +59,25 @@ void sn_ring_peek(const struct sn_ring *r, uint32_t off, void *dst, uint32_t n)
     uint32_t first = r->cap - pos < n ? r->cap - pos : n;
     memcpy(dst, r->data + pos, first);
     memcpy((uint8_t *)dst + first, r->data, n - first);
+}
+
+uint32_t sn_ring_peek_csum(const struct sn_ring *r, uint32_t off, void *dst, uint32_t n,
+                           uint32_t sum)
+{
+    if (n == 0)
+        return sum;
+    uint32_t pos = (uint32_t)(((uint64_t)r->head + off) % r->cap);
+    uint32_t first = r->cap - pos < n ? r->cap - pos : n;
+    sum = synack_csum_copy(dst, r->data + pos, first, sum);
+    if (n > first) {
+        uint32_t rest = synack_csum_copy((uint8_t *)dst + first, r->data, n - first, 0);
+        /* RFC 1071 2(B): a piece at an odd offset adds its byte-swapped sum. */
+        if (first & 1)
+            rest = synack_csum_swab(rest);
+        sum += rest;
+        sum += sum < rest; /* end-around carry */
+    }
+    return sum;
 }
 
 void sn_ring_consume(struct sn_ring *r, uint32_t n)

@@ -19,6 +19,10 @@ static inline uint32_t sn_ring_free(const struct sn_ring *r) { return r->cap - r
 long sn_ring_write(struct sn_ring *r, const void *src, size_t n);
 /* Copy n bytes starting `off` bytes after the head into dst (off + n <= len). */
 void sn_ring_peek(const struct sn_ring *r, uint32_t off, void *dst, uint32_t n);
+/* sn_ring_peek that also adds the bytes' Internet checksum to `sum` (one
+ * pass over the data; see synack_csum_copy).  Returns the new partial sum. */
+uint32_t sn_ring_peek_csum(const struct sn_ring *r, uint32_t off, void *dst, uint32_t n,
+                           uint32_t sum);
 /* Store n bytes at offset `off` from the head without changing len (off + n
  * <= cap): the reassembly queue parks out-of-order data in place, and
  * sn_ring_extend() makes it readable once the gap before it is filled.

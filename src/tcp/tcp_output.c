@@ -105,22 +105,23 @@ int sn_tcp_send_segment(struct synack_stack *s, struct sn_tcb *tcb, uint8_t flag
     if ((flags & SYNACK_TH_URG) && seq_gt(tcb->snd_up, seq))
         th.urg_ptr = (uint16_t)(tcb->snd_up - seq);
 
+    /* Header and options once, then the payload copied from the send ring
+     * and summed in the same pass (no separate checksum pass over it). */
     uint8_t *seg = s->pkt + SYNACK_IPV4_HDR_MIN;
-    int olen = synack_tcp_opts_len(&th.opts);
-    if (olen < 0)
-        return -EINVAL;
-    uint32_t hlen = SYNACK_TCP_HDR_MIN + (uint32_t)olen;
-    if (len > 0) {
-        if (hlen + len > SN_PKT_MAX - SYNACK_IPV4_HDR_MIN)
-            return -EMSGSIZE;
-        sn_ring_peek(&tcb->snd, seq - sn_tcp_data_una(tcb), seg + hlen, len);
-        th.payload = seg + hlen;
-        th.payload_len = len;
-    }
-    int n = synack_tcp_emit(seg, SN_PKT_MAX - SYNACK_IPV4_HDR_MIN, &th, tcb->te.tuple.laddr,
-                            tcb->te.tuple.raddr);
-    if (n < 0)
-        return -EINVAL;
+    th.payload_len = len;
+    if (len > SN_PKT_MAX - SYNACK_IPV4_HDR_MIN - SYNACK_TCP_HDR_MIN)
+        return -EMSGSIZE;
+    int hlen = synack_tcp_emit_hdr(seg, SN_PKT_MAX - SYNACK_IPV4_HDR_MIN, &th);
+    if (hlen < 0)
+        return hlen == SYNACK_WIRE_ENOSPC ? -EMSGSIZE : -EINVAL;
+    uint32_t n = (uint32_t)hlen + len;
+    uint32_t sum = synack_csum_pseudo(tcb->te.tuple.laddr, tcb->te.tuple.raddr,
+                                      SYNACK_IPPROTO_TCP, (uint16_t)n);
+    if (len > 0)
+        sum = sn_ring_peek_csum(&tcb->snd, seq - sn_tcp_data_una(tcb), seg + hlen, len, sum);
+    sum = synack_csum_partial(seg, (size_t)hlen, sum);
+    seg[16] = (uint8_t)(synack_csum_fold(sum) >> 8);
+    seg[17] = (uint8_t)synack_csum_fold(sum);
     if (flags & SYNACK_TH_ACK) {
         /* What we advertised: the peer may send up to here. */
         uint32_t edge = tcb->rcv_nxt + wnd;

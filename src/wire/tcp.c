@@ -304,27 +304,37 @@ int synack_tcp_emit_opts(uint8_t *buf, size_t cap, const struct synack_tcp_opts 
     return n;
 }
 
-int synack_tcp_emit(uint8_t *buf, size_t cap, const struct synack_tcp_hdr *h,
-                    uint32_t src, uint32_t dst)
+/* The options of almost every segment after the handshake: NOP, NOP,
+ * timestamps (RFC 7323 app. A layout), written in place without the
+ * general builder. */
+static bool opts_ts_only(const struct synack_tcp_opts *o)
+{
+    return o->norder == 0 && o->present == SYNACK_TCPOPT_F_TIMESTAMP;
+}
+
+int synack_tcp_emit_hdr(uint8_t *buf, size_t cap, const struct synack_tcp_hdr *h)
 {
     struct optbuf ob;
-    int optlen = build_opts(&ob, &h->opts);
-    size_t doff, total;
+    int optlen;
+    size_t doff;
 
-    if (optlen < 0)
-        return optlen;
     if (h->reserved > 0x0f)
         return SYNACK_WIRE_EINVAL;
+    if (opts_ts_only(&h->opts)) {
+        optlen = 12;
+    } else if (h->opts.present == 0 && h->opts.norder == 0) {
+        optlen = 0;
+    } else {
+        optlen = build_opts(&ob, &h->opts);
+        if (optlen < 0)
+            return optlen;
+    }
     doff = SYNACK_TCP_HDR_MIN + (size_t)optlen;
     /* The pseudo-header carries the segment length in 16 bits. */
     if (h->payload_len > UINT16_MAX - doff)
         return SYNACK_WIRE_EINVAL;
-    total = doff + h->payload_len;
-    if (cap < total)
+    if (cap < doff + h->payload_len)
         return SYNACK_WIRE_ENOSPC;
-    /* The payload first: its source may overlap where the header goes. */
-    if (h->payload_len > 0 && h->payload != buf + doff)
-        memmove(buf + doff, h->payload, h->payload_len);
     put16(buf, h->sport);
     put16(buf + 2, h->dport);
     put32(buf + 4, h->seq);
@@ -334,7 +344,35 @@ int synack_tcp_emit(uint8_t *buf, size_t cap, const struct synack_tcp_hdr *h,
     put16(buf + 14, h->window);
     put16(buf + 16, 0);
     put16(buf + 18, h->urg_ptr);
-    memcpy(buf + SYNACK_TCP_HDR_MIN, ob.b, (size_t)optlen);
+    if (opts_ts_only(&h->opts)) {
+        uint8_t *o = buf + SYNACK_TCP_HDR_MIN;
+        o[0] = SYNACK_TCPOPT_NOP;
+        o[1] = SYNACK_TCPOPT_NOP;
+        o[2] = SYNACK_TCPOPT_TIMESTAMP;
+        o[3] = OPTLEN_TIMESTAMP;
+        put32(o + 4, h->opts.tsval);
+        put32(o + 8, h->opts.tsecr);
+    } else if (optlen > 0) {
+        memcpy(buf + SYNACK_TCP_HDR_MIN, ob.b, (size_t)optlen);
+    }
+    return (int)doff;
+}
+
+int synack_tcp_emit(uint8_t *buf, size_t cap, const struct synack_tcp_hdr *h,
+                    uint32_t src, uint32_t dst)
+{
+    uint8_t hdr[SYNACK_TCP_HDR_MIN + SYNACK_TCP_OPT_MAX];
+    /* The header is built aside first: the payload's source may overlap
+     * where the header goes, and is moved before the header is written. */
+    int doff = synack_tcp_emit_hdr(hdr, sizeof(hdr) + h->payload_len, h);
+    if (doff < 0)
+        return doff;
+    size_t total = (size_t)doff + h->payload_len;
+    if (cap < total)
+        return SYNACK_WIRE_ENOSPC;
+    if (h->payload_len > 0 && h->payload != buf + doff)
+        memmove(buf + doff, h->payload, h->payload_len);
+    memcpy(buf, hdr, (size_t)doff);
     put16(buf + 16, synack_csum_fold(synack_csum_partial(
                         buf, total, synack_csum_pseudo(src, dst, SYNACK_IPPROTO_TCP, (uint16_t)total))));
     return (int)total;

@@ -152,6 +152,40 @@ static void test_listener_fallback(void **state)
     sn_tuple_free(&t);
 }
 
+/* The last exact match is remembered (no hash for back-to-back segments of
+ * one connection) and forgotten when its entry leaves the table: a lookup
+ * never returns a removed entry, and another tuple never hits the cache. */
+static void test_last_match_cache(void **state)
+{
+    struct sn_tuple_table t;
+    assert_int_equal(sn_tuple_init(&t, 4, 64, 7, 8), 0);
+    struct sn_tuple_entry a = {.tuple = tup(1, 80, 2, 1000)};
+    struct sn_tuple_entry b = {.tuple = tup(1, 80, 2, 1001)};
+    struct sn_tuple_entry lis = {.tuple = tup(0, 80, 0, 0)};
+    assert_int_equal(sn_tuple_insert(&t, &a), 0);
+    assert_int_equal(sn_tuple_insert(&t, &b), 0);
+    assert_int_equal(sn_tuple_insert(&t, &lis), 0);
+    struct synack_tuple ka = tup(1, 80, 2, 1000), kb = tup(1, 80, 2, 1001), kc = tup(1, 80, 2, 7);
+    assert_ptr_equal(sn_tuple_lookup(&t, &ka), &a);
+    assert_ptr_equal(t.last, &a);
+    assert_ptr_equal(sn_tuple_lookup(&t, &ka), &a);      /* from the cache */
+    assert_ptr_equal(sn_tuple_lookup(&t, &kb), &b);      /* another tuple: not the cached one */
+    assert_ptr_equal(t.last, &b);
+    assert_ptr_equal(sn_tuple_lookup(&t, &kc), &lis);    /* listener hits are not cached */
+    assert_ptr_equal(t.last, &b);
+    sn_tuple_remove(&t, &b);
+    assert_null(t.last);
+    assert_ptr_equal(sn_tuple_lookup(&t, &kb), &lis);    /* the removed entry is not returned */
+    assert_ptr_equal(sn_tuple_lookup(&t, &ka), &a);
+    sn_tuple_remove(&t, &lis);                           /* removing another entry keeps the cache */
+    assert_ptr_equal(t.last, &a);
+    sn_tuple_remove(&t, &a);
+    assert_null(t.last);
+    assert_null(sn_tuple_lookup(&t, &ka));
+    sn_tuple_free(&t);
+    assert_null(t.last);
+}
+
 /* The hash covers the four fields serialised explicitly (laddr, raddr,
  * lport, rport, little-endian): 12 bytes, no struct padding. */
 static void test_hash_layout(void **state)
@@ -296,6 +330,7 @@ int main(void)
         cmocka_unit_test(test_init_rounding),
         cmocka_unit_test(test_insert_find_remove),
         cmocka_unit_test(test_listener_fallback),
+        cmocka_unit_test(test_last_match_cache),
         cmocka_unit_test(test_hash_layout),
         cmocka_unit_test(test_collision_compares_fields),
         cmocka_unit_test(test_growth),

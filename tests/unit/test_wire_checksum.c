@@ -135,6 +135,50 @@ static void test_chaining(void **state)
     }
 }
 
+/* Copy-and-checksum: the same bytes as memcpy and the same sum as
+ * synack_csum_partial, at every length up to 2 KiB, every source and
+ * destination alignment, with all-ones data (every addition carries) too. */
+static void test_copy_equals_memcpy_then_sum(void **state)
+{
+    (void)state;
+    static uint8_t src[2048 + 8], dst[2048 + 16], ones[2048 + 8];
+    uint64_t s = 7;
+
+    fill_random(src, sizeof src, &s);
+    memset(ones, 0xff, sizeof ones);
+    for (size_t sa = 0; sa < 8; sa += 3) {
+        for (size_t da = 0; da < 8; da++) {
+            for (size_t len = 0; len <= 2048; len += (len < 80 ? 1 : 37)) {
+                const uint8_t *from = (len & 1) ? ones + sa : src + sa;
+                uint32_t init = (uint32_t)rnd(&s);
+                memset(dst, 0xa5, sizeof dst);
+                uint32_t sum = synack_csum_copy(dst + da, from, len, init);
+                assert_memory_equal(dst + da, from, len);
+                assert_int_equal(dst[da + len], 0xa5);   /* nothing past the end */
+                if (da > 0)
+                    assert_int_equal(dst[da - 1], 0xa5);
+                assert_int_equal(synack_csum_fold(sum), naive_csum(from, len, init));
+            }
+        }
+    }
+}
+
+/* A piece that starts at an odd offset adds its byte-swapped sum. */
+static void test_odd_piece_swab(void **state)
+{
+    (void)state;
+    uint8_t buf[1501];
+    uint64_t s = 99;
+
+    fill_random(buf, sizeof buf, &s);
+    for (int i = 0; i < 500; i++) {
+        size_t a = (size_t)(rnd(&s) % 1500) | 1u;   /* odd */
+        uint32_t sum = synack_csum_partial(buf, a, 0);
+        sum += synack_csum_swab(synack_csum_partial(buf + a, sizeof buf - a, 0));
+        assert_int_equal(synack_csum_fold(sum), naive_csum(buf, sizeof buf, 0));
+    }
+}
+
 static void test_pseudo_header(void **state)
 {
     (void)state;
@@ -240,6 +284,8 @@ int main(void)
         cmocka_unit_test(test_fast_equals_reference),
         cmocka_unit_test(test_all_ones),
         cmocka_unit_test(test_chaining),
+        cmocka_unit_test(test_copy_equals_memcpy_then_sum),
+        cmocka_unit_test(test_odd_piece_swab),
         cmocka_unit_test(test_pseudo_header),
         cmocka_unit_test(test_update_equals_recompute),
         cmocka_unit_test(test_update_negative_zero),

@@ -1,0 +1,203 @@
+/* The CPU cost of the data path: two synack stacks in one process on the
+ * simulator, a lossless link with no rate limit (so the only limit is the
+ * CPU), one bulk transfer per MTU.  Prints wall-clock goodput against memcpy
+ * bandwidth measured in the same run, and nanoseconds per data segment (both
+ * stacks, the simulator and the applications' copies included).
+ *
+ *   bench_sim [MIB [MTU...]]          (defaults: 64 MiB at MTU 1500 and 65535)
+ *   bench_sim --quiet MIB MTU         one transfer, one line: for callgrind
+ *                                     (bench/run.sh divides its instruction
+ *                                     count by the segments printed here)
+ *   bench_sim --tso ...               the sender hands the simulator large
+ *                                     segments (TSO) that the link cuts at
+ *                                     the MSS, as a NIC would
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "synack/sim.h"
+#include "synack/socket.h"
+#include "synack/stack.h"
+
+#define CADDR 0x0a000001u
+#define SADDR 0x0a000002u
+#define PORT 5001
+#define BUF (4u << 20)
+#define CHUNK 65536
+
+struct result {
+    double secs;        /* wall clock */
+    uint64_t data_segs; /* data segments that crossed the link (client -> server) */
+    uint64_t acks;      /* segments server -> client */
+};
+
+static void die(const char *what, int err)
+{
+    fprintf(stderr, "bench_sim: %s: %s\n", what, strerror(err));
+    exit(1);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void set_int(struct synack_stack *st, int fd, int level, int name, int v)
+{
+    if (synack_setsockopt(st, fd, level, name, &v, sizeof(v)) < 0)
+        die("setsockopt", errno);
+}
+
+static void transfer(uint64_t bytes, uint16_t mtu, bool tso, struct result *out)
+{
+    static uint8_t buf[CHUNK];
+    struct synack_sim *sim;
+    struct synack_stack *st[2];
+    int node[2];
+    if (synack_sim_new(1, &sim) < 0)
+        die("synack_sim_new", ENOMEM);
+    for (int i = 0; i < 2; i++) {
+        struct synack_config cfg;
+        synack_config_default(&cfg);
+        cfg.addr = i == 0 ? CADDR : SADDR;
+        cfg.mtu = mtu;
+        cfg.seed = 0;
+        (void)tso; //TSO
+        node[i] = synack_sim_add_stack(sim, &cfg, &st[i]);
+        if (node[i] < 0)
+            die("synack_sim_add_stack", -node[i]);
+    }
+    struct synack_link_params lp;
+    synack_link_params_default(&lp);
+    lp.delay = 50; /* us: a short path, so the window is never the limit */
+    lp.queue_limit = 100000;
+    int link = synack_sim_link(sim, node[0], node[1], &lp, &lp);
+    if (link < 0)
+        die("synack_sim_link", -link);
+
+    int lfd = synack_socket(st[1], AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    int cfd = synack_socket(st[0], AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    if (lfd < 0 || cfd < 0)
+        die("socket", errno);
+    set_int(st[1], lfd, SOL_SOCKET, SO_RCVBUF, BUF);
+    set_int(st[0], cfd, SOL_SOCKET, SO_SNDBUF, BUF);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_port = htons(PORT);
+    if (synack_bind(st[1], lfd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+        synack_listen(st[1], lfd, 4) < 0)
+        die("listen", errno);
+    a.sin_addr.s_addr = htonl(SADDR);
+    if (synack_connect(st[0], cfd, (struct sockaddr *)&a, sizeof(a)) < 0 && errno != EINPROGRESS)
+        die("connect", errno);
+
+    for (size_t i = 0; i < sizeof(buf); i++)
+        buf[i] = (uint8_t)(i * 7 + 3);
+    double t0 = now_s();
+    uint64_t sent = 0, rcvd = 0;
+    int sfd = -1;
+    while (rcvd < bytes) {
+        synack_time_t now = synack_sim_now(sim);
+        synack_stack_advance(st[0], now);
+        synack_stack_advance(st[1], now);
+        while (sent < bytes) {
+            size_t n = bytes - sent < CHUNK ? (size_t)(bytes - sent) : CHUNK;
+            ssize_t w = synack_send(st[0], cfd, buf, n, 0);
+            if (w <= 0)
+                break;
+            sent += (uint64_t)w;
+        }
+        if (sfd < 0)
+            sfd = synack_accept(st[1], lfd, NULL, NULL);
+        for (ssize_t r = 1; sfd >= 0 && r > 0;) {
+            r = synack_recv(st[1], sfd, buf, sizeof(buf), 0);
+            if (r > 0)
+                rcvd += (uint64_t)r;
+        }
+        if (rcvd < bytes && !synack_sim_step(sim))
+            die("transfer stalled", EIO);
+    }
+    out->secs = now_s() - t0;
+    struct synack_sim_link_stats ls;
+    synack_sim_link_stats(sim, link, node[0], &ls);
+    out->data_segs = ls.sent;
+    synack_sim_link_stats(sim, link, node[1], &ls);
+    out->acks = ls.sent;
+    synack_sim_free(sim);
+}
+
+/* memcpy bandwidth over a working set like the transfer's (a 64 KiB chunk
+ * into a buffer of the socket buffer's size), bytes per second. */
+static double memcpy_bw(uint64_t bytes)
+{
+    uint8_t *src = malloc(CHUNK), *dst = malloc(BUF);
+    if (!src || !dst)
+        die("malloc", ENOMEM);
+    memset(src, 1, CHUNK);
+    memset(dst, 0, BUF);
+    double t0 = now_s();
+    for (uint64_t off = 0; off < bytes; off += CHUNK)
+        memcpy(dst + off % BUF, src, CHUNK);
+    double secs = now_s() - t0;
+    volatile uint8_t sink = dst[bytes % BUF];
+    (void)sink;
+    free(src);
+    free(dst);
+    return (double)bytes / secs;
+}
+
+int main(int argc, char **argv)
+{
+    bool quiet = false, tso = false;
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        if (strcmp(argv[i], "--quiet") == 0)
+            quiet = true;
+        else if (strcmp(argv[i], "--tso") == 0)
+            tso = true;
+        else
+            break;
+    }
+    unsigned mib = i < argc ? (unsigned)strtoul(argv[i++], NULL, 10) : 64;
+    unsigned mtus[8] = {1500, 65535};
+    int nmtu = 0;
+    for (; i < argc && nmtu < 8; i++)
+        mtus[nmtu++] = (unsigned)strtoul(argv[i], NULL, 10);
+    if (nmtu == 0)
+        nmtu = 2;
+    if (mib == 0 || mib > 4096) {
+        fprintf(stderr, "usage: bench_sim [--quiet] [--tso] [MIB (1..4096) [MTU...]]\n");
+        return 2;
+    }
+    uint64_t bytes = (uint64_t)mib << 20;
+    if (quiet) {
+        struct result r;
+        transfer(bytes, (uint16_t)mtus[0], tso, &r);
+        printf("mtu %u data_segments %llu acks %llu\n", mtus[0], (unsigned long long)r.data_segs,
+               (unsigned long long)r.acks);
+        return 0;
+    }
+    double mem = memcpy_bw(bytes * 4);
+    printf("%u MiB per transfer, lossless link, no rate limit%s; memcpy %.2f GB/s in the same run.\n\n",
+           mib, tso ? ", TSO on" : "", mem / 1e9);
+    printf("| MTU | goodput (Gbit/s) | of memcpy | data segments | ACKs | ns per data segment |\n");
+    printf("|---:|---:|---:|---:|---:|---:|\n");
+    for (int k = 0; k < nmtu; k++) {
+        if (mtus[k] < 68 || mtus[k] > 65535)
+            die("MTU out of 68..65535", EINVAL);
+        struct result r;
+        transfer(bytes, (uint16_t)mtus[k], tso, &r);
+        double bps = (double)bytes / r.secs;
+        printf("| %u | %.2f | %.1f%% | %llu | %llu | %.0f |\n", mtus[k], bps * 8 / 1e9,
+               100 * bps / mem, (unsigned long long)r.data_segs, (unsigned long long)r.acks,
+               r.secs * 1e9 / (double)r.data_segs);
+    }
+    return 0;
+}
