@@ -5,7 +5,20 @@
 
 #include "tcp/tcp_internal.h"
 
+/* Index 0 is the default: a TCB stores the index of its algorithm in one
+ * byte, and a zeroed TCB gets the default. */
 static const struct sn_cc_algo *const algos[] = {&sn_cc_cubic, &sn_cc_newreno};
+#define NALGOS (sizeof(algos) / sizeof(algos[0]))
+
+const struct sn_cc_algo *sn_cc_at(uint8_t i) { return algos[i < NALGOS ? i : 0]; }
+
+uint8_t sn_cc_index(const struct sn_cc_algo *a)
+{
+    for (uint8_t i = 0; i < NALGOS; i++)
+        if (algos[i] == a)
+            return i;
+    return 0;
+}
 
 const struct sn_cc_algo *sn_cc_find(const char *name)
 {
@@ -18,7 +31,7 @@ const struct sn_cc_algo *sn_cc_find(const char *name)
 }
 
 /* CUBIC, as Linux: the peer the interop tests compare against. */
-const struct sn_cc_algo *sn_cc_default(void) { return &sn_cc_cubic; }
+const struct sn_cc_algo *sn_cc_default(void) { return algos[0]; }
 
 uint32_t sn_cc_half_flight(const struct sn_tcb *tcb, uint32_t flight)
 {

@@ -2,7 +2,8 @@
  * per connection at run time (TCP_CONGESTION), in the manner of FreeBSD's
  * cc(4).  The engine does the shared bookkeeping (flight size, recovery
  * state, RTT) and then calls the hook; a hook only moves cwnd and ssthresh
- * and keeps its own state in tcb->cc_state.  A new algorithm is one new file
+ * and keeps its own state in sn_cc_state(tcb) (out of line: NULL when memory is
+ * short, and the hook then does without, e.g. CUBIC falls back to Reno).  A new algorithm is one new file
  * that defines a `const struct sn_cc_algo` and one line in cc.c's table.
  *
  * Units: cwnd and ssthresh in bytes, times in microseconds. */
@@ -27,6 +28,10 @@ enum sn_cc_signal {
 
 struct sn_cc_algo {
     const char *name;
+    /* Bytes of per-connection state it keeps (<= SN_CC_STATE_SIZE; 0: none).
+     * The state is all zero until the hooks write it; the engine provides
+     * it before on_signal, on_recovery_end, and on_ack outside slow start. */
+    uint16_t state_size;
     /* The connection is established: set any state (cwnd and ssthresh hold
      * the initial window and "infinity"). */
     void (*init)(struct sn_tcb *tcb, synack_time_t now);
@@ -47,8 +52,11 @@ extern const struct sn_cc_algo sn_cc_cubic;
 
 /* The algorithm called `name`, or NULL. */
 const struct sn_cc_algo *sn_cc_find(const char *name);
-/* The algorithm a new connection starts with. */
+/* The algorithm a new connection starts with (index 0). */
 const struct sn_cc_algo *sn_cc_default(void);
+/* By index (a TCB keeps its algorithm's index in one byte), and back. */
+const struct sn_cc_algo *sn_cc_at(uint8_t i);
+uint8_t sn_cc_index(const struct sn_cc_algo *a);
 
 /* Shared helpers for the modules (cc.c). */
 /* RFC 5681 3.1 eq. 4: max(FlightSize / 2, 2 * SMSS). */

@@ -23,7 +23,7 @@ struct cubic {
 
 _Static_assert(sizeof(struct cubic) <= SN_CC_STATE_SIZE, "cubic state must fit in the TCB");
 
-static struct cubic *cubic_of(struct sn_tcb *tcb) { return (struct cubic *)tcb->cc_state; }
+static struct cubic *cubic_of(struct sn_tcb *tcb) { return sn_cc_state(tcb); }
 
 static double cube_root(double x)
 {
@@ -42,7 +42,9 @@ static double cube_root(double x)
 static void cubic_init(struct sn_tcb *tcb, synack_time_t now)
 {
     (void)now;
-    memset(cubic_of(tcb), 0, sizeof(struct cubic));
+    struct cubic *c = cubic_of(tcb);
+    if (c)
+        memset(c, 0, sizeof(struct cubic));
 }
 
 static void cubic_on_ack(struct sn_tcb *tcb, uint32_t acked, synack_time_t now)
@@ -50,6 +52,10 @@ static void cubic_on_ack(struct sn_tcb *tcb, uint32_t acked, synack_time_t now)
     struct cubic *c = cubic_of(tcb);
     if (tcb->cwnd < tcb->ssthresh) {
         sn_cc_slow_start(tcb, acked);
+        return;
+    }
+    if (!c) {
+        sn_cc_reno_avoid(tcb, acked); /* no memory for the state: Reno's rule */
         return;
     }
     double mss = tcb->mss, cwnd = tcb->cwnd / mss;
@@ -99,14 +105,16 @@ static void cubic_on_signal(struct sn_tcb *tcb, enum sn_cc_signal sig, uint32_t 
     (void)flight;
     struct cubic *c = cubic_of(tcb);
     double cwnd = tcb->cwnd / (double)tcb->mss;
-    /* 4.7 fast convergence: a flow whose W_max keeps falling releases bandwidth. */
-    if (cwnd < c->w_last_max)
-        c->w_max = cwnd * (1 + CUBIC_BETA) / 2;
-    else
-        c->w_max = cwnd;
-    c->w_last_max = cwnd;
-    c->epoch = 0;
-    c->acc = 0;
+    if (c) {
+        /* 4.7 fast convergence: a flow whose W_max keeps falling releases bandwidth. */
+        if (cwnd < c->w_last_max)
+            c->w_max = cwnd * (1 + CUBIC_BETA) / 2;
+        else
+            c->w_max = cwnd;
+        c->w_last_max = cwnd;
+        c->epoch = 0;
+        c->acc = 0;
+    }
     uint32_t ss = (uint32_t)(tcb->cwnd * CUBIC_BETA);
     tcb->ssthresh = ss > 2u * tcb->mss ? ss : 2u * tcb->mss;
     tcb->cwnd_acc = 0;
@@ -122,6 +130,7 @@ static void cubic_on_recovery_end(struct sn_tcb *tcb, synack_time_t now)
 
 const struct sn_cc_algo sn_cc_cubic = {
     .name = "cubic",
+    .state_size = sizeof(struct cubic),
     .init = cubic_init,
     .on_ack = cubic_on_ack,
     .on_signal = cubic_on_signal,

@@ -5,6 +5,7 @@
 
 #include <stdint.h>
 
+#include "core/mem.h"
 #include "core/rng.h"
 #include "core/timer_wheel.h"
 #include "core/tuple_table.h"
@@ -26,6 +27,7 @@ struct synack_stack {
     struct sn_wheel wheel;          /* every TCP timer of every connection */
     struct sn_tuple_table conns;    /* connections and listeners by 4-tuple */
     uint32_t nconns;                /* TCBs allocated (bounded by cfg.max_conns) */
+    struct sn_mem mem;              /* what connections hold beyond their TCBs: buffers, ext blocks */
     uint32_t next_conn_id;
     uint16_t ip_id;                 /* IPv4 identification counter */
     uint16_t *port_refs;            /* per local port: how many sockets hold it */

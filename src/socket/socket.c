@@ -177,19 +177,13 @@ int synack_accept(struct synack_stack *s, int fd, struct sockaddr *addr, socklen
         return fail(EBADF);
     if (l->state != SYNACK_LISTEN)
         return fail(EINVAL);
-    struct sn_tcb *c = l->acc_head;
-    if (!c)
+    struct sn_listen *q = sn_tcb_lsn(l);
+    if (!q || !q->acc_head)
         return fail(EAGAIN);
-    int nfd = fd_alloc(s, c);
+    int nfd = fd_alloc(s, q->acc_head);
     if (nfd < 0)
         return fail(-nfd);
-    l->acc_head = c->acc_next;
-    if (!l->acc_head)
-        l->acc_tail = NULL;
-    l->acc_len--;
-    c->acc_next = NULL;
-    c->listener = NULL;
-    c->flags &= ~SN_TF_ACCEPTQ;
+    struct sn_tcb *c = sn_tcp_accept_pop(s, l);
     fd_attach(s, c, nfd);
     sockaddr_in_put(addr, len, c->te.tuple.raddr, c->te.tuple.rport);
     return nfd;
@@ -288,29 +282,12 @@ static int opt_int(const void *val, socklen_t len, int *out)
     return 0;
 }
 
-/* Resize a socket buffer.  Before first use only the capacity changes; a
- * buffer in use may only grow (its bytes, parked out-of-order data too, keep
- * their offsets from the head). */
-static int buf_resize(struct sn_ring *r, int v)
+/* A socket buffer size asked for, as kept: 1 KiB .. 64 MiB.  A buffer in
+ * use only grows (sn_ring_resize). */
+static uint32_t buf_size(int v)
 {
     uint32_t cap = v < 1024 ? 1024u : (uint32_t)v;
-    if (cap > (64u << 20))
-        cap = 64u << 20;
-    if (!r->data) {
-        r->cap = cap;
-        return 0;
-    }
-    if (cap <= r->cap)
-        return 0;
-    uint8_t *d = malloc(cap);
-    if (!d)
-        return -ENOMEM;
-    sn_ring_peek(r, 0, d, r->cap);
-    free(r->data);
-    r->data = d;
-    r->head = 0;
-    r->cap = cap;
-    return 0;
+    return cap > (64u << 20) ? 64u << 20 : cap;
 }
 
 int synack_setsockopt(struct synack_stack *s, int fd, int level, int name, const void *val,
@@ -327,9 +304,15 @@ int synack_setsockopt(struct synack_stack *s, int fd, int level, int name, const
         memcpy(&lg, val, sizeof(lg));
         tcb->flags &= ~(SN_TF_LINGER | SN_TF_LINGER0);
         if (lg.l_onoff) {
+            synack_time_t t = SYNACK_SEC(lg.l_linger < 0 ? 0 : lg.l_linger);
+            struct sn_tcb_ext *x = t ? sn_tcb_ext_get(s, tcb) : tcb->x;
+            if (t && !x)
+                return fail(ENOMEM);
             tcb->flags |= SN_TF_LINGER | (lg.l_linger == 0 ? SN_TF_LINGER0 : 0);
-            tcb->linger_time = SYNACK_SEC(lg.l_linger < 0 ? 0 : lg.l_linger);
+            if (x)
+                x->linger_time = t;
         }
+        sn_tcb_ext_trim(s, tcb);
         return 0;
     }
     if (level == IPPROTO_TCP && name == TCP_CONGESTION) {
@@ -342,7 +325,7 @@ int synack_setsockopt(struct synack_stack *s, int fd, int level, int name, const
         const struct sn_cc_algo *algo = sn_cc_find(cc);
         if (!algo)
             return fail(ENOENT); /* as Linux, for an unknown algorithm */
-        tcb->cc = algo;
+        tcb->cc = sn_cc_index(algo);
         if (sn_tcb_synchronized(tcb) && algo->init)
             algo->init(tcb, s->now);
         return 0;
@@ -356,7 +339,9 @@ int synack_setsockopt(struct synack_stack *s, int fd, int level, int name, const
                 tcb->state != SYNACK_TIME_WAIT) {
                 /* The idle time counts from now, as Linux's tcp_set_keepalive(). */
                 tcb->flags |= SN_TF_KEEPALIVE;
-                sn_tcp_timer_set(s, tcb, SN_TT_KEEPALIVE, s->now + SYNACK_SEC(tcb->ka_idle));
+                if (!(tcb->flags & SN_TF_CLOSE_TIMER))
+                    sn_tcp_timer_set(s, tcb, SN_TT_KEEPALIVE,
+                                     s->now + SYNACK_SEC(sn_tcp_ka_idle(tcb)));
                 return 0;
             }
             tcb->flags = v ? tcb->flags | SN_TF_KEEPALIVE : tcb->flags & ~SN_TF_KEEPALIVE;
@@ -366,10 +351,10 @@ int synack_setsockopt(struct synack_stack *s, int fd, int level, int name, const
             tcb->flags = v ? tcb->flags | SN_TF_REUSEADDR : tcb->flags & ~SN_TF_REUSEADDR;
             return 0;
         case SO_SNDBUF:
-            rc = buf_resize(&tcb->snd, v);
+            rc = sn_ring_resize(&tcb->snd, &s->mem, buf_size(v));
             return rc < 0 ? fail(-rc) : 0;
         case SO_RCVBUF:
-            rc = buf_resize(&tcb->rcv, v);
+            rc = sn_ring_resize(&tcb->rcv, &s->mem, buf_size(v));
             return rc < 0 ? fail(-rc) : 0;
         default:
             return fail(ENOPROTOOPT);
@@ -386,16 +371,20 @@ int synack_setsockopt(struct synack_stack *s, int fd, int level, int name, const
         case TCP_KEEPINTVL:
             if (v < 1 || v > 32767)
                 return fail(EINVAL);
+            if (!sn_tcb_ext_get(s, tcb))
+                return fail(ENOMEM);
             if (name == TCP_KEEPIDLE)
-                tcb->ka_idle = (uint16_t)v;
+                tcb->x->ka_idle = (uint16_t)v;
             else
-                tcb->ka_intvl = (uint16_t)v;
+                tcb->x->ka_intvl = (uint16_t)v;
             sn_tcp_arm_keepalive(s, tcb);
             return 0;
         case TCP_KEEPCNT:
             if (v < 1 || v > 127)
                 return fail(EINVAL);
-            tcb->ka_cnt = (uint8_t)v;
+            if (!sn_tcb_ext_get(s, tcb))
+                return fail(ENOMEM);
+            tcb->x->ka_cnt = (uint8_t)v;
             return 0;
         case TCP_MAXSEG:
             if (v < 88 || v > 65495)
@@ -436,7 +425,7 @@ int synack_getsockopt(struct synack_stack *s, int fd, int level, int name, void 
             break;
         case SO_LINGER: {
             struct linger lg = {.l_onoff = (tcb->flags & SN_TF_LINGER) != 0,
-                                .l_linger = (int)(tcb->linger_time / 1000000u)};
+                                .l_linger = (int)(sn_x(tcb)->linger_time / 1000000u)};
             return put_opt(val, len, &lg, sizeof(lg));
         }
         case SO_KEEPALIVE: v = (tcb->flags & SN_TF_KEEPALIVE) != 0; break;
@@ -452,12 +441,12 @@ int synack_getsockopt(struct synack_stack *s, int fd, int level, int name, void 
     if (level == IPPROTO_TCP) {
         switch (name) {
         case TCP_NODELAY: v = (tcb->flags & SN_TF_NODELAY) != 0; break;
-        case TCP_KEEPIDLE: v = tcb->ka_idle; break;
-        case TCP_KEEPINTVL: v = tcb->ka_intvl; break;
-        case TCP_KEEPCNT: v = tcb->ka_cnt; break;
+        case TCP_KEEPIDLE: v = sn_tcp_ka_idle(tcb); break;
+        case TCP_KEEPINTVL: v = sn_tcp_ka_intvl(tcb); break;
+        case TCP_KEEPCNT: v = sn_tcp_ka_cnt(tcb); break;
         case TCP_MAXSEG: v = sn_tcb_synchronized(tcb) ? tcb->mss : tcb->rcv_mss ? tcb->rcv_mss : 536; break;
         case TCP_CONGESTION: {
-            const char *algo = (tcb->cc ? tcb->cc : sn_cc_default())->name;
+            const char *algo = sn_tcb_cc(tcb)->name;
             char buf[16] = {0};
             strncpy(buf, algo, sizeof(buf) - 1);
             return put_opt(val, len, buf, sizeof(buf));
@@ -550,5 +539,5 @@ int synack_sockatmark(struct synack_stack *s, int fd)
     /* RFC 6093: the urgent pointer points past the last urgent byte; the
      * mark is that byte, reached when everything before it has been read. */
     uint32_t read_seq = tcb->rcv_nxt - tcb->rcv.len;
-    return sn_tcp_urgent_pending(tcb) && read_seq == tcb->rcv_up - 1;
+    return sn_tcp_urgent_pending(tcb) && read_seq == sn_x(tcb)->rcv_up - 1;
 }

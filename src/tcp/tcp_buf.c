@@ -1,4 +1,4 @@
-/* Byte ring buffers for the send and receive queues (see tcp_buf.h). */
+/* Byte ring buffers in chunks (see tcp_buf.h). */
 #include "tcp/tcp_buf.h"
 #include "synack/wire.h"
 
@@ -6,94 +6,229 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int ring_alloc(struct sn_ring *r)
+struct sn_ring_table {
+    uint32_t head;    /* ring position of the first byte */
+    uint32_t size;    /* ring size: npages * SN_BUF_CHUNK */
+    uint32_t npages;  /* slots in page[] */
+    uint32_t nalloc;  /* chunks allocated */
+    uint8_t *page[];  /* NULL where nothing is stored */
+};
+
+static size_t table_bytes(uint32_t npages)
 {
-    if (r->data)
+    return sizeof(struct sn_ring_table) + (size_t)npages * sizeof(uint8_t *);
+}
+
+/* One chunk more than the capacity needs: see tcp_buf.h. */
+static uint32_t pages_for(uint32_t cap) { return (cap + SN_BUF_CHUNK - 1) / SN_BUF_CHUNK + 1; }
+
+static int table_get(struct sn_ring *r, struct sn_mem *m)
+{
+    if (r->t)
         return 0;
     if (r->cap == 0)
         return -ENOBUFS;
-    r->data = malloc(r->cap);
-    if (!r->data)
+    uint32_t n = pages_for(r->cap);
+    if (!sn_mem_charge(m, table_bytes(n)))
         return -ENOMEM;
-    r->head = 0;
+    r->t = calloc(1, table_bytes(n));
+    if (!r->t) {
+        sn_mem_uncharge(m, table_bytes(n));
+        return -ENOMEM;
+    }
+    r->t->npages = n;
+    r->t->size = n * SN_BUF_CHUNK;
     r->len = 0;
     return 0;
 }
 
-/* Copy between a linear buffer and the ring, wrapping at the end. */
-static void ring_copy_in(struct sn_ring *r, uint32_t off, const uint8_t *src, uint32_t n)
+static void table_put(struct sn_ring *r, struct sn_mem *m)
 {
-    uint32_t pos = (uint32_t)(((uint64_t)r->head + off) % r->cap);
-    uint32_t first = r->cap - pos < n ? r->cap - pos : n;
-    memcpy(r->data + pos, src, first);
-    memcpy(r->data, src + first, n - first);
+    if (!r->t)
+        return;
+    for (uint32_t i = 0; i < r->t->npages; i++)
+        if (r->t->page[i]) {
+            free(r->t->page[i]);
+            sn_mem_uncharge(m, SN_BUF_CHUNK);
+        }
+    sn_mem_uncharge(m, table_bytes(r->t->npages));
+    free(r->t);
+    r->t = NULL;
+    r->len = 0;
 }
 
-long sn_ring_write(struct sn_ring *r, const void *src, size_t n)
+/* Make sure the chunks under ring positions [off, off + n) from the head
+ * exist.  On failure the chunks already made stay (they are freed with the
+ * ring or as the head passes them). */
+static int pages_get(struct sn_ring_table *t, struct sn_mem *m, uint32_t off, uint32_t n)
 {
-    int rc = ring_alloc(r);
-    if (rc < 0)
-        return rc;
-    uint32_t take = n < sn_ring_free(r) ? (uint32_t)n : sn_ring_free(r);
-    ring_copy_in(r, r->len, src, take);
-    r->len += take;
-    return take;
+    if (n == 0)
+        return 0;
+    uint32_t first = (uint32_t)(((uint64_t)t->head + off) % t->size) / SN_BUF_CHUNK;
+    uint32_t last = (uint32_t)(((uint64_t)t->head + off + n - 1) % t->size) / SN_BUF_CHUNK;
+    for (uint32_t i = first;; i = (i + 1) % t->npages) {
+        if (!t->page[i]) {
+            if (!sn_mem_charge(m, SN_BUF_CHUNK))
+                return -ENOMEM;
+            t->page[i] = malloc(SN_BUF_CHUNK);
+            if (!t->page[i]) {
+                sn_mem_uncharge(m, SN_BUF_CHUNK);
+                return -ENOMEM;
+            }
+            t->nalloc++;
+        }
+        if (i == last)
+            return 0;
+    }
 }
 
-int sn_ring_put_at(struct sn_ring *r, uint32_t off, const void *src, uint32_t n)
+/* Copy n bytes between a linear buffer and the ring at offset off from the
+ * head, a chunk at a time. */
+static void copy_in(struct sn_ring_table *t, uint32_t off, const uint8_t *src, uint32_t n)
 {
-    int rc = ring_alloc(r);
-    if (rc < 0)
-        return rc;
-    if ((uint64_t)off + n > r->cap)
-        return -ENOBUFS;
-    ring_copy_in(r, off, src, n);
-    return 0;
+    uint32_t pos = (uint32_t)(((uint64_t)t->head + off) % t->size);
+    while (n > 0) {
+        uint32_t in = pos % SN_BUF_CHUNK, take = SN_BUF_CHUNK - in < n ? SN_BUF_CHUNK - in : n;
+        memcpy(t->page[pos / SN_BUF_CHUNK] + in, src, take);
+        src += take;
+        n -= take;
+        pos = (pos + take) % t->size;
+    }
 }
 
 void sn_ring_peek(const struct sn_ring *r, uint32_t off, void *dst, uint32_t n)
 {
-    if (n == 0)
+    if (n == 0 || !r->t)
         return;
-    uint32_t pos = (uint32_t)(((uint64_t)r->head + off) % r->cap);
-    uint32_t first = r->cap - pos < n ? r->cap - pos : n;
-    memcpy(dst, r->data + pos, first);
-    memcpy((uint8_t *)dst + first, r->data, n - first);
+    const struct sn_ring_table *t = r->t;
+    uint8_t *d = dst;
+    uint32_t pos = (uint32_t)(((uint64_t)t->head + off) % t->size);
+    while (n > 0) {
+        uint32_t in = pos % SN_BUF_CHUNK, take = SN_BUF_CHUNK - in < n ? SN_BUF_CHUNK - in : n;
+        memcpy(d, t->page[pos / SN_BUF_CHUNK] + in, take);
+        d += take;
+        n -= take;
+        pos = (pos + take) % t->size;
+    }
 }
 
 uint32_t sn_ring_peek_csum(const struct sn_ring *r, uint32_t off, void *dst, uint32_t n,
                            uint32_t sum)
 {
-    if (n == 0)
+    if (n == 0 || !r->t)
         return sum;
-    uint32_t pos = (uint32_t)(((uint64_t)r->head + off) % r->cap);
-    uint32_t first = r->cap - pos < n ? r->cap - pos : n;
-    sum = synack_csum_copy(dst, r->data + pos, first, sum);
-    if (n > first) {
-        uint32_t rest = synack_csum_copy((uint8_t *)dst + first, r->data, n - first, 0);
+    const struct sn_ring_table *t = r->t;
+    uint8_t *d = dst;
+    uint32_t pos = (uint32_t)(((uint64_t)t->head + off) % t->size), done = 0;
+    while (done < n) {
+        uint32_t in = pos % SN_BUF_CHUNK;
+        uint32_t take = SN_BUF_CHUNK - in < n - done ? SN_BUF_CHUNK - in : n - done;
+        uint32_t part = synack_csum_copy(d + done, t->page[pos / SN_BUF_CHUNK] + in, take, 0);
         /* RFC 1071 2(B): a piece at an odd offset adds its byte-swapped sum. */
-        if (first & 1)
-            rest = synack_csum_swab(rest);
-        sum += rest;
-        sum += sum < rest; /* end-around carry */
+        if (done & 1)
+            part = synack_csum_swab(part);
+        sum += part;
+        sum += sum < part; /* end-around carry */
+        done += take;
+        pos = (pos + take) % t->size;
     }
     return sum;
 }
 
-void sn_ring_consume(struct sn_ring *r, uint32_t n)
+long sn_ring_write(struct sn_ring *r, struct sn_mem *m, const void *src, size_t n)
 {
-    /* The head always moves by n, even when the ring empties: out-of-order
-     * data parked past the end keeps its place relative to it. */
-    if (n > r->len)
-        n = r->len;
-    r->head = (uint32_t)(((uint64_t)r->head + n) % r->cap);
-    r->len -= n;
+    uint32_t take = n < sn_ring_free(r) ? (uint32_t)n : sn_ring_free(r);
+    if (take == 0)
+        return 0;
+    int rc = table_get(r, m);
+    if (rc < 0)
+        return rc;
+    if (pages_get(r->t, m, r->len, take) < 0) {
+        if (r->len == 0 && r->t->nalloc == 0)
+            table_put(r, m);
+        return -ENOMEM;
+    }
+    copy_in(r->t, r->len, src, take);
+    r->len += take;
+    return take;
 }
 
-void sn_ring_release(struct sn_ring *r)
+int sn_ring_put_at(struct sn_ring *r, struct sn_mem *m, uint32_t off, const void *src, uint32_t n)
 {
-    free(r->data);
-    r->data = NULL;
-    r->head = 0;
-    r->len = 0;
+    if ((uint64_t)off + n > r->cap)
+        return -ENOBUFS;
+    int rc = table_get(r, m);
+    if (rc < 0)
+        return rc;
+    if (pages_get(r->t, m, off, n) < 0)
+        return -ENOMEM;
+    copy_in(r->t, off, src, n);
+    return 0;
+}
+
+void sn_ring_consume(struct sn_ring *r, struct sn_mem *m, uint32_t n, bool parked)
+{
+    struct sn_ring_table *t = r->t;
+    if (!t)
+        return;
+    if (n > r->len)
+        n = r->len;
+    /* The head always moves by n, even when the ring empties: out-of-order
+     * data parked past the end keeps its place relative to it.  Chunks the
+     * head has left hold nothing any more (see tcp_buf.h). */
+    uint32_t from = t->head / SN_BUF_CHUNK;
+    t->head = (uint32_t)(((uint64_t)t->head + n) % t->size);
+    r->len -= n;
+    if (!parked && r->len == 0) {
+        table_put(r, m);
+        return;
+    }
+    uint32_t to = t->head / SN_BUF_CHUNK;
+    for (uint32_t i = from; i != to; i = (i + 1) % t->npages) {
+        if (t->page[i]) {
+            free(t->page[i]);
+            t->page[i] = NULL;
+            t->nalloc--;
+            sn_mem_uncharge(m, SN_BUF_CHUNK);
+        }
+    }
+}
+
+void sn_ring_release(struct sn_ring *r, struct sn_mem *m) { table_put(r, m); }
+
+int sn_ring_resize(struct sn_ring *r, struct sn_mem *m, uint32_t cap)
+{
+    if (!r->t) {
+        r->cap = cap;
+        return 0;
+    }
+    if (cap <= r->cap)
+        return 0;
+    struct sn_ring_table *o = r->t;
+    uint32_t n = pages_for(cap);
+    if (!sn_mem_charge(m, table_bytes(n)))
+        return -ENOMEM;
+    struct sn_ring_table *t = calloc(1, table_bytes(n));
+    if (!t) {
+        sn_mem_uncharge(m, table_bytes(n));
+        return -ENOMEM;
+    }
+    /* The chunks in order from the head's; offsets from the head are kept. */
+    uint32_t first = o->head / SN_BUF_CHUNK;
+    for (uint32_t i = 0; i < o->npages; i++)
+        t->page[i] = o->page[(first + i) % o->npages];
+    t->head = o->head % SN_BUF_CHUNK;
+    t->npages = n;
+    t->size = n * SN_BUF_CHUNK;
+    t->nalloc = o->nalloc;
+    sn_mem_uncharge(m, table_bytes(o->npages));
+    free(o);
+    r->t = t;
+    r->cap = cap;
+    return 0;
+}
+
+uint32_t sn_ring_mem(const struct sn_ring *r)
+{
+    return r->t ? (uint32_t)table_bytes(r->t->npages) + r->t->nalloc * SN_BUF_CHUNK : 0;
 }

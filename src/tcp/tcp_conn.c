@@ -25,69 +25,114 @@ struct sn_tcb *sn_tcb_new(struct synack_stack *s)
     tcb->snd.cap = s->cfg.sndbuf;
     tcb->rcv.cap = s->cfg.rcvbuf;
     tcb->mss = 536; /* RFC 9293 3.7.1: the default send MSS without the option */
-    tcb->cc = sn_cc_default(); /* its state is all zero until init at ESTABLISHED */
-    tcb->ka_idle = 7200;
-    tcb->ka_intvl = 75;
-    tcb->ka_cnt = 9;
+    /* tcb->cc 0: the default algorithm; its state is all zero until needed. */
     sn_tcp_rtt_init(s, tcb);
     return tcb;
 }
 
-/* Unlink a child from its listener's half-open count or accept queue. */
-static void tcb_unlink_listener(struct sn_tcb *tcb)
+/* Remove c from the singly linked list at *head (accept queue or half-open
+ * list, bounded by the listener's backlog).  Returns whether it was there;
+ * *prev_out gets its predecessor. */
+static bool list_remove(struct sn_tcb **head, struct sn_tcb *c, struct sn_tcb **prev_out)
 {
-    struct sn_tcb *l = tcb->listener;
+    struct sn_tcb *prev = NULL;
+    for (struct sn_tcb **pp = head; *pp; pp = &(*pp)->x->acc_next) {
+        if (*pp == c) {
+            *pp = c->x->acc_next;
+            *prev_out = prev;
+            return true;
+        }
+        prev = *pp;
+    }
+    return false;
+}
+
+/* Unlink a child from its listener's half-open list or accept queue. */
+static void tcb_unlink_listener(struct synack_stack *s, struct sn_tcb *tcb)
+{
+    struct sn_tcb *l = sn_tcb_listener(tcb);
     if (!l)
         return;
+    struct sn_listen *q = sn_tcb_lsn(l);
+    struct sn_tcb *prev;
     if (tcb->flags & SN_TF_ACCEPTQ) {
-        struct sn_tcb **pp = &l->acc_head, *prev = NULL;
-        while (*pp && *pp != tcb) {
-            prev = *pp;
-            pp = &(*pp)->acc_next;
-        }
-        if (*pp) {
-            *pp = tcb->acc_next;
-            if (l->acc_tail == tcb)
-                l->acc_tail = prev;
-            l->acc_len--;
+        if (q && list_remove(&q->acc_head, tcb, &prev)) {
+            if (q->acc_tail == tcb)
+                q->acc_tail = prev;
+            q->acc_len--;
         }
         tcb->flags &= ~SN_TF_ACCEPTQ;
-    } else if (l->syn_len > 0) {
-        l->syn_len--;
+    } else if (q && list_remove(&q->syn_head, tcb, &prev)) {
+        q->syn_len--;
     }
-    tcb->listener = NULL;
-    tcb->acc_next = NULL;
+    tcb->x->listener = NULL;
+    tcb->x->acc_next = NULL;
+    sn_tcb_ext_trim(s, tcb);
+}
+
+/* A listener goes: its children the user never saw go with it (RFC 9293
+ * 3.10.4: a CLOSE on a LISTEN connection).  Half-open ones vanish silently,
+ * as in Linux; those established but never accepted are reset.  The cost
+ * is the number of its own children, whatever the size of the table. */
+static void listener_free_children(struct synack_stack *s, struct sn_tcb *l)
+{
+    struct sn_listen *q = sn_tcb_lsn(l);
+    if (!q)
+        return;
+    while (q->syn_head) {
+        struct sn_tcb *c = q->syn_head;
+        tcb_unlink_listener(s, c);
+        sn_tcb_free(s, c);
+    }
+    while (q->acc_head) {
+        struct sn_tcb *c = q->acc_head;
+        /* Children already reset are out of the table but still queued. */
+        if (c->state != SYNACK_CLOSED && c->state != SYNACK_SYN_RECEIVED)
+            sn_tcp_send_rst(s, c);
+        tcb_unlink_listener(s, c);
+        sn_tcb_free(s, c);
+    }
+}
+
+void sn_tcp_child_established(struct sn_tcb *l, struct sn_tcb *c)
+{
+    struct sn_listen *q = sn_tcb_lsn(l);
+    struct sn_tcb *prev;
+    if (!q || !list_remove(&q->syn_head, c, &prev))
+        return;
+    q->syn_len--;
+    c->flags |= SN_TF_ACCEPTQ;
+    c->x->acc_next = NULL;
+    if (q->acc_tail)
+        q->acc_tail->x->acc_next = c;
+    else
+        q->acc_head = c;
+    q->acc_tail = c;
+    q->acc_len++;
+}
+
+struct sn_tcb *sn_tcp_accept_pop(struct synack_stack *s, struct sn_tcb *l)
+{
+    struct sn_listen *q = sn_tcb_lsn(l);
+    struct sn_tcb *c = q ? q->acc_head : NULL;
+    if (!c)
+        return NULL;
+    q->acc_head = c->x->acc_next;
+    if (!q->acc_head)
+        q->acc_tail = NULL;
+    q->acc_len--;
+    c->x->acc_next = NULL;
+    c->x->listener = NULL;
+    c->flags &= ~SN_TF_ACCEPTQ;
+    sn_tcb_ext_trim(s, c);
+    return c;
 }
 
 void sn_tcb_free(struct synack_stack *s, struct sn_tcb *tcb)
 {
-    /* A listener takes its unaccepted children with it: they are reset
-     * (RFC 9293 3.10.4: a CLOSE on a LISTEN connection; children are
-     * connections the user never saw). */
-    if (tcb->state == SYNACK_LISTEN) {
-        for (uint32_t b = 0; b < s->conns.nbuckets; b++) {
-            struct sn_tuple_entry *e = s->conns.buckets[b];
-            while (e) {
-                struct sn_tcb *c = sn_tcb_of_entry(e);
-                e = e->next;
-                if (c->listener == tcb) {
-                    /* Half-open ones vanish silently, as in Linux; those
-                     * established but never accepted are reset. */
-                    if (c->state != SYNACK_SYN_RECEIVED)
-                        sn_tcp_send_rst(s, c);
-                    tcb_unlink_listener(c);
-                    sn_tcb_free(s, c);
-                }
-            }
-        }
-        /* Children already reset are out of the table but still queued. */
-        while (tcb->acc_head) {
-            struct sn_tcb *c = tcb->acc_head;
-            tcb_unlink_listener(c);
-            sn_tcb_free(s, c);
-        }
-    }
-    tcb_unlink_listener(tcb);
+    if (tcb->state == SYNACK_LISTEN)
+        listener_free_children(s, tcb);
+    tcb_unlink_listener(s, tcb);
     /* Tell the trace hook, e.g. for a half-open child that "returns to
      * LISTEN" (RFC 9293 3.10.7.4) or a listener closed by the user. */
     bool active = tcb->state != SYNACK_LISTEN && tcb->state != SYNACK_CLOSED;
@@ -102,8 +147,9 @@ void sn_tcb_free(struct synack_stack *s, struct sn_tcb *tcb)
     sn_wheel_del(&s->wheel, &tcb->timer);
     if (tcb->flags & SN_TF_BOUND)
         sn_tcp_port_unref(s, tcb->te.tuple.lport);
-    sn_ring_release(&tcb->snd);
-    sn_ring_release(&tcb->rcv);
+    sn_ring_release(&tcb->snd, &s->mem);
+    sn_ring_release(&tcb->rcv, &s->mem);
+    sn_tcb_ext_free(s, tcb);
     free(tcb);
     s->nconns--;
 }
@@ -136,7 +182,7 @@ void sn_tcp_drop(struct synack_stack *s, struct sn_tcb *tcb, int err)
             s->stats.tcp_conns_active--;
     }
     sn_tcp_set_state(s, tcb, SYNACK_CLOSED);
-    sn_ring_release(&tcb->snd);
+    sn_ring_release(&tcb->snd, &s->mem);
     tcb->flags &= ~SN_TF_CONNECTING;
     if (tcb->refs == 0 && !(tcb->flags & SN_TF_ACCEPTQ)) {
         sn_tcb_free(s, tcb);
@@ -209,7 +255,7 @@ short sn_tcp_poll_events(const struct sn_tcb *tcb)
 {
     short ev = 0;
     if (tcb->state == SYNACK_LISTEN)
-        return tcb->acc_len > 0 ? POLLIN : 0;
+        return sn_tcb_lsn(tcb) && sn_tcb_lsn(tcb)->acc_len > 0 ? POLLIN : 0;
     if (tcb->rcv.len > 0 || (tcb->flags & (SN_TF_RCVD_FIN | SN_TF_SHUT_RD)))
         ev |= POLLIN;
     if (tcb->flags & SN_TF_RCVD_FIN)
@@ -266,5 +312,5 @@ uint8_t sn_tcp_choose_wscale(uint32_t cap)
 bool sn_tcp_urgent_pending(const struct sn_tcb *tcb)
 {
     uint32_t read_seq = tcb->rcv_nxt - tcb->rcv.len;
-    return sn_tcb_synchronized(tcb) && seq_gt(tcb->rcv_up, read_seq);
+    return sn_tcb_synchronized(tcb) && sn_x(tcb)->rcv_urg && seq_gt(sn_x(tcb)->rcv_up, read_seq);
 }

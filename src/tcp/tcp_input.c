@@ -56,8 +56,8 @@ static void tcp_syn_options(struct synack_stack *s, struct sn_tcb *tcb, const st
 static void enter_established(struct synack_stack *s, struct sn_tcb *tcb)
 {
     sn_tcp_set_state(s, tcb, SYNACK_ESTABLISHED);
-    if (tcb->cc->init)
-        tcb->cc->init(tcb, s->now);
+    if (sn_tcb_cc(tcb)->init)
+        sn_tcb_cc(tcb)->init(tcb, s->now);
     tcb->recover = tcb->snd_una;
     tcb->high_rxt = tcb->snd_una;
     /* RFC 6298 5.7: after the SYN (or SYN-ACK) timed out, and with no RTT
@@ -75,7 +75,7 @@ static void enter_time_wait(struct synack_stack *s, struct sn_tcb *tcb)
     for (int k = 0; k < SN_TT_N; k++)
         tcb->deadline[k] = SYNACK_TIME_NEVER;
     /* RFC 9293 3.10.7.4 eighth: 2 MSL. */
-    sn_tcp_timer_set(s, tcb, SN_TT_CLOSE, s->now + 2 * s->cfg.msl);
+    sn_tcp_set_close_timer(s, tcb, s->now + 2 * s->cfg.msl);
 }
 
 /* RFC 9293 3.10.7.2 */
@@ -91,13 +91,20 @@ static int tcp_input_listen(struct synack_stack *s, struct sn_tcb *l, const stru
         return 0;
     /* Bounded queues: established children waiting for accept(), and
      * half-open ones.  A full queue drops the SYN; the peer retries. */
-    uint32_t bl = l->backlog ? l->backlog : 1;
-    if (l->acc_len >= bl || l->syn_len >= 4 * bl + 16) {
+    struct sn_listen *q = sn_tcb_lsn(l);
+    uint32_t bl = q && q->backlog ? q->backlog : 1;
+    if (!q || q->acc_len >= bl || q->syn_len >= 4 * bl + 16) {
         s->stats.tcp_drop++;
         return -ENOBUFS;
     }
     struct sn_tcb *c = sn_tcb_new(s);
     if (!c) {
+        s->stats.tcp_drop++;
+        return -ENOMEM;
+    }
+    struct sn_tcb_ext *cx = sn_tcb_ext_get(s, c); /* holds the link to the listener */
+    if (!cx) {
+        sn_tcb_free(s, c);
         s->stats.tcp_drop++;
         return -ENOMEM;
     }
@@ -109,16 +116,14 @@ static int tcp_input_listen(struct synack_stack *s, struct sn_tcb *l, const stru
                                              SN_TF_LINGER0));
     c->snd.cap = l->snd.cap;
     c->rcv.cap = l->rcv.cap;
-    c->ka_idle = l->ka_idle;
-    c->ka_intvl = l->ka_intvl;
-    c->ka_cnt = l->ka_cnt;
-    c->linger_time = l->linger_time;
+    cx->ka_idle = sn_x(l)->ka_idle;
+    cx->ka_intvl = sn_x(l)->ka_intvl;
+    cx->ka_cnt = sn_x(l)->ka_cnt;
+    cx->linger_time = sn_x(l)->linger_time;
     c->state = SYNACK_LISTEN; /* so the trace shows LISTEN -> SYN-RECEIVED */
     c->rcv_mss = (uint16_t)(s->cfg.mtu - 40u);
-    c->irs = seg->seq;
     c->rcv_nxt = seg->seq + 1;
     c->rcv_adv = c->rcv_nxt;
-    c->rcv_up = c->rcv_nxt;
     tcp_syn_options(s, c, seg);
     c->iss = sn_tcp_new_isn(s, &c->te.tuple);
     c->snd_una = c->snd_nxt = c->snd_max = c->snd_sml = c->iss;
@@ -134,8 +139,10 @@ static int tcp_input_listen(struct synack_stack *s, struct sn_tcb *l, const stru
         sn_tcb_free(s, c);
         return -EEXIST;
     }
-    c->listener = l;
-    l->syn_len++;
+    cx->listener = l;
+    cx->acc_next = q->syn_head;
+    q->syn_head = c;
+    q->syn_len++;
     sn_tcp_set_state(s, c, SYNACK_SYN_RECEIVED);
     c->last_rcv = s->now;
     sn_tcp_output(s, c); /* <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK> */
@@ -160,10 +167,8 @@ static int tcp_input_syn_sent(struct synack_stack *s, struct sn_tcb *tcb, const 
     }
     if (!(seg->flags & SYNACK_TH_SYN))
         return 0;
-    tcb->irs = seg->seq;
     tcb->rcv_nxt = seg->seq + 1;
     tcb->rcv_adv = tcb->rcv_nxt;
-    tcb->rcv_up = tcb->rcv_nxt;
     tcp_syn_options(s, tcb, seg);
     tcb->snd_wnd = seg->th.window;
     tcb->max_sndwnd = tcb->snd_wnd;
@@ -173,7 +178,7 @@ static int tcp_input_syn_sent(struct synack_stack *s, struct sn_tcb *tcb, const 
         tcb->snd_una = seg->ack;
         if ((tcb->flags & SN_TF_RTT_TIMING) && seq_gt(seg->ack, tcb->rtt_seq)) {
             tcb->flags &= ~SN_TF_RTT_TIMING;
-            sn_tcp_rtt_sample(s, tcb, s->now - tcb->rtt_start);
+            sn_tcp_rtt_sample(s, tcb, (uint32_t)s->now - tcb->rtt_start);
         }
     }
     if (seq_gt(tcb->snd_una, tcb->iss)) {
@@ -240,7 +245,7 @@ static enum ack_result tcp_input_ack(struct synack_stack *s, struct sn_tcb *tcb,
             sn_tcp_respond_rst(s, seg);
             return ACK_STOP;
         }
-        struct sn_tcb *lq = tcb->listener;
+        struct sn_listen *lq = sn_tcb_listener(tcb) ? sn_tcb_lsn(sn_tcb_listener(tcb)) : NULL;
         if (lq && lq->acc_len >= (lq->backlog ? lq->backlog : 1)) {
             /* The accept queue is full: ignore the ACK, as Linux does; the
              * SYN-ACK is retransmitted and the handshake completes later. */
@@ -252,18 +257,10 @@ static enum ack_result tcp_input_ack(struct synack_stack *s, struct sn_tcb *tcb,
         tcb->snd_wl1 = seg->seq;
         tcb->snd_wl2 = seg->ack;
         enter_established(s, tcb);
-        struct sn_tcb *l = tcb->listener;
+        struct sn_tcb *l = sn_tcb_listener(tcb);
         if (l) {
-            /* Move from the half-open count to the accept queue. */
-            if (l->syn_len > 0)
-                l->syn_len--;
-            tcb->flags |= SN_TF_ACCEPTQ;
-            if (l->acc_tail)
-                l->acc_tail->acc_next = tcb;
-            else
-                l->acc_head = tcb;
-            l->acc_tail = tcb;
-            l->acc_len++;
+            /* Move from the half-open list to the accept queue. */
+            sn_tcp_child_established(l, tcb);
             s->stats.tcp_conns_accepted++;
             sn_tcp_notify(s, l);
         } else {
@@ -285,13 +282,13 @@ static enum ack_result tcp_input_ack(struct synack_stack *s, struct sn_tcb *tcb,
             tcb->flags |= SN_TF_SYNACKED;
         }
         uint32_t data = acked < tcb->snd.len ? acked : tcb->snd.len;
-        sn_ring_consume(&tcb->snd, data);
+        sn_ring_consume(&tcb->snd, &s->mem, data, false);
         tcb->bytes_acked += data;
         if ((tcb->flags & SN_TF_RTT_TIMING) && seq_gt(seg->ack, tcb->rtt_seq)) {
             tcb->flags &= ~SN_TF_RTT_TIMING;
-            sn_tcp_rtt_sample(s, tcb, s->now - tcb->rtt_start);
-            if (tcb->cc->on_rtt)
-                tcb->cc->on_rtt(tcb, tcb->srtt);
+            sn_tcp_rtt_sample(s, tcb, (uint32_t)s->now - tcb->rtt_start);
+            if (sn_tcb_cc(tcb)->on_rtt)
+                sn_tcb_cc(tcb)->on_rtt(tcb, tcb->srtt);
         } else if (tcb->rtx_count > 0 && (tcb->flags & SN_TF_TS) &&
                    (seg->th.opts.present & SYNACK_TCPOPT_F_TIMESTAMP) && seg->th.opts.tsecr) {
             /* RFC 7323 4.1: after a retransmission Karn's rule gives no
@@ -302,14 +299,14 @@ static enum ack_result tcp_input_ack(struct synack_stack *s, struct sn_tcb *tcb,
                 sn_tcp_rtt_sample(s, tcb, (synack_time_t)ms * 1000u);
         }
         tcb->snd_una = seg->ack;
-        if ((tcb->flags & SN_TF_SNDURG) && seq_geq(tcb->snd_una, tcb->snd_up))
+        if ((tcb->flags & SN_TF_SNDURG) && seq_geq(tcb->snd_una, sn_x(tcb)->snd_up))
             tcb->flags &= ~SN_TF_SNDURG;
         if (seq_lt(tcb->snd_nxt, tcb->snd_una))
             tcb->snd_nxt = tcb->snd_una;
         if (seq_lt(tcb->high_rxt, tcb->snd_una))
             tcb->high_rxt = tcb->snd_una;
         sn_sack_advance(tcb);
-        sn_sack_update(tcb, &seg->th.opts);
+        sn_sack_update(s, tcb, &seg->th.opts);
         tcb->rtx_count = 0;
         sn_tcp_arm_rtx(s, tcb); /* RFC 6298 5.2/5.3 */
         sn_tcp_recovery_on_ack(s, tcb, acked, false, flight);
@@ -320,10 +317,10 @@ static enum ack_result tcp_input_ack(struct synack_stack *s, struct sn_tcb *tcb,
          * move the window, and something is outstanding.  With SACK, RFC
          * 6675 2 adds: it brings new SACK information, so that copies the
          * network duplicated do not pass for signs of loss. */
-        uint32_t sacked_before = tcb->sacked_bytes;
-        uint8_t nsacked_before = tcb->nsacked;
-        sn_sack_update(tcb, &seg->th.opts);
-        bool news = tcb->sacked_bytes != sacked_before || tcb->nsacked != nsacked_before;
+        uint32_t sacked_before = sn_x(tcb)->sacked_bytes;
+        uint8_t nsacked_before = sn_x(tcb)->nsacked;
+        sn_sack_update(s, tcb, &seg->th.opts);
+        bool news = sn_x(tcb)->sacked_bytes != sacked_before || sn_x(tcb)->nsacked != nsacked_before;
         bool dup = seg->th.payload_len == 0 && !(seg->flags & (SYNACK_TH_SYN | SYNACK_TH_FIN)) &&
                    wnd == tcb->snd_wnd && (!(tcb->flags & SN_TF_SACK) || news);
         if (dup || news)
@@ -349,7 +346,7 @@ static enum ack_result tcp_input_ack(struct synack_stack *s, struct sn_tcb *tcb,
             /* An orphan (no descriptor) may not wait forever for the
              * peer's FIN: Linux's tcp_fin_timeout, 60 s. */
             if (tcb->refs == 0)
-                sn_tcp_timer_set(s, tcb, SN_TT_CLOSE, s->now + SYNACK_SEC(60));
+                sn_tcp_set_close_timer(s, tcb, s->now + SYNACK_SEC(60));
         }
         break;
     case SYNACK_CLOSING:
@@ -407,8 +404,9 @@ static bool ooo_holds(const struct sn_tcb *tcb, uint32_t seq, uint32_t len)
 {
     if (len == 0)
         return true;
-    for (uint8_t i = 0; i < tcb->nooo; i++)
-        if (seq_leq(tcb->ooo[i].left, seq) && seq_geq(tcb->ooo[i].right, seq + len))
+    const struct sn_tcb_ext *x = sn_x(tcb);
+    for (uint8_t i = 0; i < x->nooo; i++)
+        if (seq_leq(x->ooo[i].left, seq) && seq_geq(x->ooo[i].right, seq + len))
             return true;
     return false;
 }
@@ -423,7 +421,7 @@ static int tcp_input_synchronized(struct synack_stack *s, struct sn_tcb *tcb,
     uint32_t dlen = (uint32_t)seg->th.payload_len;
     bool fin = (seg->flags & SYNACK_TH_FIN) != 0;
 
-    if (tcb->state == SYNACK_SYN_RECEIVED && seg->seq == tcb->irs &&
+    if (tcb->state == SYNACK_SYN_RECEIVED && seg->seq == tcb->rcv_nxt - 1 && /* SEG.SEQ = IRS */
         (seg->flags & (SYNACK_TH_SYN | SYNACK_TH_RST)) == SYNACK_TH_SYN) {
         if (!(seg->flags & SYNACK_TH_ACK)) {
             /* The peer sent its SYN again: our SYN-ACK was lost.  Send it
@@ -461,13 +459,13 @@ static int tcp_input_synchronized(struct synack_stack *s, struct sn_tcb *tcb,
             !(seg->flags & SYNACK_TH_RST)) {
             /* A retransmitted FIN: our last ACK was lost.  Re-ACK, restart 2 MSL. */
             sn_tcp_send_ack(s, tcb);
-            sn_tcp_timer_set(s, tcb, SN_TT_CLOSE, s->now + 2 * s->cfg.msl);
+            sn_tcp_set_close_timer(s, tcb, s->now + 2 * s->cfg.msl);
             return 0;
         }
         /* A zero window still takes valid ACKs, URGs and RSTs (3.10.7.4). */
         if (!(wnd == 0 && seq == tcb->rcv_nxt)) {
             if (dlen > 0 && seq_leq(seq + dlen, tcb->rcv_nxt) && !(seg->flags & SYNACK_TH_RST))
-                sn_tcp_dsack(tcb, seq, dlen); /* all of it arrived before */
+                sn_tcp_dsack(s, tcb, seq, dlen); /* all of it arrived before */
             if (!(seg->flags & SYNACK_TH_RST)) {
                 tcb->flags |= SN_TF_ACKNOW;
                 sn_tcp_output(s, tcb);
@@ -515,7 +513,7 @@ static int tcp_input_synchronized(struct synack_stack *s, struct sn_tcb *tcb,
     /* Trim what lies before RCV.NXT (a partial retransmission) and past the window. */
     if (seq_lt(seq, tcb->rcv_nxt)) {
         uint32_t skip = tcb->rcv_nxt - seq;
-        sn_tcp_dsack(tcb, seq, skip < dlen ? skip : dlen); /* its first part came before */
+        sn_tcp_dsack(s, tcb, seq, skip < dlen ? skip : dlen); /* its first part came before */
         if (skip > dlen) {
             dlen = 0;
             if (skip > (uint32_t)seg->th.payload_len)
@@ -537,8 +535,14 @@ static int tcp_input_synchronized(struct synack_stack *s, struct sn_tcb *tcb,
         (tcb->state == SYNACK_ESTABLISHED || tcb->state == SYNACK_FIN_WAIT_1 ||
          tcb->state == SYNACK_FIN_WAIT_2)) {
         uint32_t up = seg->seq + seg->th.urg_ptr;
-        if (seq_gt(up, tcb->rcv_up))
-            tcb->rcv_up = up;
+        const struct sn_tcb_ext *ox = sn_x(tcb);
+        if (ox->rcv_urg ? seq_gt(up, ox->rcv_up) : seq_gt(up, tcb->rcv_nxt - tcb->rcv.len)) {
+            struct sn_tcb_ext *ux = sn_tcb_ext_get(s, tcb);
+            if (ux) {
+                ux->rcv_up = up;
+                ux->rcv_urg = true;
+            }
+        }
     }
 
     /* seventh: segment text */
@@ -563,10 +567,10 @@ static int tcp_input_synchronized(struct synack_stack *s, struct sn_tcb *tcb,
     }
     if (dlen > 0) {
         bool in_order = seq == tcb->rcv_nxt;
-        uint8_t had_ooo = tcb->nooo;
+        uint8_t had_ooo = sn_x(tcb)->nooo;
         uint32_t adv = sn_tcp_reass(s, tcb, seq, data, dlen);
         tcb->bytes_received += adv;
-        if (!in_order || had_ooo != tcb->nooo || had_ooo > 0) {
+        if (!in_order || had_ooo != sn_x(tcb)->nooo || had_ooo > 0) {
             /* RFC 5681 4.2: out-of-order data, or data filling a gap, is ACKed at once. */
             tcb->flags |= SN_TF_ACKNOW;
         } else if (++tcb->segs_since_ack >= 2) {
@@ -590,16 +594,19 @@ static int tcp_input_synchronized(struct synack_stack *s, struct sn_tcb *tcb,
         } else if (seq_gt(fin_seq, tcb->rcv_nxt) && ooo_holds(tcb, seq, dlen)) {
             /* Ahead of missing data: keep it with the out-of-order data
              * (as Linux does) rather than make the peer send it again. */
-            tcb->flags |= SN_TF_FIN_OOO;
-            tcb->rcv_fin = fin_seq;
+            struct sn_tcb_ext *fx = sn_tcb_ext_get(s, tcb);
+            if (fx) {
+                tcb->flags |= SN_TF_FIN_OOO;
+                fx->rcv_fin = fin_seq;
+            }
         }
     } else if (fin && tcb->state == SYNACK_TIME_WAIT) {
         tcb->flags |= SN_TF_ACKNOW;
-        sn_tcp_timer_set(s, tcb, SN_TT_CLOSE, s->now + 2 * s->cfg.msl);
+        sn_tcp_set_close_timer(s, tcb, s->now + 2 * s->cfg.msl);
     } else if (fin) {
         tcb->flags |= SN_TF_ACKNOW;
     }
-    if ((tcb->flags & SN_TF_FIN_OOO) && tcb->rcv_nxt == tcb->rcv_fin) {
+    if ((tcb->flags & SN_TF_FIN_OOO) && tcb->rcv_nxt == sn_x(tcb)->rcv_fin) {
         tcb->flags &= ~SN_TF_FIN_OOO; /* the gap before a kept FIN has filled */
         tcp_input_fin(s, tcb);
     }

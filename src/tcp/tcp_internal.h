@@ -31,9 +31,10 @@ struct synack_stack;
 enum sn_tcp_timer {
     SN_TT_RTX,       /* retransmission (SYN, SYN-ACK, data, FIN), RFC 6298 */
     SN_TT_PERSIST,   /* zero-window probe, RFC 9293 3.8.6.1 */
-    SN_TT_KEEPALIVE, /* RFC 1122 4.2.3.6 */
+    SN_TT_KEEPALIVE, /* RFC 1122 4.2.3.6; with SN_TF_CLOSE_TIMER: the end of
+                      * TIME-WAIT or of an orphaned FIN-WAIT-2 (as Linux's
+                      * keepalive timer does double duty) */
     SN_TT_DELACK,    /* delayed ACK, RFC 1122 4.2.3.2 */
-    SN_TT_CLOSE,     /* TIME-WAIT 2*MSL, or the orphaned FIN-WAIT-2 timeout */
     SN_TT_N
 };
 
@@ -63,7 +64,8 @@ enum sn_tcp_timer {
 #define SN_TF_RECOVERY    (1u << 22) /* in fast recovery (RFC 6582 / RFC 6675) */
 #define SN_TF_SYNACKED    (1u << 23) /* our SYN has been acknowledged */
 #define SN_TF_FIN_OOO     (1u << 24) /* the peer's FIN arrived ahead of data: at rcv_fin */
-#define SN_TF_DSACK       (1u << 25) /* report tcb->dsack as a D-SACK block (RFC 2883) */
+#define SN_TF_DSACK       (1u << 25) /* report x->dsack as a D-SACK block (RFC 2883) */
+#define SN_TF_CLOSE_TIMER (1u << 26) /* the keepalive slot holds the close deadline */
 
 /* A segment after parsing, as the input path sees it. */
 struct sn_seg {
@@ -81,21 +83,59 @@ struct sn_seg {
  * more is not kept (the sender retransmits it). */
 #define SN_OOO_MAX 8
 
+/* A listener's own state (tcp_usr.c, tcp_input.c): its accept queue and
+ * its half-open children, each a singly linked list through the children's
+ * ext->acc_next, bounded by the backlog. */
+struct sn_listen {
+    struct sn_tcb *acc_head, *acc_tail; /* established children waiting for accept() */
+    struct sn_tcb *syn_head;            /* half-open children, in SYN-RECEIVED */
+    uint16_t backlog, acc_len, syn_len; /* bound, accept queue length, half-open count */
+};
+
+/* Rarely used state, out of line (tcp_ext.c): allocated when something
+ * needs it and freed as soon as all of it is back to its default, so an
+ * idle connection does not carry it. */
+struct sn_tcb_ext {
+    /* Congestion control's own state (src/cc): zero until the algorithm
+     * first needs it (CUBIC: the first congestion avoidance or loss). */
+    uint64_t cc_state[SN_CC_STATE_SIZE / 8];
+    /* The sender's SACK scoreboard (tcp_sack.c): sorted, disjoint, above snd_una */
+    uint32_t sacked_bytes;            /* bytes above snd_una the peer has SACKed */
+    uint8_t nsacked;
+    uint8_t nooo;
+    uint8_t nrecent;
+    struct synack_sack_block sacked[SN_SACK_MAX];
+    /* Out-of-order ranges parked in rcv past its data (tcp_reass.c), sorted. */
+    struct synack_sack_block ooo[SN_OOO_MAX];
+    uint32_t recent[SYNACK_TCP_MAX_SACK]; /* RFC 2018 4: ranges, most recently reported first, each by one byte it holds */
+    uint32_t rcv_fin;                 /* sequence number of a FIN kept with out-of-order data */
+    struct synack_sack_block dsack;   /* a duplicate received, reported once (RFC 2883) */
+    uint32_t snd_up;                  /* sending urgent data (SN_TF_SNDURG): its end */
+    uint32_t rcv_up;                  /* urgent data received (rcv_urg): its end (RFC 6093) */
+    bool rcv_urg;                     /* rcv_up is set and not yet read past */
+    synack_time_t linger_time;        /* SO_LINGER timeout, us (0 unless set) */
+    /* Keepalive settings (seconds, as Linux's TCP_KEEPIDLE/INTVL/CNT), 0:
+     * the default (sn_tcp_ka_idle() and friends) */
+    uint16_t ka_idle, ka_intvl;
+    uint8_t ka_cnt;
+    /* A child of a listener until accept(): the listener, and the link in
+     * its accept queue or half-open list. */
+    struct sn_tcb *listener;
+    struct sn_tcb *acc_next;
+    struct sn_listen *lsn;            /* a listener's accept queue (tcp_usr.c) */
+};
+
 struct sn_tcb {
-    struct sn_tuple_entry te;         /* te.tuple: the connection's addresses */
+    struct sn_tuple_entry te;         /* te.tuple: the connection's addresses (the table entry) */
     struct sn_timer timer;            /* wheel entry for min(deadline[]) */
     synack_time_t deadline[SN_TT_N];  /* SYNACK_TIME_NEVER when off */
+    synack_time_t last_rcv;           /* time of the last segment received */
+    struct sn_tcb_ext *x;             /* rarely used state, NULL when all default */
+    struct sn_ring snd, rcv;          /* send queue starts at snd_una; receive queue at the user's read point */
+    uint64_t bytes_acked, bytes_received;
 
     uint32_t flags;                   /* SN_TF_* */
-    uint8_t state;                    /* enum synack_tcp_state */
-    uint8_t snd_wscale, rcv_wscale;   /* shift applied to the peer's / our window fields */
-    uint8_t rtx_count;                /* retransmissions of the oldest unacked segment */
-    uint8_t ka_probes;                /* keepalive probes sent without answer */
-    uint8_t dupacks;
-    uint8_t persist_backoff;          /* zero-window probes sent since the window closed */
-    uint16_t refs;                    /* descriptors that refer to this connection */
-    int fd;                           /* the lowest such descriptor (for events), -1 if none */
-    int so_error;                     /* pending error for the user (positive errno) */
+    int fd;                           /* the lowest descriptor referring to it (for events), -1 if none */
     uint32_t conn_id;
 
     /* Send sequence space (RFC 9293 3.3.1) */
@@ -103,66 +143,107 @@ struct sn_tcb {
     uint32_t snd_wnd;                 /* peer's window, scaled */
     uint32_t max_sndwnd;              /* the largest window the peer has offered */
     uint32_t snd_wl1, snd_wl2;
-    uint32_t snd_up;
     uint32_t snd_sml;                 /* end of the last short segment sent (Nagle, Minshall) */
-    uint16_t mss;                     /* effective send MSS (payload bytes per segment) */
-    uint16_t rcv_mss;                 /* the MSS we offered */
 
     /* Receive sequence space */
-    uint32_t irs, rcv_nxt;
+    uint32_t rcv_nxt;
     uint32_t rcv_adv;                 /* right edge of the window we advertised */
-    uint32_t rcv_up;
-    uint32_t segs_since_ack;          /* full-size segments received since our last ACK */
 
     /* RTT and retransmission timeout (RFC 6298), microseconds */
     uint32_t srtt, rttvar, rto;
     uint32_t rtt_seq;                 /* the sequence number being timed */
-    synack_time_t rtt_start;
+    uint32_t rtt_start;               /* low 32 bits of the time it was sent (us) */
 
-    /* Congestion control (RFC 5681; src/cc) */
+    /* Congestion control (RFC 5681; src/cc) and loss recovery (tcp_recovery.c) */
     uint32_t cwnd, ssthresh;
     uint32_t cwnd_acc;                /* bytes acknowledged towards the next increase */
-    const struct sn_cc_algo *cc;
-    uint64_t cc_state[SN_CC_STATE_SIZE / 8];
-
-    /* Loss recovery (tcp_recovery.c) and the SACK scoreboard (tcp_sack.c) */
     uint32_t recover;                 /* RFC 6582 "recover" / RFC 6675 RecoveryPoint */
     uint32_t high_rxt;                /* RFC 6675 HighRxt: retransmitted up to here */
-    uint32_t sacked_bytes;            /* bytes above snd_una the peer has SACKed */
-    uint8_t nsacked;
-    struct synack_sack_block sacked[SN_SACK_MAX]; /* sorted, disjoint, above snd_una */
 
     /* Timestamps (RFC 7323) */
     uint32_t ts_recent;               /* the peer's latest TSval, echoed */
     uint32_t ts_offset;               /* random per-connection offset of our TSval clock */
 
-    /* Keepalive settings (seconds, as Linux's TCP_KEEPIDLE/INTVL/CNT) */
-    uint16_t ka_idle, ka_intvl;
-    uint8_t ka_cnt;
-    synack_time_t last_rcv;           /* time of the last segment received */
-    synack_time_t linger_time;        /* SO_LINGER timeout, us */
+    uint32_t segs_in, segs_out, total_retrans;
 
-    struct sn_ring snd, rcv;          /* send queue starts at snd_una; receive queue at the user's read point */
-    /* Out-of-order ranges parked in rcv past its data (tcp_reass.c), sorted. */
-    uint8_t nooo;
-    struct synack_sack_block ooo[SN_OOO_MAX];
-    uint8_t nrecent;                  /* RFC 2018 4: ranges, most recently reported first, */
-    uint32_t recent[SYNACK_TCP_MAX_SACK]; /* each by one byte it holds */
-    uint32_t rcv_fin;                 /* sequence number of a FIN kept with out-of-order data */
-    struct synack_sack_block dsack;   /* a duplicate received, reported once (RFC 2883) */
-
-    /* Listener and accept queue */
-    struct sn_tcb *listener;          /* a child: the listener it came from (NULL once accepted) */
-    struct sn_tcb *acc_next;          /* link in the listener's accept queue / half-open list */
-    struct sn_tcb *acc_head, *acc_tail; /* listener: established children waiting for accept() */
-    uint16_t backlog, acc_len, syn_len; /* listener: bound, accept queue length, half-open count */
-
-    uint64_t bytes_acked, bytes_received, segs_in, segs_out, total_retrans;
+    uint16_t mss;                     /* effective send MSS (payload bytes per segment) */
+    uint16_t rcv_mss;                 /* the MSS we offered */
+    uint16_t refs;                    /* descriptors that refer to this connection */
+    uint8_t state;                    /* enum synack_tcp_state */
+    uint8_t snd_wscale, rcv_wscale;   /* shift applied to the peer's / our window fields */
+    uint8_t rtx_count;                /* retransmissions of the oldest unacked segment */
+    uint8_t ka_probes;                /* keepalive probes sent without answer */
+    uint8_t dupacks;
+    uint8_t persist_backoff;          /* zero-window probes sent since the window closed */
+    uint8_t so_error;                 /* pending error for the user (positive errno) */
+    uint8_t segs_since_ack;           /* full-size segments received since our last ACK */
+    uint8_t cc;                       /* congestion control algorithm: index in sn_cc_table */
 };
+
+/* The size rule of issue 11: an idle established connection's block, not
+ * counting its table entry, fits in 256 bytes. */
+_Static_assert(sizeof(struct sn_tcb) - sizeof(struct sn_tuple_entry) <= 256,
+               "the TCB must stay within 256 bytes (move rarely used state to sn_tcb_ext)");
 
 static inline struct sn_tcb *sn_tcb_of_entry(struct sn_tuple_entry *e)
 {
     return (struct sn_tcb *)e; /* te is the first member */
+}
+
+/* ---- tcp_ext.c: the out-of-line block ---- */
+/* All-default state, read when a TCB has no ext. */
+extern const struct sn_tcb_ext sn_tcb_ext_none;
+/* The ext to read (never NULL: sn_tcb_ext_none when there is none). */
+static inline const struct sn_tcb_ext *sn_x(const struct sn_tcb *tcb)
+{
+    return tcb->x ? tcb->x : &sn_tcb_ext_none;
+}
+/* The ext to write, allocated (and charged) if needed; NULL when memory
+ * is short: the caller then does without (drops a SACK block, an
+ * out-of-order segment, ...), which only costs retransmissions. */
+struct sn_tcb_ext *sn_tcb_ext_get(struct synack_stack *s, struct sn_tcb *tcb);
+/* Free the ext if everything in it is back to its default. */
+void sn_tcb_ext_trim(struct synack_stack *s, struct sn_tcb *tcb);
+/* A listener's queues, allocated at listen() (NULL: no memory), and freed
+ * if listen() fails. */
+struct sn_listen *sn_tcb_lsn_get(struct synack_stack *s, struct sn_tcb *tcb);
+void sn_tcb_lsn_free(struct synack_stack *s, struct sn_tcb *tcb);
+/* Free it whatever it holds (the TCB goes away). */
+void sn_tcb_ext_free(struct synack_stack *s, struct sn_tcb *tcb);
+/* The listener's queue state, NULL if tcb is not a listener. */
+static inline struct sn_listen *sn_tcb_lsn(const struct sn_tcb *tcb)
+{
+    return tcb->x ? tcb->x->lsn : NULL;
+}
+/* The connection's congestion control algorithm, and its state (NULL
+ * until the engine provides it: see struct sn_cc_algo). */
+static inline const struct sn_cc_algo *sn_tcb_cc(const struct sn_tcb *tcb)
+{
+    return sn_cc_at(tcb->cc);
+}
+static inline void *sn_cc_state(struct sn_tcb *tcb)
+{
+    return tcb->x ? tcb->x->cc_state : NULL;
+}
+
+/* Keepalive settings in force (RFC 1122 4.2.3.6 defaults: 2 h idle; Linux's
+ * 75 s interval and 9 probes). */
+static inline uint16_t sn_tcp_ka_idle(const struct sn_tcb *tcb)
+{
+    return tcb->x && tcb->x->ka_idle ? tcb->x->ka_idle : 7200;
+}
+static inline uint16_t sn_tcp_ka_intvl(const struct sn_tcb *tcb)
+{
+    return tcb->x && tcb->x->ka_intvl ? tcb->x->ka_intvl : 75;
+}
+static inline uint8_t sn_tcp_ka_cnt(const struct sn_tcb *tcb)
+{
+    return tcb->x && tcb->x->ka_cnt ? tcb->x->ka_cnt : 9;
+}
+/* The listener a child came from, NULL once accepted (or not a child). */
+static inline struct sn_tcb *sn_tcb_listener(const struct sn_tcb *tcb)
+{
+    return tcb->x ? tcb->x->listener : NULL;
 }
 
 /* The sequence number of the first byte in the send ring: the SYN takes
@@ -199,6 +280,11 @@ uint32_t sn_tcp_rcv_space(const struct sn_tcb *tcb);
 uint8_t sn_tcp_choose_wscale(uint32_t cap);
 /* Our TSval clock (RFC 7323 5.4: 1 ms ticks, offset per connection). */
 uint32_t sn_tcp_tsval(const struct synack_stack *s, const struct sn_tcb *tcb);
+
+/* A half-open child of listener l completed its handshake: onto the accept queue. */
+void sn_tcp_child_established(struct sn_tcb *l, struct sn_tcb *c);
+/* Take the first connection off l's accept queue (NULL if empty). */
+struct sn_tcb *sn_tcp_accept_pop(struct synack_stack *s, struct sn_tcb *l);
 
 /* ---- tcp_usr.c: what the socket calls ask of a connection (RFC 9293 3.10.1-3.10.6) ---- */
 int sn_tcp_usr_listen(struct synack_stack *s, struct sn_tcb *tcb, int backlog);
@@ -242,6 +328,9 @@ void sn_tcp_timer_clear(struct synack_stack *s, struct sn_tcb *tcb, enum sn_tcp_
 void sn_tcp_timer_fire(struct sn_timer *t, void *stack);
 void sn_tcp_arm_rtx(struct synack_stack *s, struct sn_tcb *tcb);
 void sn_tcp_arm_keepalive(struct synack_stack *s, struct sn_tcb *tcb);
+/* Count down to the end of the connection (TIME-WAIT, orphaned
+ * FIN-WAIT-2) in the keepalive slot; keepalive stops. */
+void sn_tcp_set_close_timer(struct synack_stack *s, struct sn_tcb *tcb, synack_time_t when);
 
 /* ---- tcp_rtt.c ---- */
 void sn_tcp_rtt_sample(struct synack_stack *s, struct sn_tcb *tcb, synack_time_t rtt);
@@ -255,8 +344,14 @@ void sn_tcp_rtt_init(struct synack_stack *s, struct sn_tcb *tcb);
  * ranges use it too.) */
 bool sn_ranges_add(struct synack_sack_block *r, uint8_t *count, uint8_t max, uint32_t left,
                    uint32_t right, bool evict);
+/* Would [left, right) merge with one of the n ranges (so that it fits even
+ * when the array is full)? */
+bool sn_ranges_fit(const struct synack_sack_block *r, uint8_t n, uint32_t left, uint32_t right);
+/* Provide the congestion control algorithm's state before a hook that may
+ * write it (struct sn_cc_algo); without memory the hook gets NULL. */
+void sn_tcp_cc_state_need(struct synack_stack *s, struct sn_tcb *tcb);
 /* Record the SACK blocks of an arriving ACK (after snd_una moved). */
-void sn_sack_update(struct sn_tcb *tcb, const struct synack_tcp_opts *o);
+void sn_sack_update(struct synack_stack *s, struct sn_tcb *tcb, const struct synack_tcp_opts *o);
 /* Forget what snd_una has passed. */
 void sn_sack_advance(struct sn_tcb *tcb);
 void sn_sack_clear(struct sn_tcb *tcb);
@@ -283,7 +378,7 @@ void sn_tcp_recovery_on_rto(struct synack_stack *s, struct sn_tcb *tcb);
 /* ---- tcp_reass.c ---- */
 /* Data [seq, seq + len) arrived again: report it in the next ACK as a
  * D-SACK block (RFC 2883), when SACK is in use. */
-void sn_tcp_dsack(struct sn_tcb *tcb, uint32_t seq, uint32_t len);
+void sn_tcp_dsack(struct synack_stack *s, struct sn_tcb *tcb, uint32_t seq, uint32_t len);
 /* Take the in-window payload of `seg` (starting at seq) into the receive
  * buffer: in order data becomes readable, out-of-order data is parked.
  * Returns the bytes by which rcv_nxt advanced. */

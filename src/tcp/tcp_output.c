@@ -75,35 +75,36 @@ int sn_tcp_send_segment(struct synack_stack *s, struct sn_tcb *tcb, uint8_t flag
             th.opts.tsval = sn_tcp_tsval(s, tcb);
             th.opts.tsecr = tcb->ts_recent;
         }
-        if ((tcb->flags & SN_TF_SACK) && (tcb->nooo > 0 || (tcb->flags & SN_TF_DSACK)) &&
+        const struct sn_tcb_ext *x = sn_x(tcb);
+        if ((tcb->flags & SN_TF_SACK) && (x->nooo > 0 || (tcb->flags & SN_TF_DSACK)) &&
             !(flags & SYNACK_TH_RST)) {
             /* RFC 2018 4: up to 3 blocks beside timestamps, 4 without. */
             uint8_t max = (tcb->flags & SN_TF_TS) ? 3 : 4, k = 0;
             uint32_t used = 0;
             if (tcb->flags & SN_TF_DSACK) {
                 /* RFC 2883 4: the duplicate first, then the usual blocks. */
-                th.opts.sack[k++] = tcb->dsack;
+                th.opts.sack[k++] = x->dsack;
                 tcb->flags &= ~SN_TF_DSACK;
             }
             /* RFC 2018 4: the block of the segment that arrived last first,
              * then the others, most recently reported first. */
-            for (uint8_t r = 0; r < tcb->nrecent && k < max; r++)
-                for (uint8_t i = 0; i < tcb->nooo; i++)
+            for (uint8_t r = 0; r < x->nrecent && k < max; r++)
+                for (uint8_t i = 0; i < x->nooo; i++)
                     if (!(used >> i & 1u) &&
-                        seq_in(tcb->recent[r], tcb->ooo[i].left, tcb->ooo[i].right)) {
+                        seq_in(x->recent[r], x->ooo[i].left, x->ooo[i].right)) {
                         used |= 1u << i;
-                        th.opts.sack[k++] = tcb->ooo[i];
+                        th.opts.sack[k++] = x->ooo[i];
                         break;
                     }
-            for (uint8_t i = 0; i < tcb->nooo && k < max; i++)
+            for (uint8_t i = 0; i < x->nooo && k < max; i++)
                 if (!(used >> i & 1u))
-                    th.opts.sack[k++] = tcb->ooo[i];
+                    th.opts.sack[k++] = x->ooo[i];
             th.opts.present |= SYNACK_TCPOPT_F_SACK;
             th.opts.nsack = k;
         }
     }
-    if ((flags & SYNACK_TH_URG) && seq_gt(tcb->snd_up, seq))
-        th.urg_ptr = (uint16_t)(tcb->snd_up - seq);
+    if ((flags & SYNACK_TH_URG) && seq_gt(sn_x(tcb)->snd_up, seq))
+        th.urg_ptr = (uint16_t)(sn_x(tcb)->snd_up - seq);
 
     /* Header and options once, then the payload copied from the send ring
      * and summed in the same pass (no separate checksum pass over it). */
@@ -190,7 +191,7 @@ static void rtt_start(struct synack_stack *s, struct sn_tcb *tcb, uint32_t seq)
         return; /* a retransmission */
     tcb->flags |= SN_TF_RTT_TIMING;
     tcb->rtt_seq = seq;
-    tcb->rtt_start = s->now;
+    tcb->rtt_start = (uint32_t)s->now;
 }
 
 static bool fin_pending(const struct sn_tcb *tcb)
@@ -205,16 +206,17 @@ uint32_t sn_tcp_output_new(struct synack_stack *s, struct sn_tcb *tcb, uint32_t 
     uint32_t data_end = tcb->snd.len;           /* the FIN, if any, follows the data */
     uint32_t una = sn_tcp_data_una(tcb);
     uint32_t hole_end = una + data_end;
-    if (seq_lt(tcb->snd_nxt, tcb->snd_max) && tcb->nsacked) {
+    const struct sn_tcb_ext *x = sn_x(tcb);
+    if (seq_lt(tcb->snd_nxt, tcb->snd_max) && x->nsacked) {
         /* Resending after a timeout: skip what the peer SACKed (RFC 6675
          * 5.1 keeps the scoreboard across the RTO) and stop at the next
          * SACKed range. */
         uint32_t end;
         while (seq_lt(tcb->snd_nxt, tcb->snd_max) && sn_sack_is_sacked(tcb, tcb->snd_nxt, &end))
             tcb->snd_nxt = seq_min(end, tcb->snd_max);
-        for (uint8_t i = 0; i < tcb->nsacked; i++)
-            if (seq_lt(tcb->snd_nxt, tcb->sacked[i].left)) {
-                hole_end = seq_min(hole_end, tcb->sacked[i].left);
+        for (uint8_t i = 0; i < x->nsacked; i++)
+            if (seq_lt(tcb->snd_nxt, x->sacked[i].left)) {
+                hole_end = seq_min(hole_end, x->sacked[i].left);
                 break;
             }
     }
@@ -232,7 +234,7 @@ uint32_t sn_tcp_output_new(struct synack_stack *s, struct sn_tcb *tcb, uint32_t 
     bool fin = fin_pending(tcb) && off + len == data_end;
     bool resend = seq_lt(tcb->snd_nxt, tcb->snd_max);
     /* Urgent data goes at once, whatever Nagle says (as Linux's tcp_nagle_test). */
-    bool urgent = (tcb->flags & SN_TF_SNDURG) && seq_gt(tcb->snd_up, tcb->snd_nxt);
+    bool urgent = (tcb->flags & SN_TF_SNDURG) && seq_gt(sn_x(tcb)->snd_up, tcb->snd_nxt);
     if (len > 0 && len < tcb->mss && !fin && !resend && !urgent) {
         /* RFC 1122 4.2.3.4 sender SWS avoidance, with Nagle (RFC 896): a
          * short segment goes when it carries all there is and no other short
@@ -254,7 +256,7 @@ uint32_t sn_tcp_output_new(struct synack_stack *s, struct sn_tcb *tcb, uint32_t 
         fl |= SYNACK_TH_FIN;
     if (len > 0 && len == avail)
         fl |= SYNACK_TH_PSH; /* the last segment of what the user wrote */
-    if ((tcb->flags & SN_TF_SNDURG) && seq_gt(tcb->snd_up, tcb->snd_nxt))
+    if ((tcb->flags & SN_TF_SNDURG) && seq_gt(sn_x(tcb)->snd_up, tcb->snd_nxt))
         fl |= SYNACK_TH_URG;
     if (resend)
         tcb->flags &= ~SN_TF_RTT_TIMING; /* resending after a timeout: Karn */
@@ -273,7 +275,7 @@ uint32_t sn_tcp_output_new(struct synack_stack *s, struct sn_tcb *tcb, uint32_t 
     return len + (fin ? 1u : 0u);
 }
 
-void sn_tcp_output(struct synack_stack *s, struct sn_tcb *tcb)
+static void output(struct synack_stack *s, struct sn_tcb *tcb)
 {
     switch (tcb->state) {
     case SYNACK_CLOSED:
@@ -346,4 +348,13 @@ void sn_tcp_output(struct synack_stack *s, struct sn_tcb *tcb)
     } else if (tcb->deadline[SN_TT_PERSIST] != SYNACK_TIME_NEVER) {
         sn_tcp_timer_clear(s, tcb, SN_TT_PERSIST);
     }
+}
+
+void sn_tcp_output(struct synack_stack *s, struct sn_tcb *tcb)
+{
+    output(s, tcb);
+    /* Every change of the out-of-line state ends in an output: what has
+     * gone back to its default is freed here (a reported D-SACK, a
+     * scoreboard emptied by an ACK, ...). */
+    sn_tcb_ext_trim(s, tcb);
 }

@@ -2,29 +2,32 @@
  *
  * Data that arrives ahead of RCV.NXT is written straight into the receive
  * ring at its final place (after the readable bytes, at its distance from
- * RCV.NXT), and its range is recorded in tcb->ooo, sorted and merged.  When
- * the gap before it fills, the ranges that became contiguous are made
- * readable by extending the ring: no copy, no per-segment allocation, and the
- * memory is bounded by the receive buffer.  The ranges double as the SACK
+ * RCV.NXT), and its range is recorded in x->ooo (out of line, tcp_ext.c),
+ * sorted and merged.  When the gap before it fills, the ranges that became
+ * contiguous are made readable by extending the ring: no copy, allocation
+ * only of the buffer chunks the data lands in, and the memory is bounded by
+ * the receive buffer.  The ranges double as the SACK
  * blocks we report (RFC 2018). */
 #include <string.h>
 
 #include "core/stack_internal.h"
 #include "tcp/tcp_internal.h"
 
-void sn_tcp_dsack(struct sn_tcb *tcb, uint32_t seq, uint32_t len)
+void sn_tcp_dsack(struct synack_stack *s, struct sn_tcb *tcb, uint32_t seq, uint32_t len)
 {
     if (!(tcb->flags & SN_TF_SACK) || len == 0)
         return;
-    tcb->dsack.left = seq;
-    tcb->dsack.right = seq + len;
+    struct sn_tcb_ext *x = sn_tcb_ext_get(s, tcb);
+    if (!x)
+        return; /* no memory: the duplicate goes unreported */
+    x->dsack.left = seq;
+    x->dsack.right = seq + len;
     tcb->flags |= SN_TF_DSACK | SN_TF_ACKNOW;
 }
 
 uint32_t sn_tcp_reass(struct synack_stack *s, struct sn_tcb *tcb, uint32_t seq,
                       const uint8_t *data, uint32_t len)
 {
-    (void)s;
     uint32_t off = tcb->rcv.len + (seq - tcb->rcv_nxt);
     if ((uint64_t)off + len > tcb->rcv.cap) {
         if (off >= tcb->rcv.cap)
@@ -34,36 +37,41 @@ uint32_t sn_tcp_reass(struct synack_stack *s, struct sn_tcb *tcb, uint32_t seq,
     if (len == 0)
         return 0;
     if (seq != tcb->rcv_nxt) {
-        for (uint8_t i = 0; i < tcb->nooo; i++)
-            if (seq_leq(tcb->ooo[i].left, seq) && seq_geq(tcb->ooo[i].right, seq + len)) {
-                sn_tcp_dsack(tcb, seq, len); /* held already: a duplicate */
+        const struct sn_tcb_ext *rx = sn_x(tcb);
+        for (uint8_t i = 0; i < rx->nooo; i++)
+            if (seq_leq(rx->ooo[i].left, seq) && seq_geq(rx->ooo[i].right, seq + len)) {
+                sn_tcp_dsack(s, tcb, seq, len); /* held already: a duplicate */
                 return 0;
             }
-        /* A segment that would need one range too many is not kept: the
-         * sender will retransmit it. */
-        if (!sn_ranges_add(tcb->ooo, &tcb->nooo, SN_OOO_MAX, seq, seq + len, false))
-            return 0;
+        /* Store first: a segment that cannot be stored leaves no range. */
+        struct sn_tcb_ext *x = sn_tcb_ext_get(s, tcb);
+        if (!x || (x->nooo == SN_OOO_MAX && !sn_ranges_fit(x->ooo, x->nooo, seq, seq + len)) ||
+            sn_ring_put_at(&tcb->rcv, &s->mem, off, data, len) < 0) {
+            sn_tcb_ext_trim(s, tcb);
+            return 0; /* not kept: the sender will retransmit it */
+        }
+        sn_ranges_add(x->ooo, &x->nooo, SN_OOO_MAX, seq, seq + len, false);
         /* Most recent first (RFC 2018 4), one entry per arrival. */
-        uint8_t n = tcb->nrecent < SYNACK_TCP_MAX_SACK ? tcb->nrecent : SYNACK_TCP_MAX_SACK - 1;
-        memmove(&tcb->recent[1], &tcb->recent[0], n * sizeof(tcb->recent[0]));
-        tcb->recent[0] = seq;
-        tcb->nrecent = n + 1;
-    }
-    if (sn_ring_put_at(&tcb->rcv, off, data, len) < 0)
+        uint8_t n = x->nrecent < SYNACK_TCP_MAX_SACK ? x->nrecent : SYNACK_TCP_MAX_SACK - 1;
+        memmove(&x->recent[1], &x->recent[0], n * sizeof(x->recent[0]));
+        x->recent[0] = seq;
+        x->nrecent = n + 1;
         return 0;
-    if (seq != tcb->rcv_nxt)
+    }
+    if (sn_ring_put_at(&tcb->rcv, &s->mem, off, data, len) < 0)
         return 0;
     uint32_t start = tcb->rcv_nxt;
     sn_ring_extend(&tcb->rcv, len);
     tcb->rcv_nxt += len;
     /* Ranges the new data reaches are now in order. */
-    while (tcb->nooo > 0 && seq_leq(tcb->ooo[0].left, tcb->rcv_nxt)) {
-        if (seq_gt(tcb->ooo[0].right, tcb->rcv_nxt)) {
-            sn_ring_extend(&tcb->rcv, tcb->ooo[0].right - tcb->rcv_nxt);
-            tcb->rcv_nxt = tcb->ooo[0].right;
+    struct sn_tcb_ext *x = tcb->x;
+    while (x && x->nooo > 0 && seq_leq(x->ooo[0].left, tcb->rcv_nxt)) {
+        if (seq_gt(x->ooo[0].right, tcb->rcv_nxt)) {
+            sn_ring_extend(&tcb->rcv, x->ooo[0].right - tcb->rcv_nxt);
+            tcb->rcv_nxt = x->ooo[0].right;
         }
-        tcb->nooo--;
-        memmove(&tcb->ooo[0], &tcb->ooo[1], (size_t)tcb->nooo * sizeof(tcb->ooo[0]));
+        x->nooo--;
+        memmove(&x->ooo[0], &x->ooo[1], (size_t)x->nooo * sizeof(x->ooo[0]));
     }
     return tcb->rcv_nxt - start;
 }

@@ -43,9 +43,10 @@ static uint32_t retransmit_at(struct synack_stack *s, struct sn_tcb *tcb, uint32
         }
         return 0;
     }
-    for (uint8_t i = 0; i < tcb->nsacked; i++)
-        if (seq_lt(seq, tcb->sacked[i].left))
-            end = seq_min(end, tcb->sacked[i].left);
+    const struct sn_tcb_ext *x = sn_x(tcb);
+    for (uint8_t i = 0; i < x->nsacked; i++)
+        if (seq_lt(seq, x->sacked[i].left))
+            end = seq_min(end, x->sacked[i].left);
     uint32_t len = end - seq < tcb->mss ? end - seq : tcb->mss;
     uint8_t fl = SYNACK_TH_ACK | (seq + len == data_end ? SYNACK_TH_PSH : 0);
     sn_tcp_send_segment(s, tcb, fl, seq, len);
@@ -60,7 +61,8 @@ static void enter_recovery(struct synack_stack *s, struct sn_tcb *tcb, uint32_t 
     tcb->flags |= SN_TF_RECOVERY;
     tcb->recover = tcb->snd_max;
     tcb->high_rxt = tcb->snd_una;
-    tcb->cc->on_signal(tcb, SN_CC_FAST_RETRANSMIT, flight, s->now);
+    sn_tcp_cc_state_need(s, tcb);
+    sn_tcb_cc(tcb)->on_signal(tcb, SN_CC_FAST_RETRANSMIT, flight, s->now);
     if (!use_sack(tcb))
         tcb->cwnd = tcb->ssthresh + tcb->dupacks * (uint32_t)tcb->mss; /* RFC 5681 3.2 step 4 */
     /* The fast retransmit itself goes out whatever cwnd says. */
@@ -77,7 +79,8 @@ void sn_tcp_recovery_on_ack(struct synack_stack *s, struct sn_tcb *tcb, uint32_t
             /* A full ACK: recovery is over (RFC 6582 3.2 step 3). */
             tcb->flags &= ~SN_TF_RECOVERY;
             tcb->dupacks = 0;
-            tcb->cc->on_recovery_end(tcb, s->now);
+            sn_tcp_cc_state_need(s, tcb);
+            sn_tcb_cc(tcb)->on_recovery_end(tcb, s->now);
             return;
         }
         if (!use_sack(tcb)) {
@@ -96,7 +99,9 @@ void sn_tcp_recovery_on_ack(struct synack_stack *s, struct sn_tcb *tcb, uint32_t
     }
     if (acked > 0) {
         tcb->dupacks = 0;
-        tcb->cc->on_ack(tcb, acked, s->now);
+        if (tcb->cwnd >= tcb->ssthresh)
+            sn_tcp_cc_state_need(s, tcb);
+        sn_tcb_cc(tcb)->on_ack(tcb, acked, s->now);
         return;
     }
     if (dup)
@@ -147,7 +152,10 @@ void sn_tcp_recovery_on_rto(struct synack_stack *s, struct sn_tcb *tcb)
     tcb->high_rxt = tcb->snd_una;
     /* RFC 5681 3.1 eq. 4 is applied once per loss episode, not per backoff. */
     if (tcb->rtx_count <= 1)
-        tcb->cc->on_signal(tcb, SN_CC_RTO, flight, s->now);
+    {
+        sn_tcp_cc_state_need(s, tcb);
+        sn_tcb_cc(tcb)->on_signal(tcb, SN_CC_RTO, flight, s->now);
+    }
     else
         tcb->cwnd = tcb->mss;
 }

@@ -1,6 +1,6 @@
 /* The sender's SACK scoreboard (RFC 2018, RFC 6675 section 4).
  *
- * tcb->sacked holds the ranges above SND.UNA that the receiver reported
+ * x->sacked (in the TCB's out-of-line block, tcp_ext.c) holds the ranges above SND.UNA that the receiver reported
  * holding, sorted and disjoint.  From them come the two quantities loss
  * recovery needs: which un-SACKed bytes are lost (IsLost) and how much is
  * still in the network (SetPipe). */
@@ -10,12 +10,12 @@
 #include "tcp/tcp_internal.h"
 
 
-static void recount(struct sn_tcb *tcb)
+static void recount(struct sn_tcb_ext *x)
 {
     uint32_t n = 0;
-    for (uint8_t i = 0; i < tcb->nsacked; i++)
-        n += tcb->sacked[i].right - tcb->sacked[i].left;
-    tcb->sacked_bytes = n;
+    for (uint8_t i = 0; i < x->nsacked; i++)
+        n += x->sacked[i].right - x->sacked[i].left;
+    x->sacked_bytes = n;
 }
 
 bool sn_ranges_add(struct synack_sack_block *r, uint8_t *count, uint8_t max, uint32_t left,
@@ -49,10 +49,19 @@ bool sn_ranges_add(struct synack_sack_block *r, uint8_t *count, uint8_t max, uin
     return true;
 }
 
-void sn_sack_update(struct sn_tcb *tcb, const struct synack_tcp_opts *o)
+bool sn_ranges_fit(const struct synack_sack_block *r, uint8_t n, uint32_t left, uint32_t right)
+{
+    for (uint8_t i = 0; i < n; i++)
+        if (seq_leq(r[i].left, right) && seq_leq(left, r[i].right))
+            return true;
+    return false;
+}
+
+void sn_sack_update(struct synack_stack *s, struct sn_tcb *tcb, const struct synack_tcp_opts *o)
 {
     if (!(tcb->flags & SN_TF_SACK) || !(o->present & SYNACK_TCPOPT_F_SACK))
         return;
+    struct sn_tcb_ext *x = NULL;
     for (uint8_t k = 0; k < o->nsack; k++) {
         uint32_t left = o->sack[k].left, right = o->sack[k].right;
         /* RFC 2018 4 / RFC 6675 4: only blocks inside what is outstanding
@@ -61,38 +70,47 @@ void sn_sack_update(struct sn_tcb *tcb, const struct synack_tcp_opts *o)
             continue;
         if (seq_lt(left, tcb->snd_una))
             left = tcb->snd_una;
-        sn_ranges_add(tcb->sacked, &tcb->nsacked, SN_SACK_MAX, left, right, true);
+        if (!x && !(x = sn_tcb_ext_get(s, tcb)))
+            return; /* no memory: the block is forgotten, as if never sent */
+        sn_ranges_add(x->sacked, &x->nsacked, SN_SACK_MAX, left, right, true);
     }
-    recount(tcb);
+    if (x)
+        recount(x);
 }
 
 void sn_sack_advance(struct sn_tcb *tcb)
 {
+    struct sn_tcb_ext *x = tcb->x;
+    if (!x || x->nsacked == 0)
+        return;
     uint8_t i = 0;
-    while (i < tcb->nsacked && seq_leq(tcb->sacked[i].right, tcb->snd_una))
+    while (i < x->nsacked && seq_leq(x->sacked[i].right, tcb->snd_una))
         i++;
     if (i) {
-        memmove(&tcb->sacked[0], &tcb->sacked[i], (size_t)(tcb->nsacked - i) * sizeof(tcb->sacked[0]));
-        tcb->nsacked -= i;
+        memmove(&x->sacked[0], &x->sacked[i], (size_t)(x->nsacked - i) * sizeof(x->sacked[0]));
+        x->nsacked -= i;
     }
-    if (tcb->nsacked && seq_lt(tcb->sacked[0].left, tcb->snd_una))
-        tcb->sacked[0].left = tcb->snd_una;
-    recount(tcb);
+    if (x->nsacked && seq_lt(x->sacked[0].left, tcb->snd_una))
+        x->sacked[0].left = tcb->snd_una;
+    recount(x);
 }
 
 void sn_sack_clear(struct sn_tcb *tcb)
 {
-    tcb->nsacked = 0;
-    tcb->sacked_bytes = 0;
+    if (!tcb->x)
+        return;
+    tcb->x->nsacked = 0;
+    tcb->x->sacked_bytes = 0;
 }
 
 bool sn_sack_is_sacked(const struct sn_tcb *tcb, uint32_t seq, uint32_t *end)
 {
-    for (uint8_t i = 0; i < tcb->nsacked; i++) {
-        if (seq_lt(seq, tcb->sacked[i].left))
+    const struct sn_tcb_ext *x = sn_x(tcb);
+    for (uint8_t i = 0; i < x->nsacked; i++) {
+        if (seq_lt(seq, x->sacked[i].left))
             return false;
-        if (seq_lt(seq, tcb->sacked[i].right)) {
-            *end = tcb->sacked[i].right;
+        if (seq_lt(seq, x->sacked[i].right)) {
+            *end = x->sacked[i].right;
             return true;
         }
     }
@@ -104,11 +122,12 @@ bool sn_sack_is_sacked(const struct sn_tcb *tcb, uint32_t seq, uint32_t *end)
  * the highest range at which that much has been SACKed above. */
 uint32_t sn_sack_lost_end(const struct sn_tcb *tcb)
 {
+    const struct sn_tcb_ext *x = sn_x(tcb);
     uint32_t above = 0, need = (sn_tcp_dupthresh(tcb) - 1u) * tcb->mss;
-    for (int i = (int)tcb->nsacked - 1; i >= 0; i--) {
-        above += tcb->sacked[i].right - tcb->sacked[i].left;
+    for (int i = (int)x->nsacked - 1; i >= 0; i--) {
+        above += x->sacked[i].right - x->sacked[i].left;
         if (above > need)
-            return tcb->sacked[i].left;
+            return x->sacked[i].left;
     }
     return tcb->snd_una;
 }
@@ -116,9 +135,10 @@ uint32_t sn_sack_lost_end(const struct sn_tcb *tcb)
 /* Bytes SACKed within [a, b). */
 static uint32_t sacked_within(const struct sn_tcb *tcb, uint32_t a, uint32_t b)
 {
+    const struct sn_tcb_ext *x = sn_x(tcb);
     uint32_t n = 0;
-    for (uint8_t i = 0; i < tcb->nsacked; i++) {
-        uint32_t l = seq_max(a, tcb->sacked[i].left), r = seq_min(b, tcb->sacked[i].right);
+    for (uint8_t i = 0; i < x->nsacked; i++) {
+        uint32_t l = seq_max(a, x->sacked[i].left), r = seq_min(b, x->sacked[i].right);
         if (seq_lt(l, r))
             n += r - l;
     }
@@ -135,6 +155,6 @@ uint32_t sn_sack_pipe(const struct sn_tcb *tcb)
     uint32_t lost = 0;
     if (seq_lt(from, lost_end))
         lost = (lost_end - from) - sacked_within(tcb, from, lost_end);
-    uint32_t gone = tcb->sacked_bytes + lost;
+    uint32_t gone = sn_x(tcb)->sacked_bytes + lost;
     return flight > gone ? flight - gone : 0;
 }

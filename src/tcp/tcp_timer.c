@@ -46,11 +46,19 @@ void sn_tcp_arm_rtx(struct synack_stack *s, struct sn_tcb *tcb)
         sn_tcp_timer_clear(s, tcb, SN_TT_RTX);
 }
 
+void sn_tcp_set_close_timer(struct synack_stack *s, struct sn_tcb *tcb, synack_time_t when)
+{
+    tcb->flags |= SN_TF_CLOSE_TIMER;
+    sn_tcp_timer_set(s, tcb, SN_TT_KEEPALIVE, when);
+}
+
 void sn_tcp_arm_keepalive(struct synack_stack *s, struct sn_tcb *tcb)
 {
+    if (tcb->flags & SN_TF_CLOSE_TIMER)
+        return; /* the slot counts down to the end of the connection */
     if ((tcb->flags & SN_TF_KEEPALIVE) && sn_tcb_synchronized(tcb) &&
         tcb->state != SYNACK_TIME_WAIT)
-        sn_tcp_timer_set(s, tcb, SN_TT_KEEPALIVE, tcb->last_rcv + SYNACK_SEC(tcb->ka_idle));
+        sn_tcp_timer_set(s, tcb, SN_TT_KEEPALIVE, tcb->last_rcv + SYNACK_SEC(sn_tcp_ka_idle(tcb)));
     else
         sn_tcp_timer_clear(s, tcb, SN_TT_KEEPALIVE);
 }
@@ -122,13 +130,18 @@ static void timer_persist(struct synack_stack *s, struct sn_tcb *tcb)
  * ka_cnt unanswered probes the peer is gone (a half-open connection). */
 static void timer_keepalive(struct synack_stack *s, struct sn_tcb *tcb)
 {
+    if (tcb->flags & SN_TF_CLOSE_TIMER) {
+        /* End of TIME-WAIT (RFC 9293 3.10.8: 2*MSL), or of an orphaned FIN-WAIT-2. */
+        sn_tcp_drop(s, tcb, 0);
+        return;
+    }
     if (!(tcb->flags & SN_TF_KEEPALIVE) || !sn_tcb_synchronized(tcb))
         return;
-    if (s->now < tcb->last_rcv + SYNACK_SEC(tcb->ka_idle)) {
+    if (s->now < tcb->last_rcv + SYNACK_SEC(sn_tcp_ka_idle(tcb))) {
         sn_tcp_arm_keepalive(s, tcb);
         return;
     }
-    if (tcb->ka_probes >= tcb->ka_cnt) {
+    if (tcb->ka_probes >= sn_tcp_ka_cnt(tcb)) {
         sn_tcp_send_rst(s, tcb);
         sn_tcp_drop(s, tcb, ETIMEDOUT);
         return;
@@ -136,7 +149,7 @@ static void timer_keepalive(struct synack_stack *s, struct sn_tcb *tcb)
     tcb->ka_probes++;
     /* The probe: SEG.SEQ = SND.NXT - 1 with no data, which the peer must ACK. */
     sn_tcp_send_segment(s, tcb, SYNACK_TH_ACK, tcb->snd_una - 1, 0);
-    sn_tcp_timer_set(s, tcb, SN_TT_KEEPALIVE, s->now + SYNACK_SEC(tcb->ka_intvl));
+    sn_tcp_timer_set(s, tcb, SN_TT_KEEPALIVE, s->now + SYNACK_SEC(sn_tcp_ka_intvl(tcb)));
 }
 
 static void timer_delack(struct synack_stack *s, struct sn_tcb *tcb)
@@ -145,24 +158,17 @@ static void timer_delack(struct synack_stack *s, struct sn_tcb *tcb)
     sn_tcp_output(s, tcb);
 }
 
-/* End of TIME-WAIT (RFC 9293 3.10.8: 2*MSL), or of an orphaned FIN-WAIT-2. */
-static void timer_close(struct synack_stack *s, struct sn_tcb *tcb)
-{
-    sn_tcp_drop(s, tcb, 0);
-}
-
 static void (*const timer_handlers[SN_TT_N])(struct synack_stack *, struct sn_tcb *) = {
     [SN_TT_RTX] = timer_rtx,
     [SN_TT_PERSIST] = timer_persist,
     [SN_TT_KEEPALIVE] = timer_keepalive,
     [SN_TT_DELACK] = timer_delack,
-    [SN_TT_CLOSE] = timer_close,
 };
 
 /* Kinds that cannot free the TCB run first; the others may end the
  * connection, so nothing touches the TCB after one of them has run. */
 static const enum sn_tcp_timer timer_order[SN_TT_N] = {
-    SN_TT_DELACK, SN_TT_PERSIST, SN_TT_RTX, SN_TT_KEEPALIVE, SN_TT_CLOSE,
+    SN_TT_DELACK, SN_TT_PERSIST, SN_TT_RTX, SN_TT_KEEPALIVE,
 };
 
 void sn_tcp_timer_fire(struct sn_timer *t, void *arg)
@@ -174,7 +180,7 @@ void sn_tcp_timer_fire(struct sn_timer *t, void *arg)
         if (tcb->deadline[k] > s->now)
             continue;
         tcb->deadline[k] = SYNACK_TIME_NEVER;
-        if (k == SN_TT_RTX || k == SN_TT_KEEPALIVE || k == SN_TT_CLOSE) {
+        if (k == SN_TT_RTX || k == SN_TT_KEEPALIVE) {
             /* Re-arm for what remains first: a surviving TCB keeps its other
              * timers, and any still due fire again in this same advance. */
             tcb_rearm(s, tcb);

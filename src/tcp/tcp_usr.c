@@ -2,6 +2,7 @@
  * CLOSE, ABORT), as the socket layer asks for them.  Errors are negative
  * errno values; the socket layer turns them into errno. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/stack_internal.h"
@@ -14,16 +15,23 @@ int sn_tcp_usr_listen(struct synack_stack *s, struct sn_tcb *tcb, int backlog)
     if (backlog > 4096)
         backlog = 4096;
     /* Like Linux, a backlog of N lets N+1 connections wait for accept(). */
-    tcb->backlog = (uint16_t)(backlog + 1);
-    if (tcb->state == SYNACK_LISTEN)
+    if (tcb->state == SYNACK_LISTEN) {
+        sn_tcb_lsn(tcb)->backlog = (uint16_t)(backlog + 1);
         return 0;
+    }
     if (tcb->state != SYNACK_CLOSED || tcb->te.tuple.rport != 0)
         return -EINVAL;
+    struct sn_listen *q = sn_tcb_lsn_get(s, tcb);
+    if (!q)
+        return -ENOMEM;
+    q->backlog = (uint16_t)(backlog + 1);
     if (!(tcb->flags & SN_TF_BOUND)) {
         tcb->te.tuple.raddr = 0;
         int rc = sn_tcp_pick_port(s, tcb);
-        if (rc < 0)
+        if (rc < 0) {
+            sn_tcb_lsn_free(s, tcb);
             return rc;
+        }
     }
     tcb->te.tuple.raddr = 0;
     tcb->te.tuple.rport = 0;
@@ -31,6 +39,7 @@ int sn_tcp_usr_listen(struct synack_stack *s, struct sn_tcb *tcb, int backlog)
     int rc = sn_tcb_insert(s, tcb);
     if (rc < 0) {
         tcb->state = SYNACK_CLOSED;
+        sn_tcb_lsn_free(s, tcb);
         return -EADDRINUSE;
     }
     tcb->state = SYNACK_CLOSED;
@@ -116,15 +125,18 @@ long sn_tcp_usr_send(struct synack_stack *s, struct sn_tcb *tcb, const void *buf
     }
     if (len == 0)
         return 0;
-    long n = sn_ring_write(&tcb->snd, buf, len);
+    long n = sn_ring_write(&tcb->snd, &s->mem, buf, len);
     if (n < 0)
         return n;
     if (n == 0)
         return -EAGAIN;
     if (oob) {
         /* RFC 6093: the urgent pointer points just past the last urgent byte. */
-        tcb->snd_up = tcb->snd_una + tcb->snd.len;
-        tcb->flags |= SN_TF_SNDURG;
+        struct sn_tcb_ext *x = sn_tcb_ext_get(s, tcb);
+        if (x) { /* without memory the data still goes, only not marked urgent */
+            x->snd_up = tcb->snd_una + tcb->snd.len;
+            tcb->flags |= SN_TF_SNDURG;
+        }
     }
     sn_tcp_output(s, tcb);
     return n;
@@ -155,7 +167,11 @@ long sn_tcp_usr_recv(struct synack_stack *s, struct sn_tcb *tcb, void *buf, size
     if (peek)
         return n;
     uint32_t before = seq_gt(tcb->rcv_adv, tcb->rcv_nxt) ? tcb->rcv_adv - tcb->rcv_nxt : 0;
-    sn_ring_consume(&tcb->rcv, n);
+    sn_ring_consume(&tcb->rcv, &s->mem, n, sn_x(tcb)->nooo > 0);
+    if (tcb->x && tcb->x->rcv_urg && !seq_gt(tcb->x->rcv_up, tcb->rcv_nxt - tcb->rcv.len)) {
+        tcb->x->rcv_urg = false; /* read past the urgent data */
+        sn_tcb_ext_trim(s, tcb);
+    }
     /* A pure window update only when the peer may be stalled for want of
      * window: the window it knows is nearly closed (under four segments,
      * or half a small buffer) and reading at least doubled it.  Otherwise
@@ -237,9 +253,8 @@ void sn_tcp_usr_close(struct synack_stack *s, struct sn_tcb *tcb)
         return;
     }
     close_send(s, tcb);
-    if (tcb->state == SYNACK_FIN_WAIT_2 &&
-        tcb->deadline[SN_TT_CLOSE] == SYNACK_TIME_NEVER)
-        sn_tcp_timer_set(s, tcb, SN_TT_CLOSE, s->now + SYNACK_SEC(60));
+    if (tcb->state == SYNACK_FIN_WAIT_2 && !(tcb->flags & SN_TF_CLOSE_TIMER))
+        sn_tcp_set_close_timer(s, tcb, s->now + SYNACK_SEC(60));
 }
 
 void sn_tcp_usr_info(const struct synack_stack *s, const struct sn_tcb *tcb,
@@ -264,7 +279,7 @@ void sn_tcp_usr_info(const struct synack_stack *s, const struct sn_tcb *tcb,
     i->snd_wnd = tcb->snd_wnd;
     i->rcv_wnd = seq_gt(tcb->rcv_adv, tcb->rcv_nxt) ? tcb->rcv_adv - tcb->rcv_nxt : 0;
     i->bytes_in_flight = tcb->snd_max - tcb->snd_una;
-    i->sacked_bytes = tcb->sacked_bytes;
+    i->sacked_bytes = sn_x(tcb)->sacked_bytes;
     i->retransmits = tcb->rtx_count;
     i->total_retrans = tcb->total_retrans;
     i->bytes_acked = tcb->bytes_acked;

@@ -1,0 +1,36 @@
+/* The stack's memory account: every on-demand allocation a connection makes
+ * (buffer chunks, out-of-line state, TIME-WAIT records) is charged here and
+ * uncharged when freed, so that one counter says what the connections hold
+ * and a budget can bound it (as Linux's tcp_mem bounds socket memory). */
+#ifndef SYNACK_CORE_MEM_H
+#define SYNACK_CORE_MEM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct sn_mem {
+    uint64_t used;   /* bytes charged now */
+    uint64_t peak;   /* the most ever charged at once */
+    uint64_t limit;  /* 0: no budget; else a charge past it fails */
+    uint64_t failed; /* charges refused for the budget */
+};
+
+/* Charge n bytes.  Returns false, and charges nothing, past the budget. */
+static inline bool sn_mem_charge(struct sn_mem *m, uint64_t n)
+{
+    if (m->limit && m->used + n > m->limit) {
+        m->failed++;
+        return false;
+    }
+    m->used += n;
+    if (m->used > m->peak)
+        m->peak = m->used;
+    return true;
+}
+
+static inline void sn_mem_uncharge(struct sn_mem *m, uint64_t n)
+{
+    m->used = n > m->used ? 0 : m->used - n;
+}
+
+#endif
