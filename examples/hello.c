@@ -19,7 +19,8 @@ struct app {
     size_t got;
 };
 
-/* Called by the simulator after every event: do the applications' work. */
+/* Called by synack_sim_run_while after every event (with both stacks'
+ * clocks at the simulator's time): do the applications' work. */
 static bool step(void *user)
 {
     struct app *a = user;
@@ -62,9 +63,12 @@ int main(void)
     addr.sin_addr.s_addr = htonl(0xc0000202);
     a.cfd = synack_socket(a.client, AF_INET, SOCK_STREAM, 0);
     synack_connect(a.client, a.cfd, (struct sockaddr *)&addr, sizeof(addr)); /* EINPROGRESS */
-    /* Queued now, sent once the handshake completes. */
+    /* Until the handshake completes send() fails with EAGAIN (nothing is
+     * queued): let the simulator run, one event at a time, until it takes
+     * the data.  The stacks' clocks follow the simulator's by themselves. */
     while (synack_send(a.client, a.cfd, "hello, synack", 13, 0) < 0)
-        synack_sim_step(sim);
+        if (!synack_sim_step(sim))
+            return 1;                            /* nothing left to happen: no connection */
 
     bool ok = synack_sim_run_while(sim, step, &a, SYNACK_SEC(10));
     printf("client got \"%s\" after %.1f ms of virtual time: %s\n", a.reply,

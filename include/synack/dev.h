@@ -38,10 +38,13 @@ extern "C" {
 
 /* CLOCK_MONOTONIC in microseconds: the time base of the devices and of the
  * event loop (loop.h), and so of a stack driven by them. */
-synack_time_t synack_clock_now(void);
+SYNACK_API synack_time_t synack_clock_now(void);
 
 enum synack_dev_kind { SYNACK_DEV_TUN = 1, SYNACK_DEV_TAP = 2 };
 
+/* Versioned like struct synack_config (stack.h): fill it with
+ * synack_dev_config_default(); the macros pass SYNACK_DEV_CONFIG_VERSION. */
+#define SYNACK_DEV_CONFIG_VERSION 1
 struct synack_dev_config {
     enum synack_dev_kind kind;
     const char *name;        /* interface name (< 16 bytes); NULL or "": the kernel picks tunN/tapN */
@@ -57,24 +60,28 @@ struct synack_dev_config {
     synack_time_t arp_reachable; /* how long a learned neighbour is used (default 60 s) */
     uint32_t arp_queue;      /* packets held while addresses are resolved (default 64) */
 };
-void synack_dev_config_default(struct synack_dev_config *c);
+#define synack_dev_config_default(c) \
+    synack_dev_config_default_versioned(SYNACK_DEV_CONFIG_VERSION, (c))
+SYNACK_API void synack_dev_config_default_versioned(int version, struct synack_dev_config *c);
 
 struct synack_dev;
 
 /* Open /dev/net/tun and create the interface.  Returns 0 and *out, or a
  * negative errno: -EPERM without CAP_NET_ADMIN, -ENOENT without the TUN
  * driver, -EBUSY if the name is taken, -EINVAL for a bad config. */
-int synack_dev_open(const struct synack_dev_config *c, struct synack_dev **out);
+#define synack_dev_open(c, out) synack_dev_open_versioned(SYNACK_DEV_CONFIG_VERSION, (c), (out))
+SYNACK_API int synack_dev_open_versioned(int version, const struct synack_dev_config *c,
+                                         struct synack_dev **out);
 /* Close the descriptor (the interface goes away) and free.  NULL is fine. */
-void synack_dev_close(struct synack_dev *d);
+SYNACK_API void synack_dev_close(struct synack_dev *d);
 
-int synack_dev_fd(const struct synack_dev *d);
+SYNACK_API int synack_dev_fd(const struct synack_dev *d);
 /* The interface's name as the kernel gave it. */
-const char *synack_dev_name(const struct synack_dev *d);
-enum synack_dev_kind synack_dev_kind(const struct synack_dev *d);
-uint16_t synack_dev_mtu(const struct synack_dev *d);
+SYNACK_API const char *synack_dev_name(const struct synack_dev *d);
+SYNACK_API enum synack_dev_kind synack_dev_kind(const struct synack_dev *d);
+SYNACK_API uint16_t synack_dev_mtu(const struct synack_dev *d);
 /* TAP: synack's MAC address (6 bytes); TUN: NULL. */
-const uint8_t *synack_dev_mac(const struct synack_dev *d);
+SYNACK_API const uint8_t *synack_dev_mac(const struct synack_dev *d);
 
 /* Receives each IPv4 packet read from the device (ARP and non-IPv4 traffic
  * are handled or dropped by the driver).  The buffer is the device's, valid
@@ -85,24 +92,24 @@ typedef int (*synack_dev_rx_fn)(void *user, const uint8_t *pkt, size_t len, syna
  * synack_clock_now() as it was read (also the driver's clock for ARP).
  * Returns the number of reads that returned a packet (0: nothing to read),
  * or a negative errno on a read error other than EAGAIN. */
-int synack_dev_recv(struct synack_dev *d, synack_dev_rx_fn fn, void *user);
+SYNACK_API int synack_dev_recv(struct synack_dev *d, synack_dev_rx_fn fn, void *user);
 
 /* Send one IPv4 packet (a synack_output_fn: pass the device as `user`).
  * TAP: framed for its next hop, or held while ARP resolves it.  Returns 0,
  * or a negative errno when the packet was dropped: -EMSGSIZE (over the MTU),
  * -ENOBUFS (backlog full), -ENETUNREACH (TAP: not on the subnet), or the
  * write's error. */
-int synack_dev_output(void *dev, const uint8_t *pkt, size_t len);
+SYNACK_API int synack_dev_output(void *dev, const uint8_t *pkt, size_t len);
 /* True while packets wait in the backlog: wait for the descriptor to be
  * writable, then call synack_dev_flush. */
-bool synack_dev_want_write(const struct synack_dev *d);
+SYNACK_API bool synack_dev_want_write(const struct synack_dev *d);
 /* Write the backlog.  Returns the packets written, or a negative errno. */
-int synack_dev_flush(struct synack_dev *d);
+SYNACK_API int synack_dev_flush(struct synack_dev *d);
 
 /* The driver's own timers (TAP: ARP retransmissions): when it next needs
  * synack_dev_advance, or SYNACK_TIME_NEVER. */
-synack_time_t synack_dev_next_deadline(const struct synack_dev *d);
-void synack_dev_advance(struct synack_dev *d, synack_time_t now);
+SYNACK_API synack_time_t synack_dev_next_deadline(const struct synack_dev *d);
+SYNACK_API void synack_dev_advance(struct synack_dev *d, synack_time_t now);
 
 struct synack_dev_stats {
     uint64_t rx_packets, rx_bytes;   /* IPv4 packets handed up */
@@ -117,7 +124,7 @@ struct synack_dev_stats {
     uint64_t arp_learned, arp_expired, arp_failed, arp_queued, arp_queue_drops;
 };
 /* A snapshot of the counters. */
-void synack_dev_stats(const struct synack_dev *d, struct synack_dev_stats *out);
+SYNACK_API void synack_dev_stats(const struct synack_dev *d, struct synack_dev_stats *out);
 
 #ifdef __cplusplus
 }

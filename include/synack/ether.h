@@ -39,15 +39,15 @@ struct synack_eth_hdr {
 /* Parse the 14-byte header.  SYNACK_WIRE_ETRUNC if shorter; a type field
  * below 0x0600 (an 802.3 length: LLC/SNAP framing, which synack does not
  * speak) gives SYNACK_WIRE_ETYPE.  No FCS is expected (TAP frames have none). */
-int synack_eth_parse(const uint8_t *buf, size_t len, struct synack_eth_hdr *h);
+SYNACK_API int synack_eth_parse(const uint8_t *buf, size_t len, struct synack_eth_hdr *h);
 /* Write the 14-byte header (payload fields ignored).  Returns 14 or
  * SYNACK_WIRE_ENOSPC; SYNACK_WIRE_EINVAL for a type below 0x0600. */
-int synack_eth_emit(uint8_t *buf, size_t cap, const struct synack_eth_hdr *h);
+SYNACK_API int synack_eth_emit(uint8_t *buf, size_t cap, const struct synack_eth_hdr *h);
 
 extern const uint8_t synack_eth_broadcast[SYNACK_ETH_ALEN];
 /* The group bit: broadcast and multicast addresses have it. */
 static inline bool synack_eth_is_multicast(const uint8_t *mac) { return (mac[0] & 1) != 0; }
-bool synack_eth_is_zero(const uint8_t *mac);
+SYNACK_API bool synack_eth_is_zero(const uint8_t *mac);
 
 /* ---- ARP for IPv4 over Ethernet (RFC 826) -------------------------------- */
 #define SYNACK_ARP_LEN 28          /* the Ethernet/IPv4 form */
@@ -68,10 +68,10 @@ struct synack_arp {
  * other than Ethernet (1) with 6-byte addresses, or protocol type other than
  * IPv4 with 4-byte addresses: SYNACK_WIRE_ETYPE; an opcode other than
  * request/reply (RARP, InARP): SYNACK_WIRE_ETYPE. */
-int synack_arp_parse(const uint8_t *buf, size_t len, struct synack_arp *a);
+SYNACK_API int synack_arp_parse(const uint8_t *buf, size_t len, struct synack_arp *a);
 /* Write the 28 bytes.  Returns 28, SYNACK_WIRE_ENOSPC, or SYNACK_WIRE_EINVAL
  * for an opcode other than request/reply. */
-int synack_arp_emit(uint8_t *buf, size_t cap, const struct synack_arp *a);
+SYNACK_API int synack_arp_emit(uint8_t *buf, size_t cap, const struct synack_arp *a);
 
 #ifdef __cplusplus
 }

@@ -40,19 +40,19 @@ struct synack_loop;
 /* A loop for one stack on one device (both the caller's; neither is freed
  * by the loop).  Advances the stack to the current time (a new stack's
  * clock is at 0).  Returns 0 and *out, or a negative errno. */
-int synack_loop_new(struct synack_stack *s, struct synack_dev *d, struct synack_loop **out);
-void synack_loop_free(struct synack_loop *l);
+SYNACK_API int synack_loop_new(struct synack_stack *s, struct synack_dev *d, struct synack_loop **out);
+SYNACK_API void synack_loop_free(struct synack_loop *l);
 
 /* Receive the device's packets in fn instead of synack_stack_input (to
  * capture, trace or impair them on the way; fn passes them on). */
-void synack_loop_set_rx(struct synack_loop *l, synack_dev_rx_fn fn, void *user);
+SYNACK_API void synack_loop_set_rx(struct synack_loop *l, synack_dev_rx_fn fn, void *user);
 
 /* Another sans-IO component with deadlines (an impairment queue, an
  * application timer).  At most SYNACK_LOOP_MAX_TIMERS.  Returns 0 or -ENOSPC. */
 #define SYNACK_LOOP_MAX_TIMERS 8
 typedef synack_time_t (*synack_loop_deadline_fn)(void *user);
 typedef void (*synack_loop_advance_fn)(void *user, synack_time_t now);
-int synack_loop_add_timer(struct synack_loop *l, synack_loop_deadline_fn next,
+SYNACK_API int synack_loop_add_timer(struct synack_loop *l, synack_loop_deadline_fn next,
                           synack_loop_advance_fn advance, void *user);
 
 /* Watch a descriptor of the caller's (a signalfd, a pipe): fn gets the
@@ -60,15 +60,15 @@ int synack_loop_add_timer(struct synack_loop *l, synack_loop_deadline_fn next,
  * or a negative errno (-ENOSPC, epoll_ctl's). */
 #define SYNACK_LOOP_MAX_WATCHES 8
 typedef void (*synack_loop_fd_fn)(void *user, int fd, uint32_t events);
-int synack_loop_watch(struct synack_loop *l, int fd, uint32_t events, synack_loop_fd_fn fn,
+SYNACK_API int synack_loop_watch(struct synack_loop *l, int fd, uint32_t events, synack_loop_fd_fn fn,
                       void *user);
-int synack_loop_unwatch(struct synack_loop *l, int fd);
+SYNACK_API int synack_loop_unwatch(struct synack_loop *l, int fd);
 
 /* One round, as above, sleeping at most until `until` (an absolute time on
  * synack_clock_now's clock; SYNACK_TIME_NEVER: no limit; 0: do not sleep).
  * Returns the number of things it handled (timer runs, descriptor events),
  * or a negative errno if epoll fails. */
-int synack_loop_run_once(struct synack_loop *l, synack_time_t until);
+SYNACK_API int synack_loop_run_once(struct synack_loop *l, synack_time_t until);
 
 struct synack_loop_stats {
     uint64_t rounds;        /* run_once calls */
@@ -79,7 +79,7 @@ struct synack_loop_stats {
     uint64_t timer_runs;    /* advance calls made because a deadline had passed */
     uint64_t dev_events;    /* device readiness events */
 };
-void synack_loop_stats(const struct synack_loop *l, struct synack_loop_stats *out);
+SYNACK_API void synack_loop_stats(const struct synack_loop *l, struct synack_loop_stats *out);
 
 #ifdef __cplusplus
 }

@@ -21,13 +21,13 @@ struct synack_pcap;
 
 /* Create/truncate `path` and write the file header.  snaplen 0 means 65535.
  * Returns 0 and *out, or a negative errno. */
-int synack_pcap_open(const char *path, uint32_t linktype, uint32_t snaplen,
+SYNACK_API int synack_pcap_open(const char *path, uint32_t linktype, uint32_t snaplen,
                      struct synack_pcap **out);
 /* Append one packet stamped `ts` (microseconds since the epoch the caller
  * chose; the simulator's virtual clock starts at 0). Returns 0 or -errno. */
-int synack_pcap_write(struct synack_pcap *p, synack_time_t ts, const uint8_t *pkt, size_t len);
+SYNACK_API int synack_pcap_write(struct synack_pcap *p, synack_time_t ts, const uint8_t *pkt, size_t len);
 /* Flush and close; returns 0 or the first write error seen. NULL is fine. */
-int synack_pcap_close(struct synack_pcap *p);
+SYNACK_API int synack_pcap_close(struct synack_pcap *p);
 
 #ifdef __cplusplus
 }

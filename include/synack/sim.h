@@ -7,6 +7,19 @@
  * loss, duplication, reordering and bit corruption.  Every random choice comes
  * from one seeded PRNG and time is virtual: the same seed and the same inputs
  * give the same run, packet for packet.  No root, no threads, no clock.
+ *
+ * Time.  The simulator has one virtual clock, synack_sim_now(), in
+ * microseconds from 0 at synack_sim_new().  It moves only inside
+ * synack_sim_step(), synack_sim_run_until() and synack_sim_run_while(),
+ * jumping from one event (a packet delivery, a node's deadline) to the next:
+ * an idle minute costs nothing.  The stacks added with synack_sim_add_stack()
+ * follow that clock without the user's help: whenever one of those calls
+ * returns, and before each call of run_while's done(), every such stack has
+ * been advanced to synack_sim_now(), so a socket call made there acts at the
+ * simulator's time (its timers, a connect's SYN, the send time of data).
+ * Nodes of the user's own (synack_sim_add_node) get input() at the delivery
+ * time and advance() at the deadlines they report, nothing else.
+ * Nothing happens between two simulator calls: to let time pass, run.
  */
 #ifndef SYNACK_SIM_H
 #define SYNACK_SIM_H
@@ -24,7 +37,10 @@ extern "C" {
 
 struct synack_sim;
 
-/* One direction of a link.  Probabilities are in [0, 1]. */
+/* One direction of a link.  Probabilities are in [0, 1].  Versioned like
+ * struct synack_config (stack.h): fill it with synack_link_params_default();
+ * the macros below pass SYNACK_LINK_PARAMS_VERSION. */
+#define SYNACK_LINK_PARAMS_VERSION 1
 struct synack_link_params {
     synack_time_t delay;      /* one-way propagation delay, us */
     uint64_t rate_bps;        /* bits per second; 0 = infinite (no serialisation delay) */
@@ -35,7 +51,10 @@ struct synack_link_params {
     synack_time_t reorder_delay; /* extra delay of a reordered packet (0 = 2 * delay + 1 ms) */
     double corrupt;           /* probability one random bit of the packet is flipped */
 };
-void synack_link_params_default(struct synack_link_params *p); /* 1 ms, infinite rate, no impairment */
+/* 1 ms, infinite rate, no impairment. */
+#define synack_link_params_default(p) \
+    synack_link_params_default_versioned(SYNACK_LINK_PARAMS_VERSION, (p))
+SYNACK_API void synack_link_params_default_versioned(int version, struct synack_link_params *p);
 
 /* What happened to a packet, for observers. */
 enum synack_sim_event {
@@ -48,7 +67,7 @@ enum synack_sim_event {
     SYNACK_SIM_DELIVERED,   /* handed to the receiving node */
     SYNACK_SIM_NO_ROUTE,    /* no link from the sender towards that address */
 };
-const char *synack_sim_event_name(enum synack_sim_event ev);
+SYNACK_API const char *synack_sim_event_name(enum synack_sim_event ev);
 
 /* The observer sees every event, with the packet as it is at that moment. */
 typedef void (*synack_sim_observer_fn)(void *user, synack_time_t now, int link, int from_node,
@@ -62,55 +81,64 @@ struct synack_sim_node_ops {
     void (*advance)(void *ctx, synack_time_t now);
 };
 
-int synack_sim_new(uint64_t seed, struct synack_sim **out);
-void synack_sim_free(struct synack_sim *sim); /* frees the stacks of synack_sim_add_stack, not add_node contexts */
+SYNACK_API int synack_sim_new(uint64_t seed, struct synack_sim **out);
+SYNACK_API void synack_sim_free(struct synack_sim *sim); /* frees the stacks of synack_sim_add_stack, not add_node contexts */
 
 /* Add a node with IPv4 address `addr` (host order).  Returns the node id (>= 0) or -errno.
  * The node sends by calling synack_sim_send(sim, id, ...). */
-int synack_sim_add_node(struct synack_sim *sim, uint32_t addr, const struct synack_sim_node_ops *ops,
+SYNACK_API int synack_sim_add_node(struct synack_sim *sim, uint32_t addr, const struct synack_sim_node_ops *ops,
                         void *ctx);
 /* Create a synack stack for `cfg` (cfg->seed is replaced by one drawn from the
  * simulator's PRNG when zero) whose output goes into the simulator, and add it
  * as a node. Returns the node id and *stack, or -errno. The simulator owns the
  * stack (freed by synack_sim_free). */
-int synack_sim_add_stack(struct synack_sim *sim, const struct synack_config *cfg,
-                         struct synack_stack **stack);
+#define synack_sim_add_stack(sim, cfg, stack) \
+    synack_sim_add_stack_versioned((sim), SYNACK_CONFIG_VERSION, (cfg), (stack))
+SYNACK_API int synack_sim_add_stack_versioned(struct synack_sim *sim, int config_version,
+                                              const struct synack_config *cfg,
+                                              struct synack_stack **stack);
 /* Join nodes a and b.  ab: parameters from a to b; ba: from b to a (NULL: same as ab).
  * Returns the link id (>= 0) or -errno. */
-int synack_sim_link(struct synack_sim *sim, int a, int b, const struct synack_link_params *ab,
-                    const struct synack_link_params *ba);
+#define synack_sim_link(sim, a, b, ab, ba) \
+    synack_sim_link_versioned((sim), SYNACK_LINK_PARAMS_VERSION, (a), (b), (ab), (ba))
+SYNACK_API int synack_sim_link_versioned(struct synack_sim *sim, int version, int a, int b,
+                                         const struct synack_link_params *ab,
+                                         const struct synack_link_params *ba);
 /* Change a link direction's parameters at run time (from node `from`). */
-int synack_sim_link_set(struct synack_sim *sim, int link, int from, const struct synack_link_params *p);
+#define synack_sim_link_set(sim, link, from, p) \
+    synack_sim_link_set_versioned((sim), SYNACK_LINK_PARAMS_VERSION, (link), (from), (p))
+SYNACK_API int synack_sim_link_set_versioned(struct synack_sim *sim, int version, int link,
+                                             int from, const struct synack_link_params *p);
 
 /* A node sends a packet: the link whose other end has the destination address
  * carries it.  The packet is copied. Returns 0 (also when the link loses it
  * later) or -errno (dropped): -EHOSTUNREACH (no route, or shorter than an IPv4
  * header), -ENOBUFS (the link's queue is full), -EMSGSIZE, -ENOMEM, -EINVAL. */
-int synack_sim_send(struct synack_sim *sim, int node, const uint8_t *pkt, size_t len);
+SYNACK_API int synack_sim_send(struct synack_sim *sim, int node, const uint8_t *pkt, size_t len);
 
 /* Capture a link (both directions, as the packets enter the link) into a pcap file. */
-int synack_sim_pcap(struct synack_sim *sim, int link, const char *path);
-void synack_sim_set_observer(struct synack_sim *sim, synack_sim_observer_fn fn, void *user);
+SYNACK_API int synack_sim_pcap(struct synack_sim *sim, int link, const char *path);
+SYNACK_API void synack_sim_set_observer(struct synack_sim *sim, synack_sim_observer_fn fn, void *user);
 
 /* Run the next event (a delivery or a node deadline). Returns false when
  * nothing is pending at all. */
-bool synack_sim_step(struct synack_sim *sim);
+SYNACK_API bool synack_sim_step(struct synack_sim *sim);
 /* Run every event up to and including time `until`, then set the clock to it. */
-void synack_sim_run_until(struct synack_sim *sim, synack_time_t until);
+SYNACK_API void synack_sim_run_until(struct synack_sim *sim, synack_time_t until);
 /* Run until `done(user)` is true (checked after every event), or until
  * `limit`, or until nothing is pending.  Returns true if done() became true.
  * With done == NULL it runs to `limit` or until nothing is pending. */
-bool synack_sim_run_while(struct synack_sim *sim, bool (*done)(void *user), void *user,
+SYNACK_API bool synack_sim_run_while(struct synack_sim *sim, bool (*done)(void *user), void *user,
                           synack_time_t limit);
-synack_time_t synack_sim_now(const struct synack_sim *sim);
+SYNACK_API synack_time_t synack_sim_now(const struct synack_sim *sim);
 /* The simulator's PRNG (for tests that need more randomness from the same seed). */
-uint64_t synack_sim_random(struct synack_sim *sim);
+SYNACK_API uint64_t synack_sim_random(struct synack_sim *sim);
 
 struct synack_sim_link_stats {
     uint64_t sent, delivered, lost, queue_drops, duplicated, reordered, corrupted;
     uint64_t bytes; /* of the packets sent (entering the link) */
 };
-int synack_sim_link_stats(const struct synack_sim *sim, int link, int from,
+SYNACK_API int synack_sim_link_stats(const struct synack_sim *sim, int link, int from,
                           struct synack_sim_link_stats *out);
 
 #ifdef __cplusplus

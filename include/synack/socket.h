@@ -34,40 +34,71 @@ extern "C" {
 #define SYNACK_POLLRDHUP 0x2000
 #endif
 
-int synack_socket(struct synack_stack *s, int domain, int type, int protocol);
-int synack_bind(struct synack_stack *s, int fd, const struct sockaddr *addr, socklen_t len);
-int synack_listen(struct synack_stack *s, int fd, int backlog);
-int synack_accept(struct synack_stack *s, int fd, struct sockaddr *addr, socklen_t *len);
-int synack_connect(struct synack_stack *s, int fd, const struct sockaddr *addr, socklen_t len);
-ssize_t synack_send(struct synack_stack *s, int fd, const void *buf, size_t len, int flags);
-ssize_t synack_recv(struct synack_stack *s, int fd, void *buf, size_t len, int flags);
-int synack_shutdown(struct synack_stack *s, int fd, int how);
-int synack_close(struct synack_stack *s, int fd);
+SYNACK_API int synack_socket(struct synack_stack *s, int domain, int type, int protocol);
+SYNACK_API int synack_bind(struct synack_stack *s, int fd, const struct sockaddr *addr, socklen_t len);
+SYNACK_API int synack_listen(struct synack_stack *s, int fd, int backlog);
+SYNACK_API int synack_accept(struct synack_stack *s, int fd, struct sockaddr *addr, socklen_t *len);
+SYNACK_API int synack_connect(struct synack_stack *s, int fd, const struct sockaddr *addr, socklen_t len);
+SYNACK_API ssize_t synack_send(struct synack_stack *s, int fd, const void *buf, size_t len, int flags);
+SYNACK_API ssize_t synack_recv(struct synack_stack *s, int fd, void *buf, size_t len, int flags);
+SYNACK_API int synack_shutdown(struct synack_stack *s, int fd, int how);
+SYNACK_API int synack_close(struct synack_stack *s, int fd);
 /* A second descriptor for the same connection (like dup(2)): the connection
  * is closed (FIN) only when its last descriptor is closed. */
-int synack_dup(struct synack_stack *s, int fd);
-int synack_setsockopt(struct synack_stack *s, int fd, int level, int name, const void *val,
+SYNACK_API int synack_dup(struct synack_stack *s, int fd);
+SYNACK_API int synack_setsockopt(struct synack_stack *s, int fd, int level, int name, const void *val,
                       socklen_t len);
-int synack_getsockopt(struct synack_stack *s, int fd, int level, int name, void *val,
+SYNACK_API int synack_getsockopt(struct synack_stack *s, int fd, int level, int name, void *val,
                       socklen_t *len);
-int synack_getsockname(struct synack_stack *s, int fd, struct sockaddr *addr, socklen_t *len);
-int synack_getpeername(struct synack_stack *s, int fd, struct sockaddr *addr, socklen_t *len);
+SYNACK_API int synack_getsockname(struct synack_stack *s, int fd, struct sockaddr *addr, socklen_t *len);
+SYNACK_API int synack_getpeername(struct synack_stack *s, int fd, struct sockaddr *addr, socklen_t *len);
 /* F_GETFL and F_SETFL (O_NONBLOCK) only. */
-int synack_fcntl(struct synack_stack *s, int fd, int cmd, int arg);
+SYNACK_API int synack_fcntl(struct synack_stack *s, int fd, int cmd, int arg);
 /* Readiness of each descriptor, as poll(2) reports it (POLLIN, POLLOUT,
  * POLLERR, POLLHUP, SYNACK_POLLRDHUP); never waits.  Returns how many have events. */
-int synack_poll(struct synack_stack *s, struct pollfd *fds, nfds_t nfds);
+SYNACK_API int synack_poll(struct synack_stack *s, struct pollfd *fds, nfds_t nfds);
 
 /* Urgent data (RFC 6093 semantics: delivered inline).  send() with MSG_OOB
  * marks the data it writes as urgent (URG flag, urgent pointer just past its
  * last byte).  On receipt, poll() reports POLLPRI until the user has read
  * past the urgent data, and synack_sockatmark() returns 1 when the next byte
  * to read is the last urgent byte (like sockatmark(3)). */
-int synack_sockatmark(struct synack_stack *s, int fd);
+SYNACK_API int synack_sockatmark(struct synack_stack *s, int fd);
 
-/* Called when a descriptor may have become readable, writable, errored or hung up. */
-typedef void (*synack_event_fn)(void *user, int fd, short events);
-void synack_set_event_cb(struct synack_stack *s, synack_event_fn fn, void *user);
+/* ---- Callbacks: the contract ----------------------------------------------
+ *
+ * When they run.  Callbacks (this event callback, the config's on_state
+ * hook) run only inside a call the application makes into the stack:
+ * synack_stack_input(), synack_stack_advance(), and the socket calls that
+ * change a connection (connect, send, recv, shutdown, close, setsockopt...).
+ * Never from another thread, never later on their own: a stack does nothing
+ * between two calls.  The event callback runs once the connection's state is
+ * consistent (after the segment or timer that caused it has been handled),
+ * and may report a descriptor whose readiness did not change.
+ *
+ * What they may do.  Every public call may be made from inside a callback,
+ * on any descriptor of the same stack: read, write, accept, connect, close
+ * the descriptor being reported or another one.  A descriptor closed inside
+ * a callback gets no further events; memory is released once the stack call
+ * that ran the callback returns.  The one exception: synack_stack_free() of
+ * the stack that is running the callback (do it after that call returns).
+ * Callbacks must not block: the stack and everything on it wait for them.
+ *
+ * The per-socket pointer (lwIP's tcp_arg): synack_set_user() attaches the
+ * application's object to a descriptor, and the event callback receives it
+ * as `sock_user`, so a callback finds its object without a lookup.  A
+ * descriptor made by accept() or dup() starts with the pointer of the
+ * listener or of the duplicated descriptor; close() forgets it. */
+
+/* Called when a descriptor may have become readable, writable, errored or
+ * hung up: `events` is what synack_poll() would report for it now.  `user`
+ * is synack_set_event_cb's pointer, `sock_user` the descriptor's. */
+typedef void (*synack_event_fn)(void *user, int fd, short events, void *sock_user);
+SYNACK_API void synack_set_event_cb(struct synack_stack *s, synack_event_fn fn, void *user);
+/* Attach `user` to descriptor fd.  Returns 0, or -1 with errno EBADF. */
+SYNACK_API int synack_set_user(struct synack_stack *s, int fd, void *user);
+/* The pointer attached to fd (NULL when none, or fd is not open). */
+SYNACK_API void *synack_get_user(struct synack_stack *s, int fd);
 
 /* Options beyond the system's: IPPROTO_TCP/TCP_CONGESTION takes "cubic"
  * (default), "newreno" or "reno". */

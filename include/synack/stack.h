@@ -48,19 +48,52 @@ enum synack_tcp_state {
     SYNACK_TCP_NSTATES
 };
 /* "SYN-SENT", "FIN-WAIT-1", ... spelled as in RFC 9293. */
-const char *synack_tcp_state_name(enum synack_tcp_state st);
+SYNACK_API const char *synack_tcp_state_name(enum synack_tcp_state st);
 
-/* A connection's addresses, host byte order. */
-struct synack_tuple {
-    uint32_t laddr, raddr;
+/* An IP address.  Today every address is IPv4 (family SYNACK_AF_INET, the
+ * address in v4, host byte order); the union already has room for an IPv6
+ * address (16 bytes, network order) so that IPv6 can come without changing
+ * the type's size or layout. */
+#define SYNACK_AF_INET 4
+#define SYNACK_AF_INET6 6 /* reserved: not produced yet */
+struct synack_addr {
+    uint8_t family;       /* SYNACK_AF_INET */
+    uint8_t reserved_[3]; /* zero */
+    union {
+        uint32_t v4;      /* host byte order */
+        uint8_t v6[16];   /* network byte order */
+        uint32_t align_[4];
+    } u;
+};
+/* A connection's two ends (ports in host byte order). */
+struct synack_conn_addr {
+    struct synack_addr local, remote;
     uint16_t lport, rport;
 };
+/* synack_addr holding IPv4 address `v4` (host order). */
+static inline struct synack_addr synack_addr_v4(uint32_t v4)
+{
+    struct synack_addr a = {SYNACK_AF_INET, {0, 0, 0}, {0}};
+    a.u.v4 = v4;
+    return a;
+}
 
 /* Called on every state change of every connection (for ladders and traces).
- * `conn_id` is stable for the connection's life. */
-typedef void (*synack_state_fn)(void *user, uint32_t conn_id, const struct synack_tuple *t,
+ * `conn_id` is stable for the connection's life; `ca` is valid during the
+ * call.  Runs inside the stack call that caused the change: the same rules
+ * as the event callback (socket.h) apply. */
+typedef void (*synack_state_fn)(void *user, uint32_t conn_id, const struct synack_conn_addr *ca,
                                 enum synack_tcp_state from, enum synack_tcp_state to);
 
+/* Run-time settings.  Versioned (the ngtcp2 pattern): fill the struct with
+ * synack_config_default() and pass it to synack_stack_new(); both macros pass
+ * SYNACK_CONFIG_VERSION, the layout these headers describe.  A later release
+ * only appends fields and raises the version; the library then reads from a
+ * program built against an older one only the fields that version had, and
+ * takes the defaults for the rest.  Never allocate the struct any other way
+ * than as a whole `struct synack_config` of your headers. */
+#define SYNACK_CONFIG_V1 1
+#define SYNACK_CONFIG_VERSION SYNACK_CONFIG_V1
 struct synack_config {
     uint32_t addr;             /* this host's IPv4 address, host order */
     uint16_t mtu;              /* link MTU, 68..65535 (default 1500): the MSS we offer is mtu - 40 */
@@ -85,13 +118,18 @@ struct synack_config {
 };
 
 /* Fill *c with the defaults above (addr 0: set it). */
-void synack_config_default(struct synack_config *c);
+#define synack_config_default(c) synack_config_default_versioned(SYNACK_CONFIG_VERSION, (c))
+SYNACK_API void synack_config_default_versioned(int version, struct synack_config *c);
 
-/* Create a stack.  Returns 0 and *out, or -EINVAL (bad config) / -ENOMEM. */
-int synack_stack_new(const struct synack_config *c, synack_output_fn output, void *user,
-                     struct synack_stack **out);
+/* Create a stack.  Returns 0 and *out, or -EINVAL (bad config, or a config
+ * version this library does not know) / -ENOMEM. */
+#define synack_stack_new(c, output, user, out) \
+    synack_stack_new_versioned(SYNACK_CONFIG_VERSION, (c), (output), (user), (out))
+SYNACK_API int synack_stack_new_versioned(int version, const struct synack_config *c,
+                                          synack_output_fn output, void *user,
+                                          struct synack_stack **out);
 /* Free the stack, its sockets and connections (no packets are sent). */
-void synack_stack_free(struct synack_stack *s);
+SYNACK_API void synack_stack_free(struct synack_stack *s);
 
 /* Process one received IPv4 packet at time `now` (which also advances the
  * clock, as synack_stack_advance does).  Returns 0 when the packet was
@@ -99,28 +137,40 @@ void synack_stack_free(struct synack_stack *s);
  * (malformed; the reason is counted in stats.ip_drop_parse), -EADDRNOTAVAIL
  * (not addressed to this host), -EOPNOTSUPP (a fragment: synack does not
  * reassemble), -EPROTONOSUPPORT (neither TCP nor ICMP).  Every drop is counted. */
-int synack_stack_input(struct synack_stack *s, const uint8_t *pkt, size_t len, synack_time_t now);
+SYNACK_API int synack_stack_input(struct synack_stack *s, const uint8_t *pkt, size_t len, synack_time_t now);
 /* Move the clock to `now` (never backwards) and run every timer due by then. */
-void synack_stack_advance(struct synack_stack *s, synack_time_t now);
+SYNACK_API void synack_stack_advance(struct synack_stack *s, synack_time_t now);
 /* The earliest time at which the stack needs synack_stack_advance(), or
  * SYNACK_TIME_NEVER. It may be earlier than strictly needed, never later. */
-synack_time_t synack_stack_next_deadline(const struct synack_stack *s);
+SYNACK_API synack_time_t synack_stack_next_deadline(const struct synack_stack *s);
 /* The stack's clock: the `now` of the last input/advance. */
-synack_time_t synack_stack_now(const struct synack_stack *s);
-uint32_t synack_stack_addr(const struct synack_stack *s);
-uint16_t synack_stack_mtu(const struct synack_stack *s);
+SYNACK_API synack_time_t synack_stack_now(const struct synack_stack *s);
+SYNACK_API uint32_t synack_stack_addr(const struct synack_stack *s);
+SYNACK_API uint16_t synack_stack_mtu(const struct synack_stack *s);
 
-/* Counters, exported for tools and benchmarks (like `netstat -s`). */
+/* Counters, exported for tools and benchmarks (like `netstat -s`).  Every
+ * field is a uint64_t; fields are only ever appended (never removed,
+ * reordered or resized), so a program reads the prefix its headers know
+ * through the pointer synack_stack_stats() returns, valid until the stack is
+ * freed.  synack_stack_stat() reads one counter by name instead, and
+ * synack_stack_stat_name() lists the names. */
+#define SYNACK_STATS_PARSE_SLOTS 16 /* >= SYNACK_WIRE_NERR, fixed for the ABI */
 struct synack_stack_stats {
     uint64_t ip_in, ip_out, ip_in_bytes, ip_out_bytes;
-    uint64_t ip_drop_parse[SYNACK_WIRE_NERR]; /* by -SYNACK_WIRE_E* code */
+    uint64_t ip_drop_parse[SYNACK_STATS_PARSE_SLOTS]; /* by -SYNACK_WIRE_E* code */
     uint64_t ip_drop_notme, ip_drop_frag, ip_drop_proto, ip_out_fail;
     uint64_t icmp_in, icmp_out, icmp_echo_replied, icmp_drop;
     uint64_t tcp_in, tcp_out, tcp_drop, tcp_rst_in, tcp_rst_out;
     uint64_t tcp_retrans, tcp_conns_opened, tcp_conns_accepted, tcp_conns_reset;
     uint64_t tcp_timewait, tcp_conns_active;
+    /* New counters go here, and into the name table of src/core/stats.c. */
 };
-const struct synack_stack_stats *synack_stack_stats(const struct synack_stack *s);
+SYNACK_API const struct synack_stack_stats *synack_stack_stats(const struct synack_stack *s);
+/* The counter called `name` ("tcp_retrans", "ip_drop_parse.truncated", ...)
+ * in *val.  Returns 0, or -ENOENT for a name this library does not have. */
+SYNACK_API int synack_stack_stat(const struct synack_stack *s, const char *name, uint64_t *val);
+/* The name of counter i (0, 1, ...), or NULL past the last one. */
+SYNACK_API const char *synack_stack_stat_name(unsigned i);
 
 #ifdef __cplusplus
 }

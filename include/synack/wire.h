@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "synack/base.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -33,7 +35,7 @@ enum synack_wire_err {
     SYNACK_WIRE_EINVAL = -10,     /* emit: the struct describes an impossible header */
 };
 #define SYNACK_WIRE_NERR 11
-const char *synack_wire_strerror(int err);
+SYNACK_API const char *synack_wire_strerror(int err);
 
 /* ---- the Internet checksum (RFC 1071, RFC 1624) -------------------------- */
 /* Byte order: sums are those of the data read as 16-bit big-endian words (as
@@ -45,25 +47,25 @@ const char *synack_wire_strerror(int err);
 /* One's-complement sum of `len` bytes, folded to 32 bits, added to `sum`.
  * Chain calls to sum discontiguous pieces; an odd-length piece may only be
  * the last one.  Fast: several bytes per cycle on a 64-bit machine. */
-uint32_t synack_csum_partial(const void *data, size_t len, uint32_t sum);
+SYNACK_API uint32_t synack_csum_partial(const void *data, size_t len, uint32_t sum);
 /* Copy len bytes (non-overlapping) and add their sum to `sum`: the same
  * result as memcpy followed by synack_csum_partial(dst, len, sum), in one
  * pass over the data. */
-uint32_t synack_csum_copy(void *dst, const void *src, size_t len, uint32_t sum);
+SYNACK_API uint32_t synack_csum_copy(void *dst, const void *src, size_t len, uint32_t sum);
 /* The partial sum of bytes that start at an odd offset of the summed data
  * (RFC 1071 2(B): swap the bytes of the sum), to add to the sum before them. */
-uint32_t synack_csum_swab(uint32_t sum);
+SYNACK_API uint32_t synack_csum_swab(uint32_t sum);
 /* Fold a partial sum to 16 bits and complement it: the value to put in a header. */
-uint16_t synack_csum_fold(uint32_t sum);
+SYNACK_API uint16_t synack_csum_fold(uint32_t sum);
 /* The checksum of a buffer (fold(partial(data, len, 0))). 0 over a buffer that includes a correct checksum. */
-uint16_t synack_csum(const void *data, size_t len);
+SYNACK_API uint16_t synack_csum(const void *data, size_t len);
 /* Partial sum of the TCP/UDP pseudo-header (RFC 9293 3.1): addresses in host order. */
-uint32_t synack_csum_pseudo(uint32_t src, uint32_t dst, uint8_t proto, uint16_t len);
+SYNACK_API uint32_t synack_csum_pseudo(uint32_t src, uint32_t dst, uint8_t proto, uint16_t len);
 /* RFC 1624 eqn. 3: the new checksum after a 16-bit field changes from old_val to new_val
  * (all in host order, as read from/written to the header with ntohs/htons). */
-uint16_t synack_csum_update16(uint16_t csum, uint16_t old_val, uint16_t new_val);
+SYNACK_API uint16_t synack_csum_update16(uint16_t csum, uint16_t old_val, uint16_t new_val);
 /* The same for a 32-bit field (an address, a sequence number). */
-uint16_t synack_csum_update32(uint16_t csum, uint32_t old_val, uint32_t new_val);
+SYNACK_API uint16_t synack_csum_update32(uint16_t csum, uint32_t old_val, uint32_t new_val);
 
 /* ---- IPv4 (RFC 791) ------------------------------------------------------ */
 #define SYNACK_IPV4_HDR_MIN 20
@@ -93,12 +95,12 @@ struct synack_ipv4_hdr {
  * total_len (link padding) are ignored.  Fragments are returned parsed like
  * any datagram: synack does not reassemble, the IP layer counts and drops
  * them (synack_ipv4_is_fragment).  Returns 0 or a SYNACK_WIRE_E* code. */
-int synack_ipv4_parse(const uint8_t *buf, size_t len, struct synack_ipv4_hdr *h);
+SYNACK_API int synack_ipv4_parse(const uint8_t *buf, size_t len, struct synack_ipv4_hdr *h);
 /* Write a 20-byte header (no options) with a correct checksum; ihl, payload
  * and checksum of `h` are ignored, total_len is used as given.
  * Returns 20, SYNACK_WIRE_ENOSPC, or SYNACK_WIRE_EINVAL (total_len < 20,
  * flags other than DF|MF, frag_off > 0x1fff). */
-int synack_ipv4_emit(uint8_t *buf, size_t cap, const struct synack_ipv4_hdr *h);
+SYNACK_API int synack_ipv4_emit(uint8_t *buf, size_t cap, const struct synack_ipv4_hdr *h);
 static inline bool synack_ipv4_is_fragment(const struct synack_ipv4_hdr *h)
 {
     return (h->flags & SYNACK_IPV4_MF) != 0 || h->frag_off != 0;
@@ -134,11 +136,11 @@ struct synack_icmp_hdr {
  * an error message whose quote is shorter than the quoted IPv4 header (its
  * IHL, at least 20) plus 8 bytes gives SYNACK_WIRE_ETRUNC.  id/seq are set for
  * echoes, mtu for NEEDFRAG, the others are 0. */
-int synack_icmp_parse(const uint8_t *buf, size_t len, struct synack_icmp_hdr *h);
+SYNACK_API int synack_icmp_parse(const uint8_t *buf, size_t len, struct synack_icmp_hdr *h);
 /* Write header + data (moved from h->data, which may overlap buf) with a
  * correct checksum; bytes 4-7 are id/seq for echoes, the mtu for NEEDFRAG,
  * zero otherwise.  Returns bytes written or SYNACK_WIRE_ENOSPC. */
-int synack_icmp_emit(uint8_t *buf, size_t cap, const struct synack_icmp_hdr *h);
+SYNACK_API int synack_icmp_emit(uint8_t *buf, size_t cap, const struct synack_icmp_hdr *h);
 
 /* ---- TCP (RFC 9293 3.1, RFC 7323, RFC 2018) ------------------------------- */
 #define SYNACK_TCP_HDR_MIN 20
@@ -213,33 +215,33 @@ struct synack_tcp_hdr {
  * SYNACK_WIRE_EOPTVAL.  EOL ends the list.  An option that appears twice:
  * the last one wins.  A segment over 65535 bytes cannot verify (ECSUM).
  * Returns 0 or a SYNACK_WIRE_E* code. */
-int synack_tcp_parse(const uint8_t *buf, size_t len, uint32_t src, uint32_t dst,
+SYNACK_API int synack_tcp_parse(const uint8_t *buf, size_t len, uint32_t src, uint32_t dst,
                      bool verify_csum, struct synack_tcp_hdr *h);
 /* Length in bytes that synack_tcp_emit_opts will write for `o` (a multiple of 4, <= 40),
  * or SYNACK_WIRE_EINVAL if they do not fit in 40 bytes or describe no valid
  * options (an order emit cannot follow, SACK without 1..4 blocks). */
-int synack_tcp_opts_len(const struct synack_tcp_opts *o);
+SYNACK_API int synack_tcp_opts_len(const struct synack_tcp_opts *o);
 /* Write the options, padded with EOL to a multiple of 4 (when they do not
  * already end there).  Returns bytes, SYNACK_WIRE_ENOSPC or SYNACK_WIRE_EINVAL. */
-int synack_tcp_emit_opts(uint8_t *buf, size_t cap, const struct synack_tcp_opts *o);
+SYNACK_API int synack_tcp_emit_opts(uint8_t *buf, size_t cap, const struct synack_tcp_opts *o);
 /* Write header + options + payload (payload moved from h->payload, which may
  * overlap buf, unless it already points at buf + header length) and the
  * checksum over the pseudo-header.  SYNACK_WIRE_EINVAL for invalid options,
  * reserved > 0xf or a segment over 65535 bytes; SYNACK_WIRE_ENOSPC if it does
  * not fit in cap.
  * h->doff and h->checksum are computed.  Returns the segment length or a negative code. */
-int synack_tcp_emit(uint8_t *buf, size_t cap, const struct synack_tcp_hdr *h,
+SYNACK_API int synack_tcp_emit(uint8_t *buf, size_t cap, const struct synack_tcp_hdr *h,
                     uint32_t src, uint32_t dst);
 /* Write only the header and options, with a zero checksum field, for a
  * segment whose h->payload_len payload bytes the caller puts right after
  * them (and then the checksum: synack_csum_copy sums the payload as it
  * copies it).  Same checks and codes as synack_tcp_emit (cap must hold the
  * payload too).  Returns the header length (20..60). */
-int synack_tcp_emit_hdr(uint8_t *buf, size_t cap, const struct synack_tcp_hdr *h);
+SYNACK_API int synack_tcp_emit_hdr(uint8_t *buf, size_t cap, const struct synack_tcp_hdr *h);
 
 /* Render the flags as tcpdump does ("S", "S.", "P.", "F.", "R.", ...) into buf:
  * F S R P, "." for ACK, then U E W (URG, ECE, CWR); "none" for no flag. */
-const char *synack_tcp_flags_str(uint8_t flags, char buf[16]);
+SYNACK_API const char *synack_tcp_flags_str(uint8_t flags, char buf[16]);
 
 #ifdef __cplusplus
 }

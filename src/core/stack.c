@@ -6,7 +6,13 @@
 #include "core/stack_internal.h"
 #include "tcp/tcp_internal.h"
 
-void synack_config_default(struct synack_config *c)
+/* The size of struct synack_config as each version had it (index: version).
+ * When fields are appended: freeze the last entry at offsetof(the first new
+ * field), add sizeof for the new version, raise SYNACK_CONFIG_VERSION. */
+static const size_t config_size[] = {0, sizeof(struct synack_config)};
+#define CONFIG_VERSIONS (sizeof(config_size) / sizeof(config_size[0]))
+
+static void config_defaults(struct synack_config *c)
 {
     memset(c, 0, sizeof(*c));
     c->mtu = 1500;
@@ -30,6 +36,25 @@ void synack_config_default(struct synack_config *c)
     c->wscale = true;
 }
 
+void synack_config_default_versioned(int version, struct synack_config *c)
+{
+    if (!c || version < 1 || (size_t)version >= CONFIG_VERSIONS)
+        return; /* an unknown version: nothing to fill that fits */
+    struct synack_config d;
+    config_defaults(&d);
+    memcpy(c, &d, config_size[version]);
+}
+
+/* The caller's config, of its version, completed with this release's defaults. */
+int sn_config_import(int version, const struct synack_config *c, struct synack_config *out)
+{
+    if (!c || version < 1 || (size_t)version >= CONFIG_VERSIONS)
+        return -EINVAL;
+    config_defaults(out);
+    memcpy(out, c, config_size[version]);
+    return 0;
+}
+
 static int config_check(const struct synack_config *c)
 {
     if (c->mtu < 68 || c->ephemeral_lo == 0 || c->ephemeral_lo > c->ephemeral_hi)
@@ -45,10 +70,11 @@ static int config_check(const struct synack_config *c)
     return 0;
 }
 
-int synack_stack_new(const struct synack_config *c, synack_output_fn output, void *user,
-                     struct synack_stack **out)
+int synack_stack_new_versioned(int version, const struct synack_config *cfg,
+                               synack_output_fn output, void *user, struct synack_stack **out)
 {
-    if (!c || !output || !out)
+    struct synack_config full, *c = &full;
+    if (!output || !out || sn_config_import(version, cfg, c) < 0)
         return -EINVAL;
     int rc = config_check(c);
     if (rc < 0)
@@ -97,6 +123,7 @@ void synack_stack_free(struct synack_stack *s)
     }
     sn_tuple_free(&s->conns);
     free(s->fds);
+    free(s->fd_user);
     free(s->port_refs);
     free(s);
 }
@@ -125,11 +152,6 @@ synack_time_t synack_stack_now(const struct synack_stack *s) { return s->now; }
 uint32_t synack_stack_addr(const struct synack_stack *s) { return s->cfg.addr; }
 uint16_t synack_stack_mtu(const struct synack_stack *s) { return s->cfg.mtu; }
 
-const struct synack_stack_stats *synack_stack_stats(const struct synack_stack *s)
-{
-    return &s->stats;
-}
-
 const char *synack_tcp_state_name(enum synack_tcp_state st)
 {
     static const char *const names[SYNACK_TCP_NSTATES] = {
@@ -137,6 +159,13 @@ const char *synack_tcp_state_name(enum synack_tcp_state st)
         "FIN-WAIT-2", "CLOSE-WAIT", "CLOSING",    "LAST-ACK",     "TIME-WAIT",
     };
     return (unsigned)st < SYNACK_TCP_NSTATES ? names[st] : "?";
+}
+
+uint32_t synack_version(const char **str)
+{
+    if (str)
+        *str = SYNACK_VERSION_STRING;
+    return SYNACK_VERSION_NUM;
 }
 
 const char *synack_strerror(int err)

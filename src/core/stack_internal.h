@@ -36,12 +36,17 @@ struct synack_stack {
     struct sn_tcb **fds;
     uint32_t nfds;                  /* allocated slots (grows up to cfg.max_sockets) */
     uint32_t fd_free;               /* no descriptor below this one is free */
+    void **fd_user;                 /* per descriptor: synack_set_user's pointer (nfds slots) */
     synack_event_fn on_event;
     void *event_user;
 
     struct synack_stack_stats stats;
     uint8_t pkt[SN_PKT_MAX];        /* scratch buffer for the packet being sent */
 };
+
+/* The caller's config of `version`, completed with this release's defaults
+ * (stack.c).  Returns 0, or -EINVAL for a NULL config or an unknown version. */
+int sn_config_import(int version, const struct synack_config *c, struct synack_config *out);
 
 /* ---- ip layer (src/ip) ---- */
 int sn_ip_input(struct synack_stack *s, const uint8_t *pkt, size_t len);

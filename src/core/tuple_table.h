@@ -15,7 +15,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "synack/stack.h" /* struct synack_tuple */
+/* A connection's IPv4 addresses and ports, host byte order: the engine's
+ * key.  Internal (the name predates the public API's split): callbacks give
+ * users struct synack_conn_addr, which can also hold IPv6 addresses. */
+struct synack_tuple {
+    uint32_t laddr, raddr;
+    uint16_t lport, rport;
+};
 
 struct sn_tuple_entry {
     struct sn_tuple_entry *next;

@@ -20,7 +20,11 @@
 
 #include "dev/dev_internal.h"
 
-void synack_dev_config_default(struct synack_dev_config *c)
+/* struct synack_dev_config's size per version (the rule of stack.c's config_size). */
+static const size_t dev_config_size[] = {0, sizeof(struct synack_dev_config)};
+#define DEV_CONFIG_VERSIONS (sizeof(dev_config_size) / sizeof(dev_config_size[0]))
+
+static void dev_config_defaults(struct synack_dev_config *c)
 {
     memset(c, 0, sizeof(*c));
     c->kind = SYNACK_DEV_TUN;
@@ -31,6 +35,15 @@ void synack_dev_config_default(struct synack_dev_config *c)
     c->prefix_len = 24;
     c->arp_reachable = SYNACK_SEC(60);
     c->arp_queue = 64;
+}
+
+void synack_dev_config_default_versioned(int version, struct synack_dev_config *c)
+{
+    if (!c || version < 1 || (size_t)version >= DEV_CONFIG_VERSIONS)
+        return;
+    struct synack_dev_config d;
+    dev_config_defaults(&d);
+    memcpy(c, &d, dev_config_size[version]);
 }
 
 static int tun_attach(struct synack_dev *d, const char *name)
@@ -56,11 +69,15 @@ static int tun_attach(struct synack_dev *d, const char *name)
     return 0;
 }
 
-int synack_dev_open(const struct synack_dev_config *c, struct synack_dev **out)
+int synack_dev_open_versioned(int version, const struct synack_dev_config *cfg,
+                              struct synack_dev **out)
 {
-    if (!c || !out)
+    struct synack_dev_config full, *c = &full;
+    if (!cfg || !out || version < 1 || (size_t)version >= DEV_CONFIG_VERSIONS)
         return -EINVAL;
     *out = NULL;
+    dev_config_defaults(c);
+    memcpy(c, cfg, dev_config_size[version]);
     size_t nlen = c->name ? strlen(c->name) : 0;
     if ((c->kind != SYNACK_DEV_TUN && c->kind != SYNACK_DEV_TAP) || c->mtu < 68 ||
         nlen >= SN_DEV_NAME_MAX || c->batch == 0 || c->batch_bytes == 0 || c->backlog == 0 ||

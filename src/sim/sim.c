@@ -94,9 +94,35 @@ const char *synack_sim_event_name(enum synack_sim_event ev)
     return "unknown";
 }
 
-void synack_link_params_default(struct synack_link_params *p)
+/* struct synack_link_params's size per version (see sim.h; the same rule
+ * as the stack's config_size). */
+static const size_t link_params_size[] = {0, sizeof(struct synack_link_params)};
+#define LINK_PARAMS_VERSIONS (sizeof(link_params_size) / sizeof(link_params_size[0]))
+
+static void link_params_defaults(struct synack_link_params *p)
 {
     *p = (struct synack_link_params){.delay = SYNACK_MSEC(1)};
+}
+
+void synack_link_params_default_versioned(int version, struct synack_link_params *p)
+{
+    if (p == NULL || version < 1 || (size_t)version >= LINK_PARAMS_VERSIONS)
+        return;
+    struct synack_link_params d;
+    link_params_defaults(&d);
+    memcpy(p, &d, link_params_size[version]);
+}
+
+/* The caller's parameters of `version` completed with the defaults; false
+ * for NULL or an unknown version. */
+static bool link_params_import(int version, const struct synack_link_params *p,
+                               struct synack_link_params *out)
+{
+    if (p == NULL || version < 1 || (size_t)version >= LINK_PARAMS_VERSIONS)
+        return false;
+    link_params_defaults(out);
+    memcpy(out, p, link_params_size[version]);
+    return true;
 }
 
 /* Saturating addition: virtual times stay below SYNACK_TIME_NEVER. */
@@ -197,6 +223,11 @@ void synack_sim_free(struct synack_sim *sim)
 {
     if (sim == NULL)
         return;
+    /* Nodes first: a stack being freed may still send (a listener resets
+     * its unaccepted children), and those packets join the heap freed below. */
+    for (size_t i = 0; i < sim->nnodes; i++)
+        if (sim->nodes[i].release != NULL)
+            sim->nodes[i].release(sim->nodes[i].ctx);
     for (size_t i = 0; i < sim->nheap; i++)
         free(sim->heap[i].pkt);
     for (size_t i = 0; i < sim->nlinks; i++) {
@@ -204,9 +235,6 @@ void synack_sim_free(struct synack_sim *sim)
         free(sim->links[i].dir[0].wait);
         free(sim->links[i].dir[1].wait);
     }
-    for (size_t i = 0; i < sim->nnodes; i++)
-        if (sim->nodes[i].release != NULL)
-            sim->nodes[i].release(sim->nodes[i].ctx);
     free(sim->heap);
     free(sim->links);
     free(sim->nodes);
@@ -244,13 +272,16 @@ static bool node_valid(const struct synack_sim *sim, int node)
     return node >= 0 && (size_t)node < sim->nnodes;
 }
 
-int synack_sim_link(struct synack_sim *sim, int a, int b, const struct synack_link_params *ab,
-                    const struct synack_link_params *ba)
+int synack_sim_link_versioned(struct synack_sim *sim, int version, int a, int b,
+                              const struct synack_link_params *pab,
+                              const struct synack_link_params *pba)
 {
-    if (ba == NULL)
-        ba = ab;
-    if (sim == NULL || !node_valid(sim, a) || !node_valid(sim, b) || a == b || !params_valid(ab) ||
-        !params_valid(ba))
+    struct synack_link_params ab, ba;
+    if (pba == NULL)
+        pba = pab;
+    if (sim == NULL || !node_valid(sim, a) || !node_valid(sim, b) || a == b ||
+        !link_params_import(version, pab, &ab) || !link_params_import(version, pba, &ba) ||
+        !params_valid(&ab) || !params_valid(&ba))
         return -EINVAL;
     if (sim->nlinks >= SIM_MAX_LINKS)
         return -ENOSPC;
@@ -260,8 +291,8 @@ int synack_sim_link(struct synack_sim *sim, int a, int b, const struct synack_li
     sim->links = links;
     struct sim_link *l = &sim->links[sim->nlinks];
     *l = (struct sim_link){.node = {a, b}};
-    l->dir[0].p = *ab;
-    l->dir[1].p = *ba;
+    l->dir[0].p = ab;
+    l->dir[1].p = ba;
     return (int)sim->nlinks++;
 }
 
@@ -278,12 +309,14 @@ static struct sim_dir *link_dir(const struct synack_sim *sim, int link, int from
     return NULL;
 }
 
-int synack_sim_link_set(struct synack_sim *sim, int link, int from, const struct synack_link_params *p)
+int synack_sim_link_set_versioned(struct synack_sim *sim, int version, int link, int from,
+                                  const struct synack_link_params *p)
 {
     struct sim_dir *d = link_dir(sim, link, from);
-    if (d == NULL || !params_valid(p))
+    struct synack_link_params full;
+    if (d == NULL || !link_params_import(version, p, &full) || !params_valid(&full))
         return -EINVAL;
-    d->p = *p;
+    d->p = full;
     return 0;
 }
 
@@ -527,6 +560,20 @@ static void run_event(struct synack_sim *sim, synack_time_t t, int node)
     free(ev.pkt);
 }
 
+/* The owned nodes (stacks of synack_sim_add_stack) follow the simulator's
+ * clock: whenever control returns to the user (a run returns, a done()
+ * callback is due), each is advanced to the simulator's time, so that a
+ * socket call acts at the time synack_sim_now() says.  Deadlines already
+ * due fire here, as they would have as the next event. */
+static void sync_clocks(struct synack_sim *sim)
+{
+    for (size_t i = 0; i < sim->nnodes; i++) {
+        const struct sim_node *n = &sim->nodes[i];
+        if (n->release != NULL && n->ops.advance != NULL)
+            n->ops.advance(n->ctx, sim->now);
+    }
+}
+
 bool synack_sim_step(struct synack_sim *sim)
 {
     int node;
@@ -534,6 +581,7 @@ bool synack_sim_step(struct synack_sim *sim)
     if (t == SYNACK_TIME_NEVER)
         return false;
     run_event(sim, t, node);
+    sync_clocks(sim);
     return true;
 }
 
@@ -545,12 +593,19 @@ void synack_sim_run_until(struct synack_sim *sim, synack_time_t until)
         run_event(sim, t, node);
     if (until != SYNACK_TIME_NEVER && until > sim->now)
         sim->now = until;
+    sync_clocks(sim);
+}
+
+static bool check_done(struct synack_sim *sim, bool (*done)(void *user), void *user)
+{
+    sync_clocks(sim);
+    return done && done(user);
 }
 
 bool synack_sim_run_while(struct synack_sim *sim, bool (*done)(void *user), void *user,
                           synack_time_t limit)
 {
-    if (done && done(user))
+    if (check_done(sim, done, user))
         return true;
     for (;;) {
         int node;
@@ -560,10 +615,11 @@ bool synack_sim_run_while(struct synack_sim *sim, bool (*done)(void *user), void
         if (t > limit) {
             if (limit > sim->now)
                 sim->now = limit;
+            sync_clocks(sim);
             return false;
         }
         run_event(sim, t, node);
-        if (done && done(user))
+        if (check_done(sim, done, user))
             return true;
     }
 }

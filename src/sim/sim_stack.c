@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "core/stack_internal.h" /* sn_config_import */
 #include "sim/sim_internal.h"
 #include "synack/sim.h"
 #include "synack/stack.h"
@@ -45,8 +46,8 @@ static void node_release(void *ctx)
     free(n);
 }
 
-int synack_sim_add_stack(struct synack_sim *sim, const struct synack_config *cfg,
-                         struct synack_stack **stack)
+int synack_sim_add_stack_versioned(struct synack_sim *sim, int config_version,
+                                   const struct synack_config *cfg, struct synack_stack **stack)
 {
     static const struct synack_sim_node_ops ops = {node_input, node_next_deadline, node_advance};
     if (sim == NULL || cfg == NULL || stack == NULL)
@@ -55,7 +56,11 @@ int synack_sim_add_stack(struct synack_sim *sim, const struct synack_config *cfg
     if (n == NULL)
         return -ENOMEM;
     n->sim = sim;
-    struct synack_config c = *cfg;
+    struct synack_config c;
+    if (sn_config_import(config_version, cfg, &c) < 0) {
+        free(n);
+        return -EINVAL;
+    }
     if (c.seed == 0)
         c.seed = synack_sim_random(sim);
     int err = synack_stack_new(&c, stack_output, n, &n->stack);
@@ -71,6 +76,7 @@ int synack_sim_add_stack(struct synack_sim *sim, const struct synack_config *cfg
         return id;
     }
     n->id = id;
+    synack_stack_advance(n->stack, synack_sim_now(sim)); /* a stack added late starts at sim time */
     *stack = n->stack;
     return id;
 }

@@ -37,6 +37,7 @@ static int fd_alloc(struct synack_stack *s, struct sn_tcb *tcb)
     for (uint32_t i = s->fd_free; i < s->nfds; i++) {
         if (!s->fds[i]) {
             s->fds[i] = tcb;
+            s->fd_user[i] = NULL;
             s->fd_free = i + 1;
             return (int)i;
         }
@@ -47,10 +48,15 @@ static int fd_alloc(struct synack_stack *s, struct sn_tcb *tcb)
     uint32_t n = s->nfds ? s->nfds * 2 : 64;
     if (n > limit)
         n = limit;
+    void **users = realloc(s->fd_user, n * sizeof(*users));
+    if (!users)
+        return -ENOMEM;
+    s->fd_user = users;
     struct sn_tcb **fds = realloc(s->fds, n * sizeof(*fds));
     if (!fds)
         return -ENOMEM;
     memset(fds + s->nfds, 0, (n - s->nfds) * sizeof(*fds));
+    memset(users + s->nfds, 0, (n - s->nfds) * sizeof(*users));
     uint32_t i = s->nfds < FD_FIRST ? FD_FIRST : s->nfds;
     s->fds = fds;
     s->nfds = n;
@@ -185,6 +191,7 @@ int synack_accept(struct synack_stack *s, int fd, struct sockaddr *addr, socklen
         return fail(-nfd);
     struct sn_tcb *c = sn_tcp_accept_pop(s, l);
     fd_attach(s, c, nfd);
+    s->fd_user[nfd] = s->fd_user[fd]; /* the listener's, as lwIP's tcp_arg is inherited */
     sockaddr_in_put(addr, len, c->te.tuple.raddr, c->te.tuple.rport);
     return nfd;
 }
@@ -242,6 +249,7 @@ int synack_close(struct synack_stack *s, int fd)
     if (!tcb)
         return fail(EBADF);
     s->fds[fd] = NULL;
+    s->fd_user[fd] = NULL;
     if ((uint32_t)fd < s->fd_free)
         s->fd_free = (uint32_t)fd;
     if (tcb->fd == fd) {
@@ -271,6 +279,7 @@ int synack_dup(struct synack_stack *s, int fd)
     if (nfd < 0)
         return fail(-nfd);
     fd_attach(s, tcb, nfd);
+    s->fd_user[nfd] = s->fd_user[fd];
     return nfd;
 }
 
@@ -529,6 +538,19 @@ void synack_set_event_cb(struct synack_stack *s, synack_event_fn fn, void *user)
 {
     s->on_event = fn;
     s->event_user = user;
+}
+
+int synack_set_user(struct synack_stack *s, int fd, void *user)
+{
+    if (!fd_get(s, fd))
+        return fail(EBADF);
+    s->fd_user[fd] = user;
+    return 0;
+}
+
+void *synack_get_user(struct synack_stack *s, int fd)
+{
+    return fd_get(s, fd) ? s->fd_user[fd] : NULL;
 }
 
 int synack_sockatmark(struct synack_stack *s, int fd)

@@ -162,8 +162,12 @@ void sn_tcp_set_state(struct synack_stack *s, struct sn_tcb *tcb, enum synack_tc
     tcb->state = (uint8_t)st;
     if (st == SYNACK_TIME_WAIT)
         s->stats.tcp_timewait++;
-    if (s->cfg.on_state)
-        s->cfg.on_state(s->cfg.on_state_user, tcb->conn_id, &tcb->te.tuple, from, st);
+    if (s->cfg.on_state) {
+        const struct synack_tuple *t = &tcb->te.tuple;
+        struct synack_conn_addr ca = {synack_addr_v4(t->laddr), synack_addr_v4(t->raddr),
+                                      t->lport, t->rport};
+        s->cfg.on_state(s->cfg.on_state_user, tcb->conn_id, &ca, from, st);
+    }
 }
 
 void sn_tcp_drop(struct synack_stack *s, struct sn_tcb *tcb, int err)
@@ -281,7 +285,7 @@ short sn_tcp_poll_events(const struct sn_tcb *tcb)
 void sn_tcp_notify(struct synack_stack *s, struct sn_tcb *tcb)
 {
     if (s->on_event && tcb->fd >= 0)
-        s->on_event(s->event_user, tcb->fd, sn_tcp_poll_events(tcb));
+        s->on_event(s->event_user, tcb->fd, sn_tcp_poll_events(tcb), s->fd_user[tcb->fd]);
 }
 
 uint32_t sn_tcp_rcv_space(const struct sn_tcb *tcb)

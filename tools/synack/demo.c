@@ -60,7 +60,7 @@ static void node_advance(void *ctx, synack_time_t now)
 
 /* The connection each host shows in its column: the newest one that is not
  * a listener (the accepted child on the server), else the listener. */
-static void on_state(void *user, uint32_t conn_id, const struct synack_tuple *t,
+static void on_state(void *user, uint32_t conn_id, const struct synack_conn_addr *t,
                      enum synack_tcp_state from, enum synack_tcp_state to)
 {
     struct demo_host *h = user;

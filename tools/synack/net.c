@@ -326,7 +326,7 @@ static bool counted(enum synack_tcp_state st)
     return st != SYNACK_CLOSED && st != SYNACK_LISTEN && st != SYNACK_TIME_WAIT;
 }
 
-static void net_on_state(void *user, uint32_t conn_id, const struct synack_tuple *t,
+static void net_on_state(void *user, uint32_t conn_id, const struct synack_conn_addr *t,
                          enum synack_tcp_state from, enum synack_tcp_state to)
 {
     struct net *n = user;
@@ -348,9 +348,10 @@ void net_mark_ready(struct net *n, int fd)
     n->nready++;
 }
 
-static void net_on_event(void *user, int fd, short events)
+static void net_on_event(void *user, int fd, short events, void *sock_user)
 {
     (void)events;
+    (void)sock_user;
     net_mark_ready(user, fd);
 }
 

@@ -272,12 +272,12 @@ void nettrace_input_done(struct nettrace *t, const uint8_t *pkt, size_t len, syn
     t->nheld = 0;
 }
 
-void nettrace_state(struct nettrace *t, const struct synack_tuple *tu, enum synack_tcp_state from,
+void nettrace_state(struct nettrace *t, const struct synack_conn_addr *tu, enum synack_tcp_state from,
                     enum synack_tcp_state to, synack_time_t now)
 {
     if (tu->rport == 0)
         return; /* listeners have no ladder */
-    struct tconn *c = find(t, tu->raddr, tu->lport, tu->rport, to != SYNACK_CLOSED);
+    struct tconn *c = find(t, tu->remote.u.v4, tu->lport, tu->rport, to != SYNACK_CLOSED);
     if (!c)
         return;
     c->ours = (uint8_t)to;

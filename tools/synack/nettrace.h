@@ -35,7 +35,7 @@ void nettrace_input_begin(struct nettrace *t);
 void nettrace_input_done(struct nettrace *t, const uint8_t *pkt, size_t len, synack_time_t at,
                          const char *fate);
 /* synack's state hook. */
-void nettrace_state(struct nettrace *t, const struct synack_tuple *tu, enum synack_tcp_state from,
+void nettrace_state(struct nettrace *t, const struct synack_conn_addr *tu, enum synack_tcp_state from,
                     enum synack_tcp_state to, synack_time_t now);
 /* Print the ladders of the connections that ended. */
 void nettrace_flush(struct nettrace *t);

@@ -1,0 +1,65 @@
+/* The stack's counters by name (synack_stack_stat): one table of names and
+ * offsets into struct synack_stack_stats, in the struct's order.  A counter
+ * appended to the struct gets its row here; tests/unit/test_api.c checks
+ * that the table covers the whole struct. */
+#include <errno.h>
+#include <stddef.h>
+#include <string.h>
+
+#include "core/stack_internal.h"
+
+_Static_assert(SYNACK_WIRE_NERR <= SYNACK_STATS_PARSE_SLOTS,
+               "ip_drop_parse needs more slots: that is an ABI change");
+
+#define STAT(f) {#f, offsetof(struct synack_stack_stats, f)}
+#define PARSE(code, name) \
+    {"ip_drop_parse." name, offsetof(struct synack_stack_stats, ip_drop_parse) + 8u * (unsigned)-(code)}
+
+static const struct {
+    const char *name;
+    size_t off;
+} stats_table[] = {
+    STAT(ip_in), STAT(ip_out), STAT(ip_in_bytes), STAT(ip_out_bytes),
+    /* Slot 0 counts codes the table of enum synack_wire_err does not name. */
+    PARSE(SYNACK_WIRE_OK, "other"),
+    PARSE(SYNACK_WIRE_ETRUNC, "truncated"),
+    PARSE(SYNACK_WIRE_EVERSION, "version"),
+    PARSE(SYNACK_WIRE_EHDRLEN, "header_length"),
+    PARSE(SYNACK_WIRE_ETOTLEN, "total_length"),
+    PARSE(SYNACK_WIRE_ECSUM, "checksum"),
+    PARSE(SYNACK_WIRE_EOPTLEN, "option_length"),
+    PARSE(SYNACK_WIRE_EOPTVAL, "option_value"),
+    PARSE(SYNACK_WIRE_ETYPE, "icmp_type"),
+    PARSE(SYNACK_WIRE_ENOSPC, "no_space"),
+    PARSE(SYNACK_WIRE_EINVAL, "invalid"),
+    STAT(ip_drop_notme), STAT(ip_drop_frag), STAT(ip_drop_proto), STAT(ip_out_fail),
+    STAT(icmp_in), STAT(icmp_out), STAT(icmp_echo_replied), STAT(icmp_drop),
+    STAT(tcp_in), STAT(tcp_out), STAT(tcp_drop), STAT(tcp_rst_in), STAT(tcp_rst_out),
+    STAT(tcp_retrans), STAT(tcp_conns_opened), STAT(tcp_conns_accepted), STAT(tcp_conns_reset),
+    STAT(tcp_timewait), STAT(tcp_conns_active),
+};
+
+#define NSTATS (sizeof(stats_table) / sizeof(stats_table[0]))
+
+const struct synack_stack_stats *synack_stack_stats(const struct synack_stack *s)
+{
+    return &s->stats;
+}
+
+int synack_stack_stat(const struct synack_stack *s, const char *name, uint64_t *val)
+{
+    if (!s || !name || !val)
+        return -EINVAL;
+    for (size_t i = 0; i < NSTATS; i++) {
+        if (strcmp(stats_table[i].name, name) == 0) {
+            memcpy(val, (const uint8_t *)&s->stats + stats_table[i].off, sizeof(*val));
+            return 0;
+        }
+    }
+    return -ENOENT;
+}
+
+const char *synack_stack_stat_name(unsigned i)
+{
+    return i < NSTATS ? stats_table[i].name : NULL;
+}
