@@ -93,7 +93,8 @@ typedef void (*synack_state_fn)(void *user, uint32_t conn_id, const struct synac
  * takes the defaults for the rest.  Never allocate the struct any other way
  * than as a whole `struct synack_config` of your headers. */
 #define SYNACK_CONFIG_V1 1
-#define SYNACK_CONFIG_VERSION SYNACK_CONFIG_V1
+#define SYNACK_CONFIG_V2 2 /* + max_timewait */
+#define SYNACK_CONFIG_VERSION SYNACK_CONFIG_V2
 struct synack_config {
     uint32_t addr;             /* this host's IPv4 address, host order */
     uint16_t mtu;              /* link MTU, 68..65535 (default 1500): the MSS we offer is mtu - 40 */
@@ -115,6 +116,10 @@ struct synack_config {
     bool wscale;               /* offer window scaling (default on) */
     synack_state_fn on_state;  /* optional trace hook, called with on_state_user */
     void *on_state_user;
+    /* TIME-WAIT records held at most (default 262144, Linux's
+     * tcp_max_tw_buckets); when full the oldest is dropped, never a new
+     * connection.  0: connections close without TIME-WAIT. */
+    uint32_t max_timewait;
 };
 
 /* Fill *c with the defaults above (addr 0: set it). */
@@ -163,6 +168,10 @@ struct synack_stack_stats {
     uint64_t tcp_in, tcp_out, tcp_drop, tcp_rst_in, tcp_rst_out;
     uint64_t tcp_retrans, tcp_conns_opened, tcp_conns_accepted, tcp_conns_reset;
     uint64_t tcp_timewait, tcp_conns_active;
+    /* TIME-WAIT records dropped (oldest first) for want of room, new
+     * incarnations accepted over one (RFC 6191), SYNs it refused silently
+     * on timestamps. */
+    uint64_t tcp_tw_evicted, tcp_tw_reused, tcp_tw_refused;
     /* New counters go here, and into the name table of src/core/stats.c. */
 };
 SYNACK_API const struct synack_stack_stats *synack_stack_stats(const struct synack_stack *s);
@@ -171,6 +180,17 @@ SYNACK_API const struct synack_stack_stats *synack_stack_stats(const struct syna
 SYNACK_API int synack_stack_stat(const struct synack_stack *s, const char *name, uint64_t *val);
 /* The name of counter i (0, 1, ...), or NULL past the last one. */
 SYNACK_API const char *synack_stack_stat_name(unsigned i);
+
+/* What the connections hold in memory now. */
+struct synack_stack_memory {
+    uint64_t conns;                 /* connection blocks (TCBs) */
+    uint64_t tcb_bytes;             /* the size of one */
+    uint64_t used, peak;            /* bytes charged now, and at most: TCBs, their out-of-line
+                                     * blocks, buffer chunks, the TIME-WAIT table */
+    uint64_t timewait, timewait_peak; /* TIME-WAIT records now, and at most */
+    uint64_t timewait_record_bytes; /* the size of one */
+};
+SYNACK_API void synack_stack_memory(const struct synack_stack *s, struct synack_stack_memory *m);
 
 #ifdef __cplusplus
 }

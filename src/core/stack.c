@@ -1,5 +1,6 @@
 /* The stack object and the sans-IO entry points (see include/synack/stack.h). */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,7 +10,8 @@
 /* The size of struct synack_config as each version had it (index: version).
  * When fields are appended: freeze the last entry at offsetof(the first new
  * field), add sizeof for the new version, raise SYNACK_CONFIG_VERSION. */
-static const size_t config_size[] = {0, sizeof(struct synack_config)};
+static const size_t config_size[] = {0, offsetof(struct synack_config, max_timewait),
+                                     sizeof(struct synack_config)};
 #define CONFIG_VERSIONS (sizeof(config_size) / sizeof(config_size[0]))
 
 static void config_defaults(struct synack_config *c)
@@ -34,6 +36,7 @@ static void config_defaults(struct synack_config *c)
     c->sack = true;
     c->timestamps = true;
     c->wscale = true;
+    c->max_timewait = 262144; /* Linux's tcp_max_tw_buckets: 16 MiB of records at most */
 }
 
 void synack_config_default_versioned(int version, struct synack_config *c)
@@ -96,6 +99,7 @@ int synack_stack_new_versioned(int version, const struct synack_config *cfg,
         free(s);
         return rc;
     }
+    sn_tw_init(s);
     s->ip_id = (uint16_t)sn_rng_next(&s->rng);
     s->next_conn_id = 1;
     *out = s;
@@ -121,6 +125,7 @@ void synack_stack_free(struct synack_stack *s)
         while (s->conns.buckets[b])
             sn_tcb_free(s, sn_tcb_of_entry(s->conns.buckets[b]));
     }
+    sn_tw_free_all(s);
     sn_tuple_free(&s->conns);
     free(s->fds);
     free(s->fd_user);
@@ -151,6 +156,18 @@ synack_time_t synack_stack_next_deadline(const struct synack_stack *s)
 synack_time_t synack_stack_now(const struct synack_stack *s) { return s->now; }
 uint32_t synack_stack_addr(const struct synack_stack *s) { return s->cfg.addr; }
 uint16_t synack_stack_mtu(const struct synack_stack *s) { return s->cfg.mtu; }
+
+void synack_stack_memory(const struct synack_stack *s, struct synack_stack_memory *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->conns = s->nconns;
+    m->tcb_bytes = sizeof(struct sn_tcb);
+    m->used = s->mem.used;
+    m->peak = s->mem.peak;
+    m->timewait = s->tw.count;
+    m->timewait_peak = s->tw.peak;
+    m->timewait_record_bytes = sizeof(struct sn_tw);
+}
 
 const char *synack_tcp_state_name(enum synack_tcp_state st)
 {

@@ -11,6 +11,7 @@
 #include "core/tuple_table.h"
 #include "synack/socket.h"
 #include "synack/stack.h"
+#include "tcp/tcp_timewait.h"
 
 struct sn_tcb;
 
@@ -27,6 +28,7 @@ struct synack_stack {
     struct sn_wheel wheel;          /* every TCP timer of every connection */
     struct sn_tuple_table conns;    /* connections and listeners by 4-tuple */
     uint32_t nconns;                /* TCBs allocated (bounded by cfg.max_conns) */
+    struct sn_tw_table tw;          /* TIME-WAIT records (tcp_timewait.c) */
     struct sn_mem mem;              /* what connections hold beyond their TCBs: buffers, ext blocks */
     uint32_t next_conn_id;
     uint16_t ip_id;                 /* IPv4 identification counter */

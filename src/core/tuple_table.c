@@ -88,6 +88,11 @@ static uint32_t tuple_hash(const struct sn_tuple_table *t, const struct synack_t
     return (uint32_t)(h ^ (h >> 32));
 }
 
+uint32_t sn_tuple_hash(const struct sn_tuple_table *t, const struct synack_tuple *k)
+{
+    return tuple_hash(t, k);
+}
+
 static bool tuple_eq(const struct synack_tuple *a, const struct synack_tuple *b)
 {
     return a->laddr == b->laddr && a->raddr == b->raddr && a->lport == b->lport &&

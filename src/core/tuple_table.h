@@ -53,6 +53,8 @@ struct sn_tuple_entry *sn_tuple_find(const struct sn_tuple_table *t, const struc
 /* Exact match, else listener (laddr, lport), else listener (0, lport); NULL if none.
  * Remembers an exact match for the next call (t->last). */
 struct sn_tuple_entry *sn_tuple_lookup(struct sn_tuple_table *t, const struct synack_tuple *k);
+/* The table's keyed hash of a tuple (for tables that share its key). */
+uint32_t sn_tuple_hash(const struct sn_tuple_table *t, const struct synack_tuple *k);
 /* SipHash-2-4 (16-byte key) of len bytes: exposed for the ISN generator and tests. */
 uint64_t sn_siphash(const uint64_t key[2], const void *data, size_t len);
 

@@ -10,11 +10,13 @@
 
 struct sn_tcb *sn_tcb_new(struct synack_stack *s)
 {
-    if (s->nconns >= s->cfg.max_conns)
+    if (s->nconns >= s->cfg.max_conns || !sn_mem_charge(&s->mem, sizeof(struct sn_tcb)))
         return NULL;
     struct sn_tcb *tcb = calloc(1, sizeof(*tcb));
-    if (!tcb)
+    if (!tcb) {
+        sn_mem_uncharge(&s->mem, sizeof(struct sn_tcb));
         return NULL;
+    }
     s->nconns++;
     sn_timer_init(&tcb->timer);
     for (int k = 0; k < SN_TT_N; k++)
@@ -151,6 +153,7 @@ void sn_tcb_free(struct synack_stack *s, struct sn_tcb *tcb)
     sn_ring_release(&tcb->rcv, &s->mem);
     sn_tcb_ext_free(s, tcb);
     free(tcb);
+    sn_mem_uncharge(&s->mem, sizeof(struct sn_tcb));
     s->nconns--;
 }
 
@@ -162,11 +165,16 @@ void sn_tcp_set_state(struct synack_stack *s, struct sn_tcb *tcb, enum synack_tc
     tcb->state = (uint8_t)st;
     if (st == SYNACK_TIME_WAIT)
         s->stats.tcp_timewait++;
+    sn_tcp_trace_state(s, tcb->conn_id, &tcb->te.tuple, from, st);
+}
+
+void sn_tcp_trace_state(struct synack_stack *s, uint32_t conn_id, const struct synack_tuple *t,
+                        enum synack_tcp_state from, enum synack_tcp_state to)
+{
     if (s->cfg.on_state) {
-        const struct synack_tuple *t = &tcb->te.tuple;
         struct synack_conn_addr ca = {synack_addr_v4(t->laddr), synack_addr_v4(t->raddr),
                                       t->lport, t->rport};
-        s->cfg.on_state(s->cfg.on_state_user, tcb->conn_id, &ca, from, st);
+        s->cfg.on_state(s->cfg.on_state_user, conn_id, &ca, from, to);
     }
 }
 

@@ -69,13 +69,12 @@ static void enter_established(struct synack_stack *s, struct sn_tcb *tcb)
     sn_tcp_arm_keepalive(s, tcb);
 }
 
+/* RFC 9293 3.10.7.4 eighth: TIME-WAIT, 2 MSL.  The TCB becomes a compact
+ * record (tcp_timewait.c) once this segment's processing, and the ACK it
+ * calls for, are done: see the end of tcp_input_synchronized(). */
 static void enter_time_wait(struct synack_stack *s, struct sn_tcb *tcb)
 {
     sn_tcp_set_state(s, tcb, SYNACK_TIME_WAIT);
-    for (int k = 0; k < SN_TT_N; k++)
-        tcb->deadline[k] = SYNACK_TIME_NEVER;
-    /* RFC 9293 3.10.7.4 eighth: 2 MSL. */
-    sn_tcp_set_close_timer(s, tcb, s->now + 2 * s->cfg.msl);
 }
 
 /* RFC 9293 3.10.7.2 */
@@ -365,17 +364,6 @@ static enum ack_result tcp_input_ack(struct synack_stack *s, struct sn_tcb *tcb,
     return ACK_CONTINUE;
 }
 
-/* The acceptability test of RFC 9293 3.10.7.4 first (table 6). */
-static bool seq_acceptable(const struct sn_tcb *tcb, uint32_t seq, uint32_t len, uint32_t wnd)
-{
-    if (len == 0)
-        return wnd == 0 ? seq == tcb->rcv_nxt : seq_in(seq, tcb->rcv_nxt, tcb->rcv_nxt + wnd);
-    if (wnd == 0)
-        return false;
-    return seq_in(seq, tcb->rcv_nxt, tcb->rcv_nxt + wnd) ||
-           seq_in(seq + len - 1, tcb->rcv_nxt, tcb->rcv_nxt + wnd);
-}
-
 /* The peer's FIN, in order (RFC 9293 3.10.7.4 eighth). */
 static void tcp_input_fin(struct synack_stack *s, struct sn_tcb *tcb)
 {
@@ -454,14 +442,7 @@ static int tcp_input_synchronized(struct synack_stack *s, struct sn_tcb *tcb,
     }
 
     /* first: check the sequence number */
-    if (!seq_acceptable(tcb, seq, seg->len, wnd)) {
-        if (tcb->state == SYNACK_TIME_WAIT && fin && seq + seg->len == tcb->rcv_nxt &&
-            !(seg->flags & SYNACK_TH_RST)) {
-            /* A retransmitted FIN: our last ACK was lost.  Re-ACK, restart 2 MSL. */
-            sn_tcp_send_ack(s, tcb);
-            sn_tcp_set_close_timer(s, tcb, s->now + 2 * s->cfg.msl);
-            return 0;
-        }
+    if (!seq_acceptable(tcb->rcv_nxt, wnd, seq, seg->len)) {
         /* A zero window still takes valid ACKs, URGs and RSTs (3.10.7.4). */
         if (!(wnd == 0 && seq == tcb->rcv_nxt)) {
             if (dlen > 0 && seq_leq(seq + dlen, tcb->rcv_nxt) && !(seg->flags & SYNACK_TH_RST))
@@ -600,9 +581,6 @@ static int tcp_input_synchronized(struct synack_stack *s, struct sn_tcb *tcb,
                 fx->rcv_fin = fin_seq;
             }
         }
-    } else if (fin && tcb->state == SYNACK_TIME_WAIT) {
-        tcb->flags |= SN_TF_ACKNOW;
-        sn_tcp_set_close_timer(s, tcb, s->now + 2 * s->cfg.msl);
     } else if (fin) {
         tcb->flags |= SN_TF_ACKNOW;
     }
@@ -613,31 +591,14 @@ static int tcp_input_synchronized(struct synack_stack *s, struct sn_tcb *tcb,
 
 out:
     sn_tcp_output(s, tcb);
+    if (tcb->state == SYNACK_TIME_WAIT) {
+        /* The last ACK is out: a compact record waits out 2*MSL. */
+        sn_tw_from_tcb(s, tcb);
+        return 0;
+    }
     if (tcb->state != SYNACK_CLOSED)
         sn_tcp_arm_keepalive(s, tcb);
     return 0;
-}
-
-/* RFC 9293 3.10.7.4 note / RFC 6191: a new SYN for a tuple in TIME-WAIT
- * starts a new incarnation if its sequence number (and timestamp, when both
- * sides use them) is beyond the old connection's, so no old duplicate can be
- * taken for new data.  Returns the listener to hand the SYN to, or NULL. */
-static struct sn_tcb *time_wait_reuse(struct synack_stack *s, struct sn_tcb *tw,
-                                      const struct sn_seg *seg)
-{
-    if ((seg->flags & (SYNACK_TH_SYN | SYNACK_TH_ACK | SYNACK_TH_RST)) != SYNACK_TH_SYN)
-        return NULL;
-    if (!seq_gt(seg->seq, tw->rcv_nxt))
-        return NULL;
-    if ((tw->flags & SN_TF_TS) && (seg->th.opts.present & SYNACK_TCPOPT_F_TIMESTAMP) &&
-        !seq_gt(seg->th.opts.tsval, tw->ts_recent))
-        return NULL;
-    struct synack_tuple k = tw->te.tuple;
-    k.raddr = 0;
-    k.rport = 0;
-    struct sn_tuple_entry *e = sn_tuple_lookup(&s->conns, &k);
-    struct sn_tcb *l = e ? sn_tcb_of_entry(e) : NULL;
-    return l && l->state == SYNACK_LISTEN ? l : NULL;
 }
 
 int sn_tcp_input(struct synack_stack *s, const struct synack_ipv4_hdr *ip)
@@ -661,6 +622,15 @@ int sn_tcp_input(struct synack_stack *s, const struct synack_ipv4_hdr *ip)
     struct synack_tuple k = {
         .laddr = ip->dst, .lport = seg.th.dport, .raddr = ip->src, .rport = seg.th.sport};
     struct sn_tuple_entry *e = sn_tuple_lookup(&s->conns, &k);
+    if ((!e || e->tuple.rport == 0) && s->tw.count > 0) {
+        /* No connection, or only a listener: the tuple may be in TIME-WAIT. */
+        uint32_t tw = sn_tw_find(s, &k);
+        if (tw) {
+            if (sn_tw_input(s, tw, &seg, e != NULL) == 0)
+                return 0;
+            return tcp_input_listen(s, sn_tcb_of_entry(e), &seg); /* a new incarnation */
+        }
+    }
     if (!e) {
         /* RFC 9293 3.10.7.1: CLOSED.  A SYN here is what makes the peer's
          * connect() fail with ECONNREFUSED. */
@@ -681,14 +651,6 @@ int sn_tcp_input(struct synack_stack *s, const struct synack_ipv4_hdr *ip)
         return tcp_input_listen(s, tcb, &seg);
     case SYNACK_SYN_SENT:
         return tcp_input_syn_sent(s, tcb, &seg);
-    case SYNACK_TIME_WAIT: {
-        struct sn_tcb *l = time_wait_reuse(s, tcb, &seg);
-        if (l) {
-            sn_tcp_drop(s, tcb, 0);
-            return tcp_input_listen(s, l, &seg);
-        }
-        return tcp_input_synchronized(s, tcb, &seg);
-    }
     default:
         return tcp_input_synchronized(s, tcb, &seg);
     }

@@ -263,6 +263,9 @@ struct sn_tcb *sn_tcb_new(struct synack_stack *s);
 /* Free the TCB: out of the table and the wheel, port released, buffers freed. */
 void sn_tcb_free(struct synack_stack *s, struct sn_tcb *tcb);
 void sn_tcp_set_state(struct synack_stack *s, struct sn_tcb *tcb, enum synack_tcp_state st);
+/* Tell the trace hook (synack_config.on_state) of a state change. */
+void sn_tcp_trace_state(struct synack_stack *s, uint32_t conn_id, const struct synack_tuple *t,
+                        enum synack_tcp_state from, enum synack_tcp_state to);
 /* The connection is over (RST, timeout, end of TIME-WAIT, ...): error `err`
  * (positive errno or 0) for the user; freed unless a descriptor still refers to it. */
 void sn_tcp_drop(struct synack_stack *s, struct sn_tcb *tcb, int err);
@@ -285,6 +288,23 @@ uint32_t sn_tcp_tsval(const struct synack_stack *s, const struct sn_tcb *tcb);
 void sn_tcp_child_established(struct sn_tcb *l, struct sn_tcb *c);
 /* Take the first connection off l's accept queue (NULL if empty). */
 struct sn_tcb *sn_tcp_accept_pop(struct synack_stack *s, struct sn_tcb *l);
+
+/* ---- tcp_timewait.c: TIME-WAIT records (tcp_timewait.h) ---- */
+void sn_tw_init(struct synack_stack *s);
+void sn_tw_free_all(struct synack_stack *s);
+/* The TCB reached TIME-WAIT (and sent what it had to): a record takes its
+ * place, and the TCB is freed unless a descriptor still refers to it. */
+void sn_tw_from_tcb(struct synack_stack *s, struct sn_tcb *tcb);
+/* The record for tuple k (index + 1), or 0. */
+uint32_t sn_tw_find(const struct synack_stack *s, const struct synack_tuple *k);
+/* Is this (CLOSED) TCB's connection waiting in TIME-WAIT as a record? */
+bool sn_tw_holds(const struct synack_stack *s, const struct sn_tcb *tcb);
+/* A segment for record i.  `listener`: one would take a new connection.
+ * Returns 1 when the segment is a SYN starting a new incarnation (the
+ * record is gone; hand the SYN to the listener), else 0. */
+int sn_tw_input(struct synack_stack *s, uint32_t i, const struct sn_seg *seg, bool listener);
+/* The earliest records' 2*MSL is over. */
+void sn_tw_expire(struct synack_stack *s);
 
 /* ---- tcp_usr.c: what the socket calls ask of a connection (RFC 9293 3.10.1-3.10.6) ---- */
 int sn_tcp_usr_listen(struct synack_stack *s, struct sn_tcb *tcb, int backlog);
@@ -311,6 +331,9 @@ void sn_tcp_output(struct synack_stack *s, struct sn_tcb *tcb);
 /* Send one segment from the TCB: flags, seq, and `len` bytes of the send queue from seq. */
 int sn_tcp_send_segment(struct synack_stack *s, struct sn_tcb *tcb, uint8_t flags, uint32_t seq,
                         uint32_t len);
+/* Send a segment without a TCB (RST replies, TIME-WAIT ACKs): th has seq,
+ * ack, flags, window and options; ports and checksum come from the tuple. */
+void sn_tcp_send_ctl(struct synack_stack *s, const struct synack_tuple *t, struct synack_tcp_hdr *th);
 /* A RST answering a segment that has no connection (RFC 9293 3.10.7.1). */
 void sn_tcp_respond_rst(struct synack_stack *s, const struct sn_seg *seg);
 /* Reset the connection from our side: RST <SEQ=SND.NXT><CTL=RST,ACK>. */

@@ -156,14 +156,26 @@ void sn_tcp_send_rst(struct synack_stack *s, struct sn_tcb *tcb)
 /* RFC 9293 3.10.7.1: a segment for no connection.  An incoming RST is
  * ignored; otherwise, with ACK: <SEQ=SEG.ACK><CTL=RST>; without:
  * <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>. */
+void sn_tcp_send_ctl(struct synack_stack *s, const struct synack_tuple *t, struct synack_tcp_hdr *th)
+{
+    th->sport = t->lport;
+    th->dport = t->rport;
+    int n = synack_tcp_emit(s->pkt + SYNACK_IPV4_HDR_MIN, SN_PKT_MAX - SYNACK_IPV4_HDR_MIN, th,
+                            t->laddr, t->raddr);
+    if (n < 0)
+        return;
+    s->stats.tcp_out++;
+    if (th->flags & SYNACK_TH_RST)
+        s->stats.tcp_rst_out++;
+    sn_ip_output(s, t->raddr, SYNACK_IPPROTO_TCP, (size_t)n);
+}
+
 void sn_tcp_respond_rst(struct synack_stack *s, const struct sn_seg *seg)
 {
     if (seg->flags & SYNACK_TH_RST)
         return;
     struct synack_tcp_hdr th;
     memset(&th, 0, sizeof(th));
-    th.sport = seg->th.dport;
-    th.dport = seg->th.sport;
     if (seg->flags & SYNACK_TH_ACK) {
         th.seq = seg->ack;
         th.flags = SYNACK_TH_RST;
@@ -172,13 +184,9 @@ void sn_tcp_respond_rst(struct synack_stack *s, const struct sn_seg *seg)
         th.ack = seg->seq + seg->len;
         th.flags = SYNACK_TH_RST | SYNACK_TH_ACK;
     }
-    int n = synack_tcp_emit(s->pkt + SYNACK_IPV4_HDR_MIN, SN_PKT_MAX - SYNACK_IPV4_HDR_MIN, &th,
-                            seg->dst, seg->src);
-    if (n < 0)
-        return;
-    s->stats.tcp_out++;
-    s->stats.tcp_rst_out++;
-    sn_ip_output(s, seg->src, SYNACK_IPPROTO_TCP, (size_t)n);
+    struct synack_tuple t = {
+        .laddr = seg->dst, .raddr = seg->src, .lport = seg->th.dport, .rport = seg->th.sport};
+    sn_tcp_send_ctl(s, &t, &th);
 }
 
 /* Start timing a segment for an RTT sample (RFC 6298 3: one at a time,

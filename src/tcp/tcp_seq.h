@@ -15,4 +15,15 @@ static inline bool seq_in(uint32_t x, uint32_t lo, uint32_t hi) { return seq_leq
 static inline uint32_t seq_max(uint32_t a, uint32_t b) { return seq_gt(a, b) ? a : b; }
 static inline uint32_t seq_min(uint32_t a, uint32_t b) { return seq_lt(a, b) ? a : b; }
 
+/* The acceptability test of RFC 9293 3.10.7.4 first (table 6): a segment of
+ * SEG.LEN len at seq against a receive window of wnd bytes from rcv_nxt. */
+static inline bool seq_acceptable(uint32_t rcv_nxt, uint32_t wnd, uint32_t seq, uint32_t len)
+{
+    if (len == 0)
+        return wnd == 0 ? seq == rcv_nxt : seq_in(seq, rcv_nxt, rcv_nxt + wnd);
+    if (wnd == 0)
+        return false;
+    return seq_in(seq, rcv_nxt, rcv_nxt + wnd) || seq_in(seq + len - 1, rcv_nxt, rcv_nxt + wnd);
+}
+
 #endif

@@ -174,6 +174,10 @@ static const enum sn_tcp_timer timer_order[SN_TT_N] = {
 void sn_tcp_timer_fire(struct sn_timer *t, void *arg)
 {
     struct synack_stack *s = arg;
+    if (t == &s->tw.timer) {
+        sn_tw_expire(s);
+        return;
+    }
     struct sn_tcb *tcb = (struct sn_tcb *)((char *)t - offsetof(struct sn_tcb, timer));
     for (int i = 0; i < SN_TT_N; i++) {
         enum sn_tcp_timer k = timer_order[i];

@@ -76,7 +76,7 @@ int sn_tcp_usr_connect(struct synack_stack *s, struct sn_tcb *tcb, uint32_t radd
             return rc;
         }
     }
-    if (sn_tuple_find(&s->conns, &tcb->te.tuple)) {
+    if (sn_tuple_find(&s->conns, &tcb->te.tuple) || sn_tw_find(s, &tcb->te.tuple)) {
         tcb->te.tuple.rport = 0;
         return -EADDRNOTAVAIL;
     }
@@ -260,9 +260,9 @@ void sn_tcp_usr_close(struct synack_stack *s, struct sn_tcb *tcb)
 void sn_tcp_usr_info(const struct synack_stack *s, const struct sn_tcb *tcb,
                      struct synack_tcp_info *i)
 {
-    (void)s;
     memset(i, 0, sizeof(*i));
-    i->state = tcb->state;
+    /* A descriptor on a connection whose TIME-WAIT a record now keeps. */
+    i->state = sn_tw_holds(s, tcb) ? SYNACK_TIME_WAIT : tcb->state;
     i->snd_wscale = tcb->snd_wscale;
     i->rcv_wscale = tcb->rcv_wscale;
     i->options = (uint8_t)(((tcb->flags & SN_TF_TS) ? SYNACK_TCPI_OPT_TIMESTAMPS : 0) |

@@ -136,6 +136,7 @@ struct sn_script {
     uint32_t local_ip, remote_ip;  /* host order */
     uint16_t mtu;                  /* --mtu, or --mss + 40; 0: the stack's default */
     uint16_t bind_port, connect_port;
+    uint32_t max_timewait;         /* --max_timewait + 1; 0: the stack's default */
 
     struct sn_option *opts;
     size_t nopts;

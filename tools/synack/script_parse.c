@@ -496,6 +496,11 @@ static int parse_option(struct parser *ps, const struct tok *t)
         if (parse_num_option(ps, o, 1, 65535, &v) < 0)
             return -1;
         *(o->name[0] == 'b' ? &sc->bind_port : &sc->connect_port) = (uint16_t)v;
+    } else if (strcmp(o->name, "max_timewait") == 0) {
+        /* synack's own: the TIME-WAIT table's bound (synack_config.max_timewait). */
+        if (parse_num_option(ps, o, 0, 100000000, &v) < 0)
+            return -1;
+        sc->max_timewait = (uint32_t)v + 1; /* 0 means "the default" */
     } else {
         o->used = false;   /* accepted and ignored; --verbose says so */
     }

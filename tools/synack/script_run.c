@@ -301,6 +301,8 @@ static bool run_file(const char *path, bool verbose, FILE *out)
     cfg.seed = SCRIPT_SEED;
     if (sc.mtu)
         cfg.mtu = sc.mtu;
+    if (sc.max_timewait)
+        cfg.max_timewait = sc.max_timewait - 1;
     rc = synack_stack_new(&cfg, on_output, r, &r->stack);
     if (rc < 0)
         sn_fail(r, 0, "cannot create a synack stack: %s", synack_strerror(rc));
