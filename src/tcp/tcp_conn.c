@@ -184,18 +184,27 @@ void sn_tcp_drop(struct synack_stack *s, struct sn_tcb *tcb, int err)
         tcb->so_error = err;
     if (err == ECONNRESET || err == ECONNREFUSED)
         s->stats.tcp_conns_reset++;
+    sn_tcp_detach(s, tcb, false);
+}
+
+void sn_tcp_detach(struct synack_stack *s, struct sn_tcb *tcb, bool to_timewait)
+{
     for (int k = 0; k < SN_TT_N; k++)
         tcb->deadline[k] = SYNACK_TIME_NEVER;
     sn_wheel_del(&s->wheel, &tcb->timer);
     if (tcb->flags & SN_TF_INTABLE) {
         sn_tuple_remove(&s->conns, &tcb->te);
         tcb->flags &= ~SN_TF_INTABLE;
-        if (tcb->state != SYNACK_LISTEN && s->stats.tcp_conns_active > 0)
+        /* A connection in TIME-WAIT stays counted until its record goes. */
+        if (!to_timewait && tcb->state != SYNACK_LISTEN && s->stats.tcp_conns_active > 0)
             s->stats.tcp_conns_active--;
     }
-    sn_tcp_set_state(s, tcb, SYNACK_CLOSED);
+    if (to_timewait)
+        tcb->state = SYNACK_CLOSED; /* no trace: the connection is in TIME-WAIT */
+    else
+        sn_tcp_set_state(s, tcb, SYNACK_CLOSED);
     sn_ring_release(&tcb->snd, &s->mem);
-    tcb->flags &= ~SN_TF_CONNECTING;
+    tcb->flags &= ~(SN_TF_CONNECTING | SN_TF_CLOSE_TIMER);
     if (tcb->refs == 0 && !(tcb->flags & SN_TF_ACCEPTQ)) {
         sn_tcb_free(s, tcb);
         return;

@@ -269,6 +269,10 @@ void sn_tcp_trace_state(struct synack_stack *s, uint32_t conn_id, const struct s
 /* The connection is over (RST, timeout, end of TIME-WAIT, ...): error `err`
  * (positive errno or 0) for the user; freed unless a descriptor still refers to it. */
 void sn_tcp_drop(struct synack_stack *s, struct sn_tcb *tcb, int err);
+/* Out of the table and the wheel, CLOSED, send buffer freed; freed unless a
+ * descriptor or the accept queue still refers to it.  `to_timewait`: a
+ * TIME-WAIT record takes over (no trace event, still counted active). */
+void sn_tcp_detach(struct synack_stack *s, struct sn_tcb *tcb, bool to_timewait);
 int sn_tcb_insert(struct synack_stack *s, struct sn_tcb *tcb);
 uint32_t sn_tcp_new_isn(struct synack_stack *s, const struct synack_tuple *t);
 int sn_tcp_port_ref(struct synack_stack *s, uint16_t port, bool exclusive);

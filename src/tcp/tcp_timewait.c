@@ -223,22 +223,7 @@ void sn_tw_from_tcb(struct synack_stack *s, struct sn_tcb *tcb)
     /* The TCB leaves without a trace event: the connection is in TIME-WAIT
      * until the record goes.  A descriptor still open on it sees CLOSED,
      * as on Linux (tcp_time_wait then tcp_done). */
-    for (int k = 0; k < SN_TT_N; k++)
-        tcb->deadline[k] = SYNACK_TIME_NEVER;
-    sn_wheel_del(&s->wheel, &tcb->timer);
-    if (tcb->flags & SN_TF_INTABLE) {
-        /* Still counted in tcp_conns_active until the record goes. */
-        sn_tuple_remove(&s->conns, &tcb->te);
-        tcb->flags &= ~SN_TF_INTABLE;
-    }
-    tcb->state = SYNACK_CLOSED;
-    tcb->flags &= ~(SN_TF_CONNECTING | SN_TF_CLOSE_TIMER);
-    sn_ring_release(&tcb->snd, &s->mem);
-    if (tcb->refs == 0 && !(tcb->flags & SN_TF_ACCEPTQ)) {
-        sn_tcb_free(s, tcb);
-        return;
-    }
-    sn_tcp_notify(s, tcb);
+    sn_tcp_detach(s, tcb, true);
 }
 
 /* <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>, with the window and timestamps the
