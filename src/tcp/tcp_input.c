@@ -18,6 +18,25 @@ static uint32_t initial_window(uint32_t mss)
     return w < 10 * mss ? w : 10 * mss;
 }
 
+/* The send MSS (payload bytes per segment): the peer's MSS, raised to
+ * SN_TCP_MSS_FLOOR if it offers less, but never above what our own link's
+ * MTU carries (RFC 9293 3.7.1: the segment, IP and TCP headers included,
+ * fits the MTU); less the timestamp option every segment carries (RFC 6691).
+ * The floor yields to the MTU, so a link with an MTU as small as IPv4's 68
+ * still never sends a datagram larger than the MTU; the result is at least
+ * 68 - 40 - 12 = 16 bytes. */
+static uint32_t send_mss(const struct synack_stack *s, const struct sn_tcb *tcb, uint32_t peer_mss)
+{
+    if (peer_mss < SN_TCP_MSS_FLOOR)
+        peer_mss = SN_TCP_MSS_FLOOR;
+    uint32_t mss = s->cfg.mtu - 40u;
+    if (peer_mss < mss)
+        mss = peer_mss;
+    if (tcb->flags & SN_TF_TS)
+        mss -= 12; /* the timestamp option rides on every segment */
+    return mss;
+}
+
 /* Options of a SYN or SYN-ACK (RFC 9293 3.7.1 MSS, RFC 7323 2.2 and 3.2,
  * RFC 2018 2).  For a SYN-ACK, only what we offered can be agreed. */
 static void tcp_syn_options(struct synack_stack *s, struct sn_tcb *tcb, const struct sn_seg *seg)
@@ -41,13 +60,7 @@ static void tcp_syn_options(struct synack_stack *s, struct sn_tcb *tcb, const st
         tcb->ts_recent = o->tsval;
     }
     uint32_t peer_mss = (o->present & SYNACK_TCPOPT_F_MSS) ? o->mss : 536;
-    uint32_t mss = s->cfg.mtu - 40u;
-    if (peer_mss < mss)
-        mss = peer_mss;
-    if (tcb->flags & SN_TF_TS)
-        mss -= 12; /* the timestamp option rides on every segment */
-    if (mss < 64)
-        mss = 64;
+    uint32_t mss = send_mss(s, tcb, peer_mss);
     tcb->mss = (uint16_t)mss;
     tcb->cwnd = initial_window(mss);
     tcb->ssthresh = UINT32_MAX / 2;
@@ -369,6 +382,14 @@ static void tcp_input_fin(struct synack_stack *s, struct sn_tcb *tcb)
 {
     tcb->rcv_nxt++;
     tcb->flags |= SN_TF_RCVD_FIN | SN_TF_ACKNOW;
+    /* Nothing follows a FIN: data parked beyond it (sent by a confused or
+     * hostile peer) is dropped, and no SACK block reports it any more. */
+    tcb->flags &= ~SN_TF_FIN_OOO;
+    if (tcb->x) {
+        tcb->x->nooo = 0;
+        tcb->x->nrecent = 0;
+        sn_tcb_ext_trim(s, tcb);
+    }
     switch (tcb->state) {
     case SYNACK_SYN_RECEIVED:
     case SYNACK_ESTABLISHED:

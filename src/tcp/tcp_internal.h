@@ -76,6 +76,10 @@ struct sn_seg {
     uint8_t flags;
 };
 
+/* The smallest MSS taken from a peer (a smaller offer is raised to it): the
+ * send MSS is min(peer MSS, our MTU - 40), so our own link's MTU still wins. */
+#define SN_TCP_MSS_FLOOR 64
+
 /* SACKed ranges the sender remembers (RFC 6675 scoreboard); beyond this
  * many, the oldest knowledge is dropped, which only costs retransmissions. */
 #define SN_SACK_MAX 8
@@ -343,6 +347,10 @@ void sn_tcp_respond_rst(struct synack_stack *s, const struct sn_seg *seg);
 /* Reset the connection from our side: RST <SEQ=SND.NXT><CTL=RST,ACK>. */
 void sn_tcp_send_rst(struct synack_stack *s, struct sn_tcb *tcb);
 void sn_tcp_send_ack(struct synack_stack *s, struct sn_tcb *tcb);
+/* Payload bytes the next data segment may carry: the MSS less the SACK
+ * option it will carry (RFC 6691: options come out of the MSS), so that a
+ * segment reporting SACK or D-SACK blocks still fits the MTU. */
+uint32_t sn_tcp_seg_room(const struct sn_tcb *tcb);
 /* Send at most one segment of new (or, after a timeout, resent) data, or the
  * FIN, within `budget` bytes and the peer's window, applying Nagle and SWS
  * avoidance.  Returns the sequence space sent (0: nothing). */

@@ -28,6 +28,31 @@ static uint32_t rcv_window(const struct sn_tcb *tcb)
     return space >> tcb->rcv_wscale << tcb->rcv_wscale;
 }
 
+/* SACK blocks the next segment reports: the D-SACK block, then the
+ * out-of-order ranges, up to 3 beside timestamps and 4 without (RFC 2018 4). */
+static uint32_t sack_blocks(const struct sn_tcb *tcb)
+{
+    if (!(tcb->flags & SN_TF_SACK))
+        return 0;
+    uint32_t max = (tcb->flags & SN_TF_TS) ? 3 : 4;
+    uint32_t n = sn_x(tcb)->nooo + ((tcb->flags & SN_TF_DSACK) ? 1u : 0u);
+    return n < max ? n : max;
+}
+
+/* Bytes of a SACK option with n blocks, with the two NOPs that align it. */
+static uint32_t sack_opt_len(uint32_t n)
+{
+    return n ? 4 + 8 * n : 0;
+}
+
+uint32_t sn_tcp_seg_room(const struct sn_tcb *tcb)
+{
+    uint32_t opt = sack_opt_len(sack_blocks(tcb));
+    /* On a link too small for the blocks beside any data, the data wins
+     * and sn_tcp_send_segment() drops the blocks that do not fit. */
+    return tcb->mss > opt ? tcb->mss - opt : tcb->mss;
+}
+
 static void fill_syn_options(const struct synack_stack *s, const struct sn_tcb *tcb,
                              struct synack_tcp_opts *o)
 {
@@ -99,7 +124,14 @@ int sn_tcp_send_segment(struct synack_stack *s, struct sn_tcb *tcb, uint8_t flag
             for (uint8_t i = 0; i < x->nooo && k < max; i++)
                 if (!(used >> i & 1u))
                     th.opts.sack[k++] = x->ooo[i];
-            th.opts.present |= SYNACK_TCPOPT_F_SACK;
+            /* Never over the MTU or the peer's MSS (RFC 6691): the blocks
+             * that do not fit beside the payload stay home. */
+            uint32_t limit = tcb->mss + ((tcb->flags & SN_TF_TS) ? 12u : 0u);
+            uint32_t other = (tcb->flags & SN_TF_TS) ? 12u : 0u;
+            while (k > 0 && other + sack_opt_len(k) + len > limit)
+                k--;
+            if (k > 0)
+                th.opts.present |= SYNACK_TCPOPT_F_SACK;
             th.opts.nsack = k;
         }
     }
@@ -140,9 +172,15 @@ int sn_tcp_send_segment(struct synack_stack *s, struct sn_tcb *tcb, uint8_t flag
     return sn_ip_output(s, tcb->te.tuple.raddr, SYNACK_IPPROTO_TCP, (size_t)n);
 }
 
+/* A bare ACK carries SND.MAX, the next new sequence number, not SND.NXT:
+ * after a timeout SND.NXT goes back to resend, and an ACK from there lies
+ * below the peer's RCV.NXT, which the peer must answer with an ACK (RFC
+ * 9293 3.10.7.4 first); if both sides are going back, that is an endless
+ * ACK exchange.  (FreeBSD's tcp_output does the same; Linux never moves
+ * snd_nxt back.) */
 void sn_tcp_send_ack(struct synack_stack *s, struct sn_tcb *tcb)
 {
-    sn_tcp_send_segment(s, tcb, SYNACK_TH_ACK, tcb->snd_nxt, 0);
+    sn_tcp_send_segment(s, tcb, SYNACK_TH_ACK, tcb->snd_max, 0);
 }
 
 void sn_tcp_send_rst(struct synack_stack *s, struct sn_tcb *tcb)
@@ -235,7 +273,8 @@ uint32_t sn_tcp_output_new(struct synack_stack *s, struct sn_tcb *tcb, uint32_t 
     uint32_t room = tcb->snd_wnd > off ? tcb->snd_wnd - off : 0;
     if (room > budget)
         room = budget;
-    uint32_t len = avail < tcb->mss ? avail : tcb->mss;
+    uint32_t seg = sn_tcp_seg_room(tcb);
+    uint32_t len = avail < seg ? avail : seg;
     if (len > room)
         len = room;
     /* The FIN goes with (or after) the last byte of data, once; it needs no window. */
@@ -243,7 +282,7 @@ uint32_t sn_tcp_output_new(struct synack_stack *s, struct sn_tcb *tcb, uint32_t 
     bool resend = seq_lt(tcb->snd_nxt, tcb->snd_max);
     /* Urgent data goes at once, whatever Nagle says (as Linux's tcp_nagle_test). */
     bool urgent = (tcb->flags & SN_TF_SNDURG) && seq_gt(sn_x(tcb)->snd_up, tcb->snd_nxt);
-    if (len > 0 && len < tcb->mss && !fin && !resend && !urgent) {
+    if (len > 0 && len < seg && !fin && !resend && !urgent) {
         /* RFC 1122 4.2.3.4 sender SWS avoidance, with Nagle (RFC 896): a
          * short segment goes when it carries all there is and no other short
          * one is unacknowledged (or Nagle is off), or when it fills at least half
@@ -272,7 +311,7 @@ uint32_t sn_tcp_output_new(struct synack_stack *s, struct sn_tcb *tcb, uint32_t 
         rtt_start(s, tcb, tcb->snd_nxt);
     if (sn_tcp_send_segment(s, tcb, fl, tcb->snd_nxt, len) < 0 && len == 0)
         return 0;
-    if (len < tcb->mss)
+    if (len < seg)
         tcb->snd_sml = tcb->snd_nxt + len;
     tcb->snd_nxt += len + (fin ? 1u : 0u);
     if (fin)

@@ -47,7 +47,8 @@ static uint32_t retransmit_at(struct synack_stack *s, struct sn_tcb *tcb, uint32
     for (uint8_t i = 0; i < x->nsacked; i++)
         if (seq_lt(seq, x->sacked[i].left))
             end = seq_min(end, x->sacked[i].left);
-    uint32_t len = end - seq < tcb->mss ? end - seq : tcb->mss;
+    uint32_t seg = sn_tcp_seg_room(tcb);
+    uint32_t len = end - seq < seg ? end - seq : seg;
     uint8_t fl = SYNACK_TH_ACK | (seq + len == data_end ? SYNACK_TH_PSH : 0);
     sn_tcp_send_segment(s, tcb, fl, seq, len);
     tcb->flags &= ~SN_TF_RTT_TIMING; /* Karn */

@@ -109,8 +109,8 @@ static void timer_persist(struct synack_stack *s, struct sn_tcb *tcb)
         uint32_t room = tcb->snd_wnd - off;
         if (len > room)
             len = room;
-        if (len > tcb->mss)
-            len = tcb->mss;
+        if (len > sn_tcp_seg_room(tcb))
+            len = sn_tcp_seg_room(tcb);
         sn_tcp_send_segment(s, tcb, SYNACK_TH_ACK | SYNACK_TH_PSH, tcb->snd_nxt, len);
         tcb->snd_nxt += len;
         tcb->snd_max = seq_max(tcb->snd_max, tcb->snd_nxt);
