@@ -457,6 +457,29 @@ static void test_limits(void **state)
 
 /* Every prefix, and every single-byte corruption, of a valid script either
  * parses or fails cleanly (run under ASan this also proves no overrun). */
+/* A script that ends in "(0" (a number that could start "0x"): the lexer
+ * must not look at the byte after the end.  The text sits at the very end
+ * of its allocation, so ASan (make test) reports any read past it. */
+static void test_ends_in_zero(void **state)
+{
+    (void)state;
+    static const char *const texts[] = {"0 close(0", "0", "0 close(0x", "+0", "0 write(3, ..., 0"};
+    for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+        size_t n = strlen(texts[i]);
+        char *buf = malloc(n);
+        assert_non_null(buf);
+        memcpy(buf, texts[i], n);
+        struct sn_script sc;
+        int line = 0;
+        char err[128];
+        int rc = sn_script_parse(buf, n, &sc, &line, err, sizeof(err));
+        free(buf);
+        assert_int_equal(rc, -1);
+        assert_true(strncmp(err, "parse error: ", 13) == 0);
+        assert_int_equal(line, 1);
+    }
+}
+
 static void test_truncated_and_corrupted(void **state)
 {
     (void)state;
@@ -474,11 +497,17 @@ static void test_truncated_and_corrupted(void **state)
     assert_non_null(buf);
     int ok = 0;
     for (size_t n = 0; n <= len; n++) {
-        memcpy(buf, text, n);   /* exactly n bytes: no terminator to lean on */
+        /* exactly n bytes in a block of n, so that ASan sees any read past
+         * the end: no terminator to lean on */
+        char *cut = malloc(n ? n : 1);
+        assert_non_null(cut);
+        memcpy(cut, text, n);
         struct sn_script sc;
         int line;
         char err[128];
-        if (sn_script_parse(buf, n, &sc, &line, err, sizeof(err)) == 0) {
+        int rc = sn_script_parse(cut, n, &sc, &line, err, sizeof(err));
+        free(cut);
+        if (rc == 0) {
             ok++;
             sn_script_free(&sc);
         } else {
@@ -518,6 +547,7 @@ int main(void)
         cmocka_unit_test(test_freebsd_style),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_truncated_and_corrupted),
+        cmocka_unit_test(test_ends_in_zero),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -184,7 +184,7 @@ static void lex_number(struct lexer *lx, struct tok *t)
     }
     uint64_t v = 0;
     t->kind = TK_INT;
-    if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X') && s + 2 < lx->end &&
+    if (s + 2 < lx->end && s[0] == '0' && (s[1] == 'x' || s[1] == 'X') &&
         isxdigit((unsigned char)s[2])) {
         t->hex = true;
         for (s += 2; s < lx->end && isxdigit((unsigned char)*s); s++) {
