@@ -10,7 +10,25 @@
  *     script runner can emulate blocking calls by waiting for readiness;
  *   - calls act at the stack's current time (synack_stack_now()).
  * Addresses are struct sockaddr_in (AF_INET), options use the system's
- * constants (SOL_SOCKET/SO_LINGER, IPPROTO_TCP/TCP_NODELAY, ...).
+ * constants (SOL_SOCKET/SO_LINGER, IPPROTO_TCP/TCP_NODELAY, ...);
+ * synack/sockopt.h lists every option supported, and any other fails with
+ * ENOPROTOOPT.
+ *
+ * Flags.  send: MSG_OOB (urgent data, below), MSG_MORE (this write's last
+ * partial segment waits for the next write, as with TCP_CORK), MSG_DONTWAIT
+ * and MSG_NOSIGNAL (accepted; nothing blocks or raises a signal anyway).
+ * recv: MSG_PEEK (copy without consuming), MSG_TRUNC (discard up to len
+ * bytes instead of copying them, buf unused; with MSG_PEEK only count
+ * them), MSG_WAITALL and MSG_DONTWAIT (accepted: as on a non-blocking Linux
+ * socket, the call returns what there is; the blocking layer block.h
+ * waits for all), MSG_OOB fails with EINVAL (urgent data is inline).
+ *
+ * Errors from the output function (stack.h): a segment it refuses with
+ * -EHOSTUNREACH, -ENETUNREACH, -EHOSTDOWN or -ENETDOWN makes connect() fail
+ * at once with that error when it is the SYN; later it is kept as Linux's
+ * "soft error" and reported (recv/send/SO_ERROR) instead of ETIMEDOUT if
+ * the connection times out.  -ENOBUFS (a full device) counts as a loss:
+ * TCP sends the segment again, as Linux does for local congestion.
  */
 #ifndef SYNACK_SOCKET_H
 #define SYNACK_SOCKET_H
@@ -19,6 +37,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #include "synack/stack.h"
 
@@ -41,6 +60,19 @@ SYNACK_API int synack_accept(struct synack_stack *s, int fd, struct sockaddr *ad
 SYNACK_API int synack_connect(struct synack_stack *s, int fd, const struct sockaddr *addr, socklen_t len);
 SYNACK_API ssize_t synack_send(struct synack_stack *s, int fd, const void *buf, size_t len, int flags);
 SYNACK_API ssize_t synack_recv(struct synack_stack *s, int fd, void *buf, size_t len, int flags);
+/* Scatter/gather, as on a Linux TCP socket: the pieces in order, as one
+ * send/recv would move them (a short count when the buffer fills or
+ * empties).  msg_name and control data do not apply to a stream: ignored on
+ * send, msg_namelen/msg_controllen/msg_flags set to 0 on receive.  At most
+ * SYNACK_IOV_MAX pieces (EMSGSIZE; EINVAL for readv/writev). */
+#define SYNACK_IOV_MAX 1024
+SYNACK_API ssize_t synack_sendmsg(struct synack_stack *s, int fd, const struct msghdr *msg,
+                                  int flags);
+SYNACK_API ssize_t synack_recvmsg(struct synack_stack *s, int fd, struct msghdr *msg, int flags);
+SYNACK_API ssize_t synack_writev(struct synack_stack *s, int fd, const struct iovec *iov,
+                                 int iovcnt);
+SYNACK_API ssize_t synack_readv(struct synack_stack *s, int fd, const struct iovec *iov,
+                                int iovcnt);
 SYNACK_API int synack_shutdown(struct synack_stack *s, int fd, int how);
 SYNACK_API int synack_close(struct synack_stack *s, int fd);
 /* A second descriptor for the same connection (like dup(2)): the connection
@@ -103,8 +135,33 @@ SYNACK_API void *synack_get_user(struct synack_stack *s, int fd);
 /* Options beyond the system's: IPPROTO_TCP/TCP_CONGESTION takes "cubic"
  * (default), "newreno" or "reno". */
 
-/* Per-connection statistics, like Linux's TCP_INFO (getsockopt IPPROTO_TCP, TCP_INFO
- * with this struct). Times in microseconds. */
+/* Per-connection statistics, like Linux's TCP_INFO (getsockopt IPPROTO_TCP,
+ * TCP_INFO with this struct; *len says how much to copy, and fields are only
+ * ever appended, so an older program's shorter struct gets its prefix).
+ * Times in microseconds, sizes in bytes.
+ *   state            enum synack_tcp_state
+ *   snd_wscale       the shift the peer applies to its window field (0: none)
+ *   rcv_wscale       the shift we apply to ours
+ *   options          SYNACK_TCPI_OPT_* negotiated on the SYN exchange
+ *   conn_id          the id on_state reports (stable for the connection)
+ *   snd_mss          payload bytes per segment we send (after options)
+ *   rcv_mss          the MSS we offered
+ *   rto              current retransmission timeout (RFC 6298, with backoff)
+ *   srtt, rttvar     smoothed RTT and its variation (RFC 6298 2)
+ *   snd_cwnd         congestion window (bytes, not segments as on Linux)
+ *   snd_ssthresh     slow-start threshold (UINT32_MAX: not yet set)
+ *   snd_wnd          the peer's window as last advertised, scaled
+ *   rcv_wnd          the window we advertise now, scaled
+ *   bytes_in_flight  sent and neither acknowledged nor SACKed (RFC 6675 pipe)
+ *   sacked_bytes     above snd_una and SACKed by the peer
+ *   retransmits      timeouts of the oldest unacknowledged segment in a row
+ *   total_retrans    segments retransmitted over the connection's life
+ *   bytes_sent       payload bytes sent, retransmissions included
+ *   bytes_acked      payload bytes the peer acknowledged
+ *   bytes_received   payload bytes received in order
+ *   segs_out/segs_in segments sent / received, pure ACKs included
+ *   unread           bytes received and not yet read by the user
+ *   unsent           bytes written by the user and not yet sent */
 struct synack_tcp_info {
     uint8_t state;             /* enum synack_tcp_state */
     uint8_t snd_wscale, rcv_wscale;

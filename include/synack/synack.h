@@ -6,6 +6,7 @@
 #include "synack/pcap.h"
 #include "synack/sim.h"
 #include "synack/socket.h"
+#include "synack/sockopt.h"
 #include "synack/stack.h"
 #include "synack/wire.h"
 

@@ -55,6 +55,10 @@ int sn_ip_input(struct synack_stack *s, const uint8_t *pkt, size_t len);
 /* Send an IPv4 datagram whose payload (plen bytes) is already at
  * s->pkt + SYNACK_IPV4_HDR_MIN: writes the header, hands it to the output. */
 int sn_ip_output(struct synack_stack *s, uint32_t dst, uint8_t proto, size_t plen);
+/* The same with a TOS byte and a TTL (0: cfg.ttl), for a socket's IP_TOS/IP_TTL.
+ * Returns 0 or the output function's negative errno. */
+int sn_ip_output_tos(struct synack_stack *s, uint32_t dst, uint8_t proto, size_t plen, uint8_t tos,
+                     uint8_t ttl);
 int sn_icmp_input(struct synack_stack *s, const struct synack_ipv4_hdr *ip);
 
 #endif

@@ -44,12 +44,18 @@ int sn_ip_input(struct synack_stack *s, const uint8_t *pkt, size_t len)
 
 int sn_ip_output(struct synack_stack *s, uint32_t dst, uint8_t proto, size_t plen)
 {
+    return sn_ip_output_tos(s, dst, proto, plen, 0, 0);
+}
+
+int sn_ip_output_tos(struct synack_stack *s, uint32_t dst, uint8_t proto, size_t plen, uint8_t tos,
+                     uint8_t ttl)
+{
     struct synack_ipv4_hdr ip = {
-        .tos = 0,
+        .tos = tos,
         .total_len = (uint16_t)(SYNACK_IPV4_HDR_MIN + plen),
         .id = s->ip_id++,
         .flags = SYNACK_IPV4_DF,
-        .ttl = s->cfg.ttl,
+        .ttl = ttl ? ttl : s->cfg.ttl,
         .proto = proto,
         .src = s->cfg.addr,
         .dst = dst,

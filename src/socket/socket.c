@@ -10,6 +10,7 @@
 
 #include "core/stack_internal.h"
 #include "synack/socket.h"
+#include "socket/socket_internal.h"
 #include "tcp/tcp_internal.h"
 
 #define FD_FIRST 3 /* like a fresh process: 0, 1 and 2 are taken */
@@ -25,6 +26,11 @@ static struct sn_tcb *fd_get(struct synack_stack *s, int fd)
     if (fd < FD_FIRST || (uint32_t)fd >= s->nfds)
         return NULL;
     return s->fds[fd];
+}
+
+struct sn_tcb *sn_sock_tcb(struct synack_stack *s, int fd)
+{
+    return fd_get(s, fd);
 }
 
 /* The lowest free descriptor, as POSIX requires of socket() and dup().
@@ -215,7 +221,22 @@ ssize_t synack_send(struct synack_stack *s, int fd, const void *buf, size_t len,
         return fail(EBADF);
     if (!buf && len > 0)
         return fail(EFAULT);
+    /* MSG_DONTWAIT and MSG_NOSIGNAL change nothing: calls never wait, and
+     * EPIPE never raises a signal.  MSG_MORE: this write's partial segment
+     * waits, as under TCP_CORK, for the next write without it (or the FIN). */
+    if (flags & MSG_MORE)
+        tcb->flags |= SN_TF_MORE;
+    else
+        tcb->flags &= ~SN_TF_MORE;
     long n = sn_tcp_usr_send(s, tcb, buf, len, (flags & MSG_OOB) != 0);
+    return n < 0 ? fail((int)-n) : (ssize_t)n;
+}
+
+/* recv() on an empty buffer: EOF, a pending error, or EAGAIN (the engine decides). */
+static ssize_t recv_empty(struct synack_stack *s, struct sn_tcb *tcb)
+{
+    uint8_t none;
+    long n = sn_tcp_usr_recv(s, tcb, &none, 1, true);
     return n < 0 ? fail((int)-n) : (ssize_t)n;
 }
 
@@ -224,11 +245,37 @@ ssize_t synack_recv(struct synack_stack *s, int fd, void *buf, size_t len, int f
     struct sn_tcb *tcb = fd_get(s, fd);
     if (!tcb)
         return fail(EBADF);
-    if (!buf && len > 0)
-        return fail(EFAULT);
     if (flags & MSG_OOB)
         return fail(EINVAL); /* urgent data is delivered inline (RFC 6093) */
-    long n = sn_tcp_usr_recv(s, tcb, buf, len, (flags & MSG_PEEK) != 0);
+    bool peek = (flags & MSG_PEEK) != 0;
+    if (flags & MSG_TRUNC) {
+        /* Linux (tcp(7)): the bytes are discarded instead of copied (with
+         * MSG_PEEK: only counted); buf is not used. */
+        uint8_t sink[2048];
+        size_t done = 0;
+        if (peek) {
+            uint32_t avail = tcb->rcv.len;
+            if (avail == 0)
+                return recv_empty(s, tcb);
+            return (ssize_t)(len < avail ? len : avail);
+        }
+        while (done < len) {
+            size_t k = len - done < sizeof(sink) ? len - done : sizeof(sink);
+            long n = sn_tcp_usr_recv(s, tcb, sink, k, false);
+            if (n <= 0) {
+                if (done > 0)
+                    break;
+                return n < 0 ? fail((int)-n) : 0;
+            }
+            done += (size_t)n;
+        }
+        return (ssize_t)done;
+    }
+    if (!buf && len > 0)
+        return fail(EFAULT);
+    /* MSG_WAITALL and MSG_DONTWAIT: a call never waits, so, as on a
+     * non-blocking Linux socket, it returns what is there (block.h waits). */
+    long n = sn_tcp_usr_recv(s, tcb, buf, len, peek);
     return n < 0 ? fail((int)-n) : (ssize_t)n;
 }
 
@@ -299,6 +346,50 @@ static uint32_t buf_size(int v)
     return cap > (64u << 20) ? 64u << 20 : cap;
 }
 
+/* SO_RCVLOWAT: poll() reports POLLIN from v bytes (v <= 0: 1, as Linux;
+ * a full buffer is readable whatever the mark). */
+static int set_rcvlowat(struct synack_stack *s, struct sn_tcb *tcb, int v)
+{
+    uint32_t lowat = v <= 1 ? 0 : (uint32_t)v;
+    if (lowat == sn_x(tcb)->rcvlowat)
+        return 0;
+    struct sn_tcb_ext *x = sn_tcb_ext_get(s, tcb);
+    if (!x)
+        return fail(ENOMEM);
+    x->rcvlowat = lowat;
+    sn_tcb_ext_trim(s, tcb);
+    sn_tcp_notify(s, tcb); /* readiness may have changed */
+    return 0;
+}
+
+/* IPPROTO_IP options: IP_TOS (the ECN bits are TCP's: kept clear, as
+ * Linux does for stream sockets) and IP_TTL (1..255, -1: the default). */
+static int set_ip_opt(struct synack_stack *s, struct sn_tcb *tcb, int name, int v)
+{
+    uint8_t tos = sn_x(tcb)->tos, ttl = sn_x(tcb)->ttl;
+    switch (name) {
+    case IP_TOS:
+        tos = (uint8_t)(v & 0xfc);
+        break;
+    case IP_TTL:
+        if (v != -1 && (v < 1 || v > 255))
+            return fail(EINVAL);
+        ttl = v == -1 ? 0 : (uint8_t)v;
+        break;
+    default:
+        return fail(ENOPROTOOPT);
+    }
+    if (tos == sn_x(tcb)->tos && ttl == sn_x(tcb)->ttl)
+        return 0;
+    struct sn_tcb_ext *x = sn_tcb_ext_get(s, tcb);
+    if (!x)
+        return fail(ENOMEM);
+    x->tos = tos;
+    x->ttl = ttl;
+    sn_tcb_ext_trim(s, tcb);
+    return 0;
+}
+
 int synack_setsockopt(struct synack_stack *s, int fd, int level, int name, const void *val,
                       socklen_t len)
 {
@@ -365,10 +456,15 @@ int synack_setsockopt(struct synack_stack *s, int fd, int level, int name, const
         case SO_RCVBUF:
             rc = sn_ring_resize(&tcb->rcv, &s->mem, buf_size(v));
             return rc < 0 ? fail(-rc) : 0;
+        case SO_RCVLOWAT:
+            return set_rcvlowat(s, tcb, v);
         default:
+            /* SO_SNDLOWAT among them: Linux does not let it change. */
             return fail(ENOPROTOOPT);
         }
     }
+    if (level == IPPROTO_IP)
+        return set_ip_opt(s, tcb, name, v);
     if (level == IPPROTO_TCP) {
         switch (name) {
         case TCP_NODELAY:
@@ -387,6 +483,14 @@ int synack_setsockopt(struct synack_stack *s, int fd, int level, int name, const
             else
                 tcb->x->ka_intvl = (uint16_t)v;
             sn_tcp_arm_keepalive(s, tcb);
+            return 0;
+        case TCP_CORK:
+            if (v) {
+                tcb->flags |= SN_TF_CORK;
+            } else if (tcb->flags & SN_TF_CORK) {
+                tcb->flags &= ~SN_TF_CORK;
+                sn_tcp_output(s, tcb); /* the partial segment goes now */
+            }
             return 0;
         case TCP_KEEPCNT:
             if (v < 1 || v > 127)
@@ -443,6 +547,16 @@ int synack_getsockopt(struct synack_stack *s, int fd, int level, int name, void 
         case SO_RCVBUF: v = (int)tcb->rcv.cap; break;
         case SO_TYPE: v = SOCK_STREAM; break;
         case SO_ACCEPTCONN: v = tcb->state == SYNACK_LISTEN; break;
+        case SO_RCVLOWAT: v = sn_x(tcb)->rcvlowat ? (int)sn_x(tcb)->rcvlowat : 1; break;
+        case SO_SNDLOWAT: v = 1; break;
+        default: return fail(ENOPROTOOPT);
+        }
+        return put_opt(val, len, &v, sizeof(v));
+    }
+    if (level == IPPROTO_IP) {
+        switch (name) {
+        case IP_TOS: v = sn_x(tcb)->tos; break;
+        case IP_TTL: v = sn_x(tcb)->ttl ? sn_x(tcb)->ttl : s->cfg.ttl; break;
         default: return fail(ENOPROTOOPT);
         }
         return put_opt(val, len, &v, sizeof(v));
@@ -450,6 +564,7 @@ int synack_getsockopt(struct synack_stack *s, int fd, int level, int name, void 
     if (level == IPPROTO_TCP) {
         switch (name) {
         case TCP_NODELAY: v = (tcb->flags & SN_TF_NODELAY) != 0; break;
+        case TCP_CORK: v = (tcb->flags & SN_TF_CORK) != 0; break;
         case TCP_KEEPIDLE: v = sn_tcp_ka_idle(tcb); break;
         case TCP_KEEPINTVL: v = sn_tcp_ka_intvl(tcb); break;
         case TCP_KEEPCNT: v = sn_tcp_ka_cnt(tcb); break;

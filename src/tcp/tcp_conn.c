@@ -180,6 +180,8 @@ void sn_tcp_trace_state(struct synack_stack *s, uint32_t conn_id, const struct s
 
 void sn_tcp_drop(struct synack_stack *s, struct sn_tcb *tcb, int err)
 {
+    if (err == ETIMEDOUT && sn_x(tcb)->soft_err)
+        err = sn_x(tcb)->soft_err; /* Linux's tcp_write_err: the soft error explains the timeout */
     if (err)
         tcb->so_error = err;
     if (err == ECONNRESET || err == ECONNREFUSED)
@@ -277,7 +279,10 @@ short sn_tcp_poll_events(const struct sn_tcb *tcb)
     short ev = 0;
     if (tcb->state == SYNACK_LISTEN)
         return sn_tcb_lsn(tcb) && sn_tcb_lsn(tcb)->acc_len > 0 ? POLLIN : 0;
-    if (tcb->rcv.len > 0 || (tcb->flags & (SN_TF_RCVD_FIN | SN_TF_SHUT_RD)))
+    /* SO_RCVLOWAT: readable from that many bytes, or at the end of the data. */
+    uint32_t lowat = sn_x(tcb)->rcvlowat ? sn_x(tcb)->rcvlowat : 1;
+    if (tcb->rcv.len >= lowat || (tcb->rcv.len > 0 && tcb->rcv.len >= tcb->rcv.cap) ||
+        (tcb->flags & (SN_TF_RCVD_FIN | SN_TF_SHUT_RD)))
         ev |= POLLIN;
     if (tcb->flags & SN_TF_RCVD_FIN)
         ev |= SYNACK_POLLRDHUP;

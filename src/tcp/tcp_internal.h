@@ -66,6 +66,8 @@ enum sn_tcp_timer {
 #define SN_TF_FIN_OOO     (1u << 24) /* the peer's FIN arrived ahead of data: at rcv_fin */
 #define SN_TF_DSACK       (1u << 25) /* report x->dsack as a D-SACK block (RFC 2883) */
 #define SN_TF_CLOSE_TIMER (1u << 26) /* the keepalive slot holds the close deadline */
+#define SN_TF_CORK        (1u << 29) /* TCP_CORK: hold partial segments */
+#define SN_TF_MORE        (1u << 30) /* the last send had MSG_MORE: hold its partial segment */
 
 /* A segment after parsing, as the input path sees it. */
 struct sn_seg {
@@ -122,6 +124,13 @@ struct sn_tcb_ext {
      * the default (sn_tcp_ka_idle() and friends) */
     uint16_t ka_idle, ka_intvl;
     uint8_t ka_cnt;
+    /* Socket options (socket.c): 0 means the default. */
+    uint32_t rcvlowat;                /* SO_RCVLOWAT: readable from this many bytes (default 1) */
+    uint8_t tos;                      /* IP_TOS of the packets sent (ECN bits clear) */
+    uint8_t ttl;                      /* IP_TTL (0: the stack's cfg.ttl) */
+    /* An error the output function returned (EHOSTUNREACH, ...): Linux's
+     * sk_err_soft, reported instead of ETIMEDOUT if the connection times out. */
+    uint8_t soft_err;
     /* A child of a listener until accept(): the listener, and the link in
      * its accept queue or half-open list. */
     struct sn_tcb *listener;
@@ -342,6 +351,8 @@ int sn_tcp_send_segment(struct synack_stack *s, struct sn_tcb *tcb, uint8_t flag
 /* Send a segment without a TCB (RST replies, TIME-WAIT ACKs): th has seq,
  * ack, flags, window and options; ports and checksum come from the tuple. */
 void sn_tcp_send_ctl(struct synack_stack *s, const struct synack_tuple *t, struct synack_tcp_hdr *th);
+/* The output function refused a segment with -err (tcp_output.c). */
+void sn_tcp_output_error(struct synack_stack *s, struct sn_tcb *tcb, int err);
 /* A RST answering a segment that has no connection (RFC 9293 3.10.7.1). */
 void sn_tcp_respond_rst(struct synack_stack *s, const struct sn_seg *seg);
 /* Reset the connection from our side: RST <SEQ=SND.NXT><CTL=RST,ACK>. */

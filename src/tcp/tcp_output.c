@@ -169,7 +169,26 @@ int sn_tcp_send_segment(struct synack_stack *s, struct sn_tcb *tcb, uint8_t flag
     s->stats.tcp_out++;
     if (flags & SYNACK_TH_RST)
         s->stats.tcp_rst_out++;
-    return sn_ip_output(s, tcb->te.tuple.raddr, SYNACK_IPPROTO_TCP, (size_t)n);
+    const struct sn_tcb_ext *x = sn_x(tcb);
+    int rc = sn_ip_output_tos(s, tcb->te.tuple.raddr, SYNACK_IPPROTO_TCP, (size_t)n, x->tos, x->ttl);
+    if (rc < 0)
+        sn_tcp_output_error(s, tcb, -rc);
+    return rc;
+}
+
+/* The output function refused a segment.  As Linux: an unreachable
+ * destination is a soft error, kept for the user should the connection
+ * time out (tcp_write_err reports sk_err_soft instead of ETIMEDOUT); a full
+ * device (ENOBUFS) is local congestion, which TCP recovers from like a loss. */
+void sn_tcp_output_error(struct synack_stack *s, struct sn_tcb *tcb, int err)
+{
+    if (err != EHOSTUNREACH && err != ENETUNREACH && err != EHOSTDOWN && err != ENETDOWN)
+        return;
+    if (sn_x(tcb)->soft_err == err)
+        return;
+    struct sn_tcb_ext *x = sn_tcb_ext_get(s, tcb);
+    if (x) /* without memory the connection times out with ETIMEDOUT */
+        x->soft_err = (uint8_t)err;
 }
 
 /* A bare ACK carries SND.MAX, the next new sequence number, not SND.NXT:
@@ -295,6 +314,10 @@ uint32_t sn_tcp_output_new(struct synack_stack *s, struct sn_tcb *tcb, uint32_t 
         bool half = tcb->max_sndwnd > 0 && len >= tcb->max_sndwnd / 2;
         if (!(all && (no_small_out || (tcb->flags & SN_TF_NODELAY))) && !half)
             len = 0;
+        /* TCP_CORK / MSG_MORE: partial segments wait for more data, the
+         * uncork, or the FIN (Linux's TCP_NAGLE_CORK). */
+        if (tcb->flags & (SN_TF_CORK | SN_TF_MORE))
+            len = 0;
     }
     if (len == 0 && !fin)
         return 0;
@@ -387,6 +410,9 @@ static void output(struct synack_stack *s, struct sn_tcb *tcb)
      * persist timer probes (or forces a segment into a small window). */
     uint32_t off = tcb->snd_nxt - tcb->snd_una;
     bool unsent = off < tcb->snd.len;
+    /* Corked data the window would take waits for the user, not the timer. */
+    if ((tcb->flags & (SN_TF_CORK | SN_TF_MORE)) && tcb->snd_wnd > off)
+        unsent = false;
     if (unsent && tcb->snd_nxt == tcb->snd_max && tcb->snd_una == tcb->snd_max) {
         if (tcb->deadline[SN_TT_PERSIST] == SYNACK_TIME_NEVER) {
             tcb->persist_backoff = 0;

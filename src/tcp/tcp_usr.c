@@ -96,6 +96,16 @@ int sn_tcp_usr_connect(struct synack_stack *s, struct sn_tcb *tcb, uint32_t radd
     sn_tcp_set_state(s, tcb, SYNACK_SYN_SENT);
     s->stats.tcp_conns_opened++;
     sn_tcp_output(s, tcb);
+    if (sn_x(tcb)->soft_err) {
+        /* The output function could not send the SYN: no route.  Linux
+         * fails connect() at once with the routing error. */
+        int err = sn_x(tcb)->soft_err;
+        sn_tcp_drop(s, tcb, 0);
+        tcb->flags &= ~SN_TF_CONNECTING;
+        tcb->x->soft_err = 0;
+        tcb->te.tuple.rport = 0;
+        return -err;
+    }
     return -EINPROGRESS;
 }
 
