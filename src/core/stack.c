@@ -153,6 +153,13 @@ synack_time_t synack_stack_next_deadline(const struct synack_stack *s)
     return t == UINT64_MAX ? SYNACK_TIME_NEVER : t;
 }
 
+void sn_stack_fix_initial(struct synack_stack *s, uint32_t isn, uint32_t ts_offset)
+{
+    s->initial_fixed = true;
+    s->initial_isn = isn;
+    s->initial_ts_offset = ts_offset;
+}
+
 synack_time_t synack_stack_now(const struct synack_stack *s) { return s->now; }
 uint32_t synack_stack_addr(const struct synack_stack *s) { return s->cfg.addr; }
 uint16_t synack_stack_mtu(const struct synack_stack *s) { return s->cfg.mtu; }

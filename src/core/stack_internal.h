@@ -42,6 +42,11 @@ struct synack_stack {
     synack_event_fn on_event;
     void *event_user;
 
+    /* Test hook (sn_stack_fix_initial): every new connection starts from
+     * these instead of the PRNG's values. */
+    bool initial_fixed;
+    uint32_t initial_isn, initial_ts_offset;
+
     struct synack_stack_stats stats;
     uint8_t pkt[SN_PKT_MAX];        /* scratch buffer for the packet being sent */
 };
@@ -49,6 +54,14 @@ struct synack_stack {
 /* The caller's config of `version`, completed with this release's defaults
  * (stack.c).  Returns 0, or -EINVAL for a NULL config or an unknown version. */
 int sn_config_import(int version, const struct synack_config *c, struct synack_config *out);
+
+/* Test hook, not in the public API (tools link the static library): every
+ * connection opened from now on gets ISN `isn` and TSval offset `ts_offset`
+ * (RFC 7323 5.4), so that a test can start the sequence and timestamp
+ * spaces just below 2^32 and have them wrap mid-test (`synack script
+ * --wrap`).  Never for production: predictable ISNs invite blind attacks
+ * (RFC 6528). */
+void sn_stack_fix_initial(struct synack_stack *s, uint32_t isn, uint32_t ts_offset);
 
 /* ---- ip layer (src/ip) ---- */
 int sn_ip_input(struct synack_stack *s, const uint8_t *pkt, size_t len);

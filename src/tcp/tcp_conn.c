@@ -237,7 +237,14 @@ int sn_tcb_insert(struct synack_stack *s, struct sn_tcb *tcb)
 uint32_t sn_tcp_new_isn(struct synack_stack *s, const struct synack_tuple *t)
 {
     (void)t;
-    return (uint32_t)sn_rng_next(&s->rng);
+    uint32_t isn = (uint32_t)sn_rng_next(&s->rng);
+    return s->initial_fixed ? s->initial_isn : isn;
+}
+
+uint32_t sn_tcp_new_ts_offset(struct synack_stack *s)
+{
+    uint32_t off = (uint32_t)sn_rng_next(&s->rng);
+    return s->initial_fixed ? s->initial_ts_offset : off;
 }
 
 int sn_tcp_port_ref(struct synack_stack *s, uint16_t port, bool exclusive)

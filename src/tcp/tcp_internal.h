@@ -288,6 +288,8 @@ void sn_tcp_drop(struct synack_stack *s, struct sn_tcb *tcb, int err);
 void sn_tcp_detach(struct synack_stack *s, struct sn_tcb *tcb, bool to_timewait);
 int sn_tcb_insert(struct synack_stack *s, struct sn_tcb *tcb);
 uint32_t sn_tcp_new_isn(struct synack_stack *s, const struct synack_tuple *t);
+/* A new connection's TSval clock offset (RFC 7323 5.4: random per connection). */
+uint32_t sn_tcp_new_ts_offset(struct synack_stack *s);
 int sn_tcp_port_ref(struct synack_stack *s, uint16_t port, bool exclusive);
 void sn_tcp_port_unref(struct synack_stack *s, uint16_t port);
 /* Pick an ephemeral local port for a connection to (raddr, rport). */

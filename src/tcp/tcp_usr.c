@@ -84,7 +84,7 @@ int sn_tcp_usr_connect(struct synack_stack *s, struct sn_tcb *tcb, uint32_t radd
     tcb->snd_una = tcb->snd_nxt = tcb->snd_max = tcb->snd_sml = tcb->iss;
     tcb->rcv_mss = (uint16_t)(s->cfg.mtu - 40u);
     tcb->rcv_wscale = s->cfg.wscale ? sn_tcp_choose_wscale(tcb->rcv.cap) : 0;
-    tcb->ts_offset = (uint32_t)sn_rng_next(&s->rng);
+    tcb->ts_offset = sn_tcp_new_ts_offset(s);
     tcb->so_error = 0;
     tcb->rtx_count = 0;
     int rc = sn_tcb_insert(s, tcb);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every packet script under tests/scripts (`synack script`, see
-# tests/scripts/README.md) and fails if any fails.  First checks the runner
+# tests/scripts/README.md), as written and again with --wrap, and fails if
+# any fails.  First checks the runner
 # itself: scripts that must fail are run and their reports compared with what
 # they must say (so that no mistake can pass unseen), and a few that use its
 # timing features must pass.
@@ -13,11 +14,14 @@ tmp=$(mktemp -d "${SYNACK_TEST_TMP:-/tmp}/packet_scripts.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 status=0
 
+# Extra flags for the runner in the self-checks below (e.g. --lenient-tail).
+flags=()
+
 # must_fail NAME EXPECTED-TEXT: runs $tmp/NAME.pkt (from stdin); it must FAIL
 # with a report containing EXPECTED-TEXT.
 must_fail() {
     cat > "$tmp/$1.pkt"
-    out=$("$SYNACK_BIN" script "$tmp/$1.pkt" 2>&1)
+    out=$("$SYNACK_BIN" script "${flags[@]}" "$tmp/$1.pkt" 2>&1)
     rc=$?
     if [ $rc -ne 1 ] || ! grep -q "^FAIL " <<< "$out" || ! grep -qF -- "$2" <<< "$out"; then
         echo "runner self-check '$1' (exit $rc) should have failed with: $2"
@@ -29,7 +33,7 @@ must_fail() {
 # must_pass NAME: runs $tmp/NAME.pkt (from stdin); it must PASS.
 must_pass() {
     cat > "$tmp/$1.pkt"
-    if ! out=$("$SYNACK_BIN" script "$tmp/$1.pkt" 2>&1); then
+    if ! out=$("$SYNACK_BIN" script "${flags[@]}" "$tmp/$1.pkt" 2>&1); then
         echo "runner self-check '$1' should have passed:"
         echo "$out"
         status=1
@@ -96,6 +100,36 @@ must_fail still-blocked "still blocked at" <<'EOF'
 +0  listen(3, 1) = 0
 +0  accept(3, ..., ...) = 4
 EOF
+# --lenient-tail (packetdrill's behaviour, for third-party suites): packets
+# after the last '>' line are ignored, and only those.
+flags=(--lenient-tail)
+must_pass lenient-at-end <<'EOF'
+0   < S 0:0(0) win 100
++0.1 close(3) = -1 EBADF (Bad file descriptor)
+EOF
+must_fail lenient-before-expected "unexpected outbound packet before this event" <<'EOF'
+0    < S 0:0(0) win 100
++0.1 close(3) = -1 EBADF (Bad file descriptor)
++0.1 < S 0:0(0) win 100
++0   > R. 0:0(0) ack 1 win 0
+EOF
+flags=()
+# --wrap really starts both sides' numbers just below 2^32 (the mapping is
+# otherwise invisible: every script must pass both ways).
+cat > "$tmp/wrap.pkt" <<'EOF'
+0    socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0   bind(3, ..., ...) = 0
++0   listen(3, 1) = 0
++0   < S 0:0(0) win 65535 <mss 1460>
++0   > S. 0:0(0) ack 1 <mss 1460>
+EOF
+out=$("$SYNACK_BIN" script --wrap --verbose "$tmp/wrap.pkt" 2>&1)
+if ! grep -q "^PASS" <<< "$out" || ! grep -q "synack's ISN on the wire: 4294964796" <<< "$out" ||
+   ! grep -q "the peer's sequence number on the wire: 4294965796" <<< "$out"; then
+    echo "runner self-check: --wrap does not start the numbers below 2^32:"
+    echo "$out"
+    status=1
+fi
 if "$SYNACK_BIN" script > /dev/null 2>&1; then
     echo "runner self-check: 'synack script' without files should fail"
     status=1
@@ -106,5 +140,10 @@ if [ ${#scripts[@]} -eq 0 ]; then
     echo "packet_scripts: no scripts under $SYNACK_SRC/tests/scripts"
     exit 1
 fi
+# Every script twice: as written, and with every number space starting just
+# below 2^32 so that sequence numbers and timestamps wrap mid-script (issue 9).
+echo "== as written"
 "$SYNACK_BIN" script "${scripts[@]}" || status=1
+echo "== --wrap"
+"$SYNACK_BIN" script --wrap "${scripts[@]}" || status=1
 exit $status

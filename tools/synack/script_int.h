@@ -200,10 +200,29 @@ struct sn_pending {
     size_t sent;             /* blocking send: bytes accepted so far */
 };
 
+/* How `synack script` runs the scripts (its command-line flags). */
+struct sn_run_opts {
+    bool verbose;        /* --verbose */
+    bool wrap;           /* --wrap: number spaces start just below 2^32 */
+    bool lenient_tail;   /* --lenient-tail: packets after the last `>` line are ignored */
+};
+
+/* --wrap: how far below 2^32 the script's number spaces start, so that they
+ * wrap after this much of a script: the peer's sequence numbers after 1500
+ * bytes, synack's after 2500, the peer's TS vals at 150, synack's TSval
+ * clock after 400 ms. */
+#define SN_WRAP_PEER_SEQ (0u - 1500u)
+#define SN_WRAP_LOCAL_ISN (0u - 2500u)
+#define SN_WRAP_PEER_TS (0u - 150u)
+#define SN_WRAP_LOCAL_TS (0u - 400u)
+
 struct sn_runner {
     const struct sn_script *sc;
     const char *path;
     bool verbose;
+    bool lenient_tail;
+    bool past_last_expect;    /* lenient_tail: every `>` line has been matched */
+    uint32_t wrap_seq, wrap_ts;  /* added to the peer's sequence numbers and TS vals (0: no --wrap) */
     FILE *out;
 
     struct synack_stack *stack;
@@ -251,6 +270,8 @@ int sn_packet_inject(struct sn_runner *r, const struct sn_event *ev);
  * recorded). */
 int sn_packet_expect(struct sn_runner *r, const struct sn_event *ev, synack_time_t lo,
                      synack_time_t hi, const char *when);
+/* Drop the oldest queued outbound packet, tracing it as ignored (--lenient-tail). */
+void sn_packet_ignore(struct sn_runner *r);
 /* Report a queued outbound packet that no line expects; returns -1. */
 int sn_packet_unexpected(struct sn_runner *r, int line, const char *when);
 

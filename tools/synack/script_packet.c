@@ -99,7 +99,8 @@ static uint32_t map_ecr(const struct sn_conn *c, uint32_t ecr)
 
 /* Writes the options as the script lists them (the parser checked that
  * they fill whole 32-bit words); returns their length. */
-static size_t encode_opts(const struct sn_conn *c, const struct sn_packet *p, uint8_t *o)
+static size_t encode_opts(const struct sn_runner *r, const struct sn_conn *c,
+                          const struct sn_packet *p, uint8_t *o)
 {
     size_t n = 0;
     uint32_t off = local_offset(c);
@@ -116,7 +117,7 @@ static size_t encode_opts(const struct sn_conn *c, const struct sn_packet *p, ui
             o[n + 2] = (uint8_t)t->v1;
             break;
         case SYNACK_TCPOPT_TIMESTAMP:
-            put32(o + n + 2, t->v1);
+            put32(o + n + 2, t->v1 + r->wrap_ts);
             put32(o + n + 6, (p->flags & SYNACK_TH_ACK) ? map_ecr(c, t->v2) : t->v2);
             break;
         case SYNACK_TCPOPT_SACK:
@@ -145,7 +146,7 @@ int sn_packet_inject(struct sn_runner *r, const struct sn_event *ev)
     uint16_t sport = p->has_ports ? p->sport : r->rport, dport = p->has_ports ? p->dport : r->lport;
     const struct sn_conn *c = conn_find(r, dport, sport);
     uint8_t opts[SN_TCP_OPT_SPACE];
-    size_t olen = p->opts_mode == SN_OPTS_LIST ? encode_opts(c, p, opts) : 0;
+    size_t olen = p->opts_mode == SN_OPTS_LIST ? encode_opts(r, c, p, opts) : 0;
     size_t tcplen = SYNACK_TCP_HDR_MIN + olen + p->len;
     size_t total = SYNACK_IPV4_HDR_MIN + tcplen;
     if (total > 65535) {
@@ -156,7 +157,7 @@ int sn_packet_inject(struct sn_runner *r, const struct sn_event *ev)
     memset(tcp, 0, tcplen);   /* the payload is zeros */
     put16(tcp, sport);
     put16(tcp + 2, dport);
-    put32(tcp + 4, p->seq);
+    put32(tcp + 4, p->seq + r->wrap_seq);
     put32(tcp + 8, p->ack + ((p->flags & SYNACK_TH_ACK) ? local_offset(c) : 0));
     tcp[12] = (uint8_t)(((SYNACK_TCP_HDR_MIN + olen) / 4) << 4);
     tcp[13] = p->flags;
@@ -188,6 +189,8 @@ int sn_packet_inject(struct sn_runner *r, const struct sn_event *ev)
         sn_trace(r, "%s   (synack dropped it: %s)", text, synack_strerror(rc));
     else
         sn_trace(r, "%s", text);
+    if (p->flags & SYNACK_TH_SYN)
+        sn_trace(r, "(the peer's sequence number on the wire: %u)", (unsigned)(p->seq + r->wrap_seq));
     return 0;
 }
 
@@ -283,12 +286,22 @@ static void decode(struct sn_runner *r, const struct sn_out_pkt *o, struct actua
     p->seq = th.seq - local_offset(conn_find(r, th.sport, th.dport));
     p->len = (uint32_t)th.payload_len;
     p->has_ack = (th.flags & SYNACK_TH_ACK) != 0;
-    p->ack = th.ack;
+    /* The peer's numbers back into the script's space (--wrap moved them). */
+    p->ack = p->has_ack ? th.ack - r->wrap_seq : th.ack;
     p->has_win = true;
     p->win = th.window;
     p->has_urg = (th.flags & SYNACK_TH_URG) || th.urg_ptr;
     p->urg = th.urg_ptr;
     p->nopts = walk_opts(ip.payload + SYNACK_TCP_HDR_MIN, th.doff - SYNACK_TCP_HDR_MIN, a->opts);
+    for (uint8_t i = 0; i < p->nopts; i++) {
+        struct sn_tcp_opt *t = &a->opts[i];
+        if (t->kind == SYNACK_TCPOPT_TIMESTAMP && p->has_ack)
+            t->v2 -= r->wrap_ts;   /* the echo of a peer TS val */
+        for (unsigned b = 0; t->kind == SYNACK_TCPOPT_SACK && b < t->nsack; b++) {
+            t->sack[b][0] -= r->wrap_seq;
+            t->sack[b][1] -= r->wrap_seq;
+        }
+    }
     p->opts = a->opts;
     p->opts_mode = p->nopts ? SN_OPTS_LIST : SN_OPTS_NONE;
 }
@@ -490,6 +503,7 @@ int sn_packet_expect(struct sn_runner *r, const struct sn_event *ev, synack_time
         c->live_isn = a.live_seq;
         c->script_isn = e->seq;
         a.p.seq = e->seq;
+        sn_trace(r, "(synack's ISN on the wire: %u)", (unsigned)a.live_seq);
     }
     if (merge_segments(r, e, &a, hi) < 0)
         return -1;
@@ -513,6 +527,16 @@ int sn_packet_expect(struct sn_runner *r, const struct sn_event *ev, synack_time
     learn(r, e, &a);
     sn_trace(r, "%s", strchr(act, ' ') + 1);
     return 0;
+}
+
+void sn_packet_ignore(struct sn_runner *r)
+{
+    struct actual a;
+    char act[640];
+    decode(r, &r->q[r->qhead], &a);
+    queue_pop(r);
+    render_actual(&a, NULL, false, act, sizeof(act));
+    sn_trace(r, "%s   (ignored: after the last '>' line, --lenient-tail)", strchr(act, ' ') + 1);
 }
 
 int sn_packet_unexpected(struct sn_runner *r, int line, const char *when)

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/stack_internal.h"   /* sn_stack_fix_initial: the --wrap test hook */
 #include "synack/socket.h"
 
 #define SCRIPT_SEED 1                       /* the stack's PRNG: fixed for repeatable runs */
@@ -131,6 +132,19 @@ static int run_until(struct sn_runner *r, synack_time_t t)
 
 /* ---- events ---------------------------------------------------------------------- */
 
+/* --lenient-tail, once the last `>` line has matched: packets nobody expects
+ * any more are dropped (traced under --verbose), as packetdrill ignores what
+ * the stack sends after the last packet a script expects.  Returns whether
+ * it dropped them. */
+static bool drain_tail(struct sn_runner *r)
+{
+    if (!r->lenient_tail || !r->past_last_expect)
+        return false;
+    while (r->qlen > 0)
+        sn_packet_ignore(r);
+    return true;
+}
+
 static synack_time_t at(const struct sn_event *ev, int64_t us, synack_time_t base)
 {
     return ev->time_kind == SN_TIME_ABS ? (synack_time_t)us : base + (synack_time_t)us;
@@ -166,7 +180,7 @@ static int run_event(struct sn_runner *r, const struct sn_event *ev)
     }
     if (run_until(r, t) < 0)
         return -1;
-    if (r->qlen > 0)
+    if (r->qlen > 0 && drain_tail(r) == 0)
         return sn_packet_unexpected(r, ev->line, "before this event");
     switch (ev->kind) {
     case SN_EV_PACKET:
@@ -192,7 +206,12 @@ static int run_script(struct sn_runner *r)
         if (!sc->opts[i].used && r->verbose)
             fprintf(r->out, "  note: line %d: option --%s ignored\n", sc->opts[i].line,
                     sc->opts[i].name);
+    size_t last_expect = 0;   /* one past the last `>` line */
+    for (size_t i = 0; i < sc->nev; i++)
+        if (sc->ev[i]->kind == SN_EV_PACKET && sc->ev[i]->u.pkt.outbound)
+            last_expect = i + 1;
     for (size_t i = 0; i < sc->nev; i++) {
+        r->past_last_expect = i >= last_expect;
         if (run_event(r, sc->ev[i]) < 0)
             return -1;
         if (r->qoverflow) {
@@ -202,7 +221,8 @@ static int run_script(struct sn_runner *r)
         }
     }
     int last = sc->nev ? sc->ev[sc->nev - 1]->line : 0;
-    if (r->qlen > 0)
+    r->past_last_expect = true;
+    if (r->qlen > 0 && !drain_tail(r))
         return sn_packet_unexpected(r, last, "after the last event");
     /* Like packetdrill, wait for a blocking call to return; it fails once
      * past its end time (sn_call_wake() is then due). */
@@ -215,7 +235,7 @@ static int run_script(struct sn_runner *r)
             return -1;
         }
     }
-    if (r->qlen > 0)
+    if (r->qlen > 0 && !drain_tail(r))
         return sn_packet_unexpected(r, last, "after the last event");
     return 0;
 }
@@ -261,7 +281,7 @@ static char *read_file(const char *path, size_t *len)
 }
 
 /* Runs one script; prints PASS/FAIL and the report.  Returns true if it passed. */
-static bool run_file(const char *path, bool verbose, FILE *out)
+static bool run_file(const char *path, const struct sn_run_opts *o, FILE *out)
 {
     size_t len = 0;
     char *text = read_file(path, &len);
@@ -289,11 +309,16 @@ static bool run_file(const char *path, bool verbose, FILE *out)
     }
     r->sc = &sc;
     r->path = path;
-    r->verbose = verbose;
+    r->verbose = o->verbose;
+    r->lenient_tail = o->lenient_tail;
+    if (o->wrap) {
+        r->wrap_seq = SN_WRAP_PEER_SEQ;
+        r->wrap_ts = SN_WRAP_PEER_TS;
+    }
     r->out = out;
     r->lport = sc.bind_port;
     r->rport = PASSIVE_REMOTE_PORT;
-    if (verbose)
+    if (o->verbose)
         fprintf(out, "%s:\n", path);
     struct synack_config cfg;
     synack_config_default(&cfg);
@@ -304,10 +329,13 @@ static bool run_file(const char *path, bool verbose, FILE *out)
     if (sc.max_timewait)
         cfg.max_timewait = sc.max_timewait - 1;
     rc = synack_stack_new(&cfg, on_output, r, &r->stack);
-    if (rc < 0)
+    if (rc < 0) {
         sn_fail(r, 0, "cannot create a synack stack: %s", synack_strerror(rc));
-    else
+    } else {
+        if (o->wrap)
+            sn_stack_fix_initial(r->stack, SN_WRAP_LOCAL_ISN, SN_WRAP_LOCAL_TS);
         run_script(r);
+    }
 
     bool pass = !r->failed;
     fprintf(out, "%s %s\n%s", pass ? "PASS" : "FAIL", path, r->diag);
@@ -323,31 +351,43 @@ static bool run_file(const char *path, bool verbose, FILE *out)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: synack script [--verbose] FILE...\n"
+    fprintf(f, "usage: synack script [--verbose] [--wrap] [--lenient-tail] FILE...\n"
                "Runs packetdrill-style scripts against a synack stack in virtual time and\n"
                "prints PASS or FAIL for each, with the differences (tests/scripts/README.md).\n"
-               "  -v, --verbose  trace every packet and call, and what is ignored\n");
+               "  -v, --verbose     trace every packet and call, and what is ignored\n"
+               "  --wrap            start synack's and the peer's sequence numbers and\n"
+               "                    timestamps just below 2^32, so that they wrap mid-script\n"
+               "                    (the script's numbers are mapped; it runs unchanged)\n"
+               "  --lenient-tail    ignore packets synack sends after the last '>' line has\n"
+               "                    matched, as packetdrill does (for third-party suites);\n"
+               "                    by default any packet no line expects is a failure\n");
 }
 
 int synack_cmd_script(int argc, char **argv)
 {
-    bool verbose = false;
+    struct sn_run_opts o = {0};
     int first = 1;
     for (; first < argc && argv[first][0] == '-' && argv[first][1] != '\0'; first++) {
-        if (strcmp(argv[first], "--") == 0) {
+        const char *a = argv[first];
+        if (strcmp(a, "--") == 0) {
             first++;
             break;
         }
-        if (strcmp(argv[first], "--help") == 0 || strcmp(argv[first], "-h") == 0) {
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             usage(stdout);
             return 0;
         }
-        if (strcmp(argv[first], "--verbose") != 0 && strcmp(argv[first], "-v") != 0) {
-            fprintf(stderr, "synack script: unknown option %s\n", argv[first]);
+        if (strcmp(a, "--verbose") == 0 || strcmp(a, "-v") == 0) {
+            o.verbose = true;
+        } else if (strcmp(a, "--wrap") == 0) {
+            o.wrap = true;
+        } else if (strcmp(a, "--lenient-tail") == 0) {
+            o.lenient_tail = true;
+        } else {
+            fprintf(stderr, "synack script: unknown option %s\n", a);
             usage(stderr);
             return 2;
         }
-        verbose = true;
     }
     if (first >= argc) {
         usage(stderr);
@@ -355,7 +395,7 @@ int synack_cmd_script(int argc, char **argv)
     }
     unsigned passed = 0, failed = 0;
     for (int i = first; i < argc; i++) {
-        if (run_file(argv[i], verbose, stdout))
+        if (run_file(argv[i], &o, stdout))
             passed++;
         else
             failed++;
