@@ -172,6 +172,8 @@ struct synack_stack_stats {
      * incarnations accepted over one (RFC 6191), SYNs it refused silently
      * on timestamps. */
     uint64_t tcp_tw_evicted, tcp_tw_reused, tcp_tw_refused;
+    uint64_t tcp_timeouts;      /* retransmission timer expiries (RFC 6298 5.4) */
+    uint64_t tcp_fast_retrans;  /* fast retransmits: loss recovery entered (RFC 5681 3.2, RFC 6675) */
     /* New counters go here, and into the name table of src/core/stats.c. */
 };
 SYNACK_API const struct synack_stack_stats *synack_stack_stats(const struct synack_stack *s);

@@ -38,6 +38,7 @@ static const struct {
     STAT(tcp_retrans), STAT(tcp_conns_opened), STAT(tcp_conns_accepted), STAT(tcp_conns_reset),
     STAT(tcp_timewait), STAT(tcp_conns_active),
     STAT(tcp_tw_evicted), STAT(tcp_tw_reused), STAT(tcp_tw_refused),
+    STAT(tcp_timeouts), STAT(tcp_fast_retrans),
 };
 
 #define NSTATS (sizeof(stats_table) / sizeof(stats_table[0]))

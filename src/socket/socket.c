@@ -450,6 +450,11 @@ int synack_setsockopt(struct synack_stack *s, int fd, int level, int name, const
         case SO_REUSEADDR:
             tcb->flags = v ? tcb->flags | SN_TF_REUSEADDR : tcb->flags & ~SN_TF_REUSEADDR;
             return 0;
+        case SO_OOBINLINE:
+            /* Urgent data is always delivered inline (RFC 6093 advises it);
+             * the option is accepted and reported as set. */
+            tcb->flags = v ? tcb->flags | SN_TF_OOBINLINE : tcb->flags & ~SN_TF_OOBINLINE;
+            return 0;
         case SO_SNDBUF:
             rc = sn_ring_resize(&tcb->snd, &s->mem, buf_size(v));
             return rc < 0 ? fail(-rc) : 0;
@@ -500,10 +505,32 @@ int synack_setsockopt(struct synack_stack *s, int fd, int level, int name, const
             tcb->x->ka_cnt = (uint8_t)v;
             return 0;
         case TCP_MAXSEG:
+            /* Before connect() or listen(): the MSS offered in the SYN (and
+             * the most sent) is at most v.  Afterwards it changes nothing. */
             if (v < 88 || v > 65495)
                 return fail(EINVAL);
-            if (!sn_tcb_synchronized(tcb) && (uint32_t)v < tcb->rcv_mss + 0u)
-                tcb->rcv_mss = (uint16_t)v;
+            if (tcb->state == SYNACK_CLOSED || tcb->state == SYNACK_LISTEN) {
+                uint32_t link = (uint32_t)s->cfg.mtu - 40u;
+                tcb->rcv_mss = (uint16_t)((uint32_t)v < link ? (uint32_t)v : link);
+            }
+            return 0;
+        case TCP_USER_TIMEOUT:
+            /* RFC 5482: how long (ms) sent data may stay unacknowledged, or
+             * the window shut, before the connection is aborted; 0 = off. */
+            if (v < 0)
+                return fail(EINVAL);
+            if (v == 0) {
+                if (tcb->x) {
+                    tcb->x->user_timeout = 0;
+                    tcb->x->stall_ms = 0;
+                    sn_tcb_ext_trim(s, tcb);
+                }
+                return 0;
+            }
+            if (!sn_tcb_ext_get(s, tcb))
+                return fail(ENOMEM);
+            tcb->x->user_timeout = (uint32_t)v;
+            sn_tcp_stall_start(s, tcb); /* measured from now at the latest */
             return 0;
         default:
             return fail(ENOPROTOOPT);
@@ -547,6 +574,7 @@ int synack_getsockopt(struct synack_stack *s, int fd, int level, int name, void 
         case SO_RCVBUF: v = (int)tcb->rcv.cap; break;
         case SO_TYPE: v = SOCK_STREAM; break;
         case SO_ACCEPTCONN: v = tcb->state == SYNACK_LISTEN; break;
+        case SO_OOBINLINE: v = (tcb->flags & SN_TF_OOBINLINE) != 0; break;
         case SO_RCVLOWAT: v = sn_x(tcb)->rcvlowat ? (int)sn_x(tcb)->rcvlowat : 1; break;
         case SO_SNDLOWAT: v = 1; break;
         default: return fail(ENOPROTOOPT);
@@ -569,6 +597,7 @@ int synack_getsockopt(struct synack_stack *s, int fd, int level, int name, void 
         case TCP_KEEPINTVL: v = sn_tcp_ka_intvl(tcb); break;
         case TCP_KEEPCNT: v = sn_tcp_ka_cnt(tcb); break;
         case TCP_MAXSEG: v = sn_tcb_synchronized(tcb) ? tcb->mss : tcb->rcv_mss ? tcb->rcv_mss : 536; break;
+        case TCP_USER_TIMEOUT: v = (int)sn_x(tcb)->user_timeout; break;
         case TCP_CONGESTION: {
             const char *algo = sn_tcb_cc(tcb)->name;
             char buf[16] = {0};

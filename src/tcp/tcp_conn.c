@@ -286,9 +286,11 @@ short sn_tcp_poll_events(const struct sn_tcb *tcb)
     short ev = 0;
     if (tcb->state == SYNACK_LISTEN)
         return sn_tcb_lsn(tcb) && sn_tcb_lsn(tcb)->acc_len > 0 ? POLLIN : 0;
-    /* SO_RCVLOWAT: readable from that many bytes, or at the end of the data. */
+    /* SO_RCVLOWAT: readable from that many bytes, or at the end of the data;
+     * data that came on a SYN waits for the handshake. */
     uint32_t lowat = sn_x(tcb)->rcvlowat ? sn_x(tcb)->rcvlowat : 1;
-    if (tcb->rcv.len >= lowat || (tcb->rcv.len > 0 && tcb->rcv.len >= tcb->rcv.cap) ||
+    bool opening = tcb->state == SYNACK_SYN_SENT || tcb->state == SYNACK_SYN_RECEIVED;
+    if ((!opening && (tcb->rcv.len >= lowat || (tcb->rcv.len > 0 && tcb->rcv.len >= tcb->rcv.cap))) ||
         (tcb->flags & (SN_TF_RCVD_FIN | SN_TF_SHUT_RD)))
         ev |= POLLIN;
     if (tcb->flags & SN_TF_RCVD_FIN)

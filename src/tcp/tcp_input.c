@@ -29,7 +29,10 @@ static uint32_t send_mss(const struct synack_stack *s, const struct sn_tcb *tcb,
 {
     if (peer_mss < SN_TCP_MSS_FLOOR)
         peer_mss = SN_TCP_MSS_FLOOR;
+    /* Our own limit: the link's, or less if TCP_MAXSEG asked for less. */
     uint32_t mss = s->cfg.mtu - 40u;
+    if (tcb->rcv_mss && tcb->rcv_mss < mss)
+        mss = tcb->rcv_mss;
     if (peer_mss < mss)
         mss = peer_mss;
     if (tcb->flags & SN_TF_TS)
@@ -59,6 +62,8 @@ static void tcp_syn_options(struct synack_stack *s, struct sn_tcb *tcb, const st
         tcb->flags |= SN_TF_TS;
         tcb->ts_recent = o->tsval;
     }
+    /* Our own limit is the MSS we offered (the link MTU, or less with
+     * TCP_MAXSEG); the peer's option can only lower it. */
     uint32_t peer_mss = (o->present & SYNACK_TCPOPT_F_MSS) ? o->mss : 536;
     uint32_t mss = send_mss(s, tcb, peer_mss);
     tcb->mss = (uint16_t)mss;
@@ -79,6 +84,10 @@ static void enter_established(struct synack_stack *s, struct sn_tcb *tcb)
         tcb->rto = (uint32_t)(SYNACK_SEC(3) < s->cfg.rto_max ? SYNACK_SEC(3) : s->cfg.rto_max);
     tcb->rtx_count = 0;
     tcb->last_rcv = s->now;
+    /* RFC 5681 3.1: when the SYN or SYN-ACK had to be sent again, the
+     * initial window is one segment. */
+    if (tcb->flags & SN_TF_SYNRTX)
+        tcb->cwnd = tcb->mss;
     sn_tcp_arm_keepalive(s, tcb);
 }
 
@@ -134,8 +143,11 @@ static int tcp_input_listen(struct synack_stack *s, struct sn_tcb *l, const stru
     cx->linger_time = sn_x(l)->linger_time;
     c->state = SYNACK_LISTEN; /* so the trace shows LISTEN -> SYN-RECEIVED */
     c->rcv_mss = (uint16_t)(s->cfg.mtu - 40u);
+    if (l->rcv_mss && l->rcv_mss < c->rcv_mss)
+        c->rcv_mss = l->rcv_mss; /* TCP_MAXSEG set on the listener */
     c->rcv_nxt = seg->seq + 1;
     c->rcv_adv = c->rcv_nxt;
+    c->last_ack_sent = c->rcv_nxt;
     tcp_syn_options(s, c, seg);
     c->iss = sn_tcp_new_isn(s, &c->te.tuple);
     c->snd_una = c->snd_nxt = c->snd_max = c->snd_sml = c->iss;
@@ -161,6 +173,27 @@ static int tcp_input_listen(struct synack_stack *s, struct sn_tcb *l, const stru
     return 0;
 }
 
+static void tcp_input_fin(struct synack_stack *s, struct sn_tcb *tcb);
+
+/* Data that came with a SYN (or SYN-ACK) received in SYN-SENT: taken up to
+ * the window our SYN offered.  Returns whether all of it was taken. */
+static bool syn_text(struct synack_stack *s, struct sn_tcb *tcb, const struct sn_seg *seg)
+{
+    uint32_t dlen = (uint32_t)seg->th.payload_len;
+    if (dlen == 0)
+        return true;
+    uint32_t wnd = sn_tcp_rcv_space(tcb);
+    if (wnd > 0xffff)
+        wnd = 0xffff; /* RFC 7323 2.2: our SYN's window was not scaled */
+    bool all = dlen <= wnd;
+    if (!all)
+        dlen = wnd;
+    uint32_t adv = sn_tcp_reass(s, tcb, seg->seq + 1, seg->th.payload, dlen);
+    tcb->bytes_received += adv;
+    tcb->flags |= SN_TF_ACKNOW;
+    return all && adv == (uint32_t)seg->th.payload_len;
+}
+
 /* RFC 9293 3.10.7.3 */
 static int tcp_input_syn_sent(struct synack_stack *s, struct sn_tcb *tcb, const struct sn_seg *seg)
 {
@@ -181,6 +214,7 @@ static int tcp_input_syn_sent(struct synack_stack *s, struct sn_tcb *tcb, const 
         return 0;
     tcb->rcv_nxt = seg->seq + 1;
     tcb->rcv_adv = tcb->rcv_nxt;
+    tcb->last_ack_sent = tcb->rcv_nxt;
     tcp_syn_options(s, tcb, seg);
     tcb->snd_wnd = seg->th.window;
     tcb->max_sndwnd = tcb->snd_wnd;
@@ -199,12 +233,22 @@ static int tcp_input_syn_sent(struct synack_stack *s, struct sn_tcb *tcb, const 
         enter_established(s, tcb);
         tcb->flags &= ~SN_TF_CONNECTING;
         tcb->flags |= SN_TF_ACKNOW;
+        /* RFC 9293 3.10.7.3: "If there are other controls or text in the
+         * segment, continue processing at the sixth step": data (and a FIN)
+         * carried on the SYN-ACK is kept. */
+        if (syn_text(s, tcb, seg) && (seg->flags & SYNACK_TH_FIN))
+            tcp_input_fin(s, tcb);
         sn_tcp_output(s, tcb);
         sn_tcp_notify(s, tcb);
         return 0;
     }
-    /* Simultaneous open (RFC 9293 figure 8): our SYN crossed theirs. */
+    /* Simultaneous open (RFC 9293 figure 8): our SYN crossed theirs.  Text
+     * on the SYN is queued until ESTABLISHED (3.10.7.3): it is held in the
+     * receive buffer, acknowledged by our SYN-ACK, and readable once the
+     * connection is synchronized.  A FIN on it is not taken (the peer
+     * sends it again). */
     sn_tcp_set_state(s, tcb, SYNACK_SYN_RECEIVED);
+    syn_text(s, tcb, seg);
     tcb->snd_nxt = tcb->iss; /* resend as <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK> */
     sn_tcp_output(s, tcb);
     return 0;
@@ -230,14 +274,14 @@ static void tcp_input_rst(struct synack_stack *s, struct sn_tcb *tcb)
         }
         sn_tcp_drop(s, tcb, ECONNREFUSED);
         return;
-    case SYNACK_ESTABLISHED:
-    case SYNACK_FIN_WAIT_1:
-    case SYNACK_FIN_WAIT_2:
-    case SYNACK_CLOSE_WAIT:
-        sn_tcp_drop(s, tcb, ECONNRESET);
-        return;
-    default: /* CLOSING, LAST-ACK, TIME-WAIT */
+    case SYNACK_TIME_WAIT:
         sn_tcp_drop(s, tcb, 0);
+        return;
+    default:
+        /* ESTABLISHED, FIN-WAIT-1/2, CLOSE-WAIT, and also CLOSING and
+         * LAST-ACK: a user still holding the socket learns of the reset
+         * from SO_ERROR (ECONNRESET, as Linux and FreeBSD report it). */
+        sn_tcp_drop(s, tcb, ECONNRESET);
         return;
     }
 }
@@ -287,6 +331,8 @@ static enum ack_result tcp_input_ack(struct synack_stack *s, struct sn_tcb *tcb,
     }
     uint32_t flight = tcb->snd_max - tcb->snd_una;
     uint32_t wnd = (uint32_t)seg->th.window << tcb->snd_wscale;
+    /* An ACK below SND.UNA is old: it may move nothing, not even the window. */
+    bool old_ack = seq_lt(seg->ack, tcb->snd_una);
     if (seq_gt(seg->ack, tcb->snd_una)) {
         uint32_t acked = seg->ack - tcb->snd_una;
         if (!(tcb->flags & SN_TF_SYNACKED)) {
@@ -311,12 +357,21 @@ static enum ack_result tcp_input_ack(struct synack_stack *s, struct sn_tcb *tcb,
                 sn_tcp_rtt_sample(s, tcb, (synack_time_t)ms * 1000u);
         }
         tcb->snd_una = seg->ack;
+        sn_tcp_stall_start(s, tcb);
         if ((tcb->flags & SN_TF_SNDURG) && seq_geq(tcb->snd_una, sn_x(tcb)->snd_up))
             tcb->flags &= ~SN_TF_SNDURG;
+        /* State compared with sequence numbers must stay within 2^31 of
+         * them however long the connection lives: what snd_una passes
+         * is pulled along (the meaning of each is unchanged).  (The urgent
+         * pointers count only while SN_TF_SNDURG / rcv_urg say so.) */
+        if (seq_lt(tcb->snd_sml, tcb->snd_una))
+            tcb->snd_sml = tcb->snd_una;
         if (seq_lt(tcb->snd_nxt, tcb->snd_una))
             tcb->snd_nxt = tcb->snd_una;
         if (seq_lt(tcb->high_rxt, tcb->snd_una))
             tcb->high_rxt = tcb->snd_una;
+        if (!(tcb->flags & SN_TF_RECOVERY) && seq_lt(tcb->recover, tcb->snd_una))
+            tcb->recover = tcb->snd_una; /* RFC 6582 4.1's test is unchanged */
         sn_sack_advance(tcb);
         sn_sack_update(s, tcb, &seg->th.opts);
         tcb->rtx_count = 0;
@@ -338,9 +393,10 @@ static enum ack_result tcp_input_ack(struct synack_stack *s, struct sn_tcb *tcb,
         if (dup || news)
             sn_tcp_recovery_on_ack(s, tcb, 0, dup, flight);
     }
-    /* RFC 9293 3.10.7.4: update the send window from the newest segment only. */
-    if (seq_lt(tcb->snd_wl1, seg->seq) ||
-        (tcb->snd_wl1 == seg->seq && seq_leq(tcb->snd_wl2, seg->ack))) {
+    /* RFC 9293 3.10.7.4: update the send window from the newest segment
+     * only (SND.WL1/SND.WL2), and never from an old ACK. */
+    if (!old_ack && (seq_lt(tcb->snd_wl1, seg->seq) ||
+                     (tcb->snd_wl1 == seg->seq && seq_leq(tcb->snd_wl2, seg->ack)))) {
         tcb->snd_wnd = wnd;
         tcb->snd_wl1 = seg->seq;
         tcb->snd_wl2 = seg->ack;
@@ -430,12 +486,20 @@ static int tcp_input_synchronized(struct synack_stack *s, struct sn_tcb *tcb,
     uint32_t dlen = (uint32_t)seg->th.payload_len;
     bool fin = (seg->flags & SYNACK_TH_FIN) != 0;
 
-    if (tcb->state == SYNACK_SYN_RECEIVED && seg->seq == tcb->rcv_nxt - 1 && /* SEG.SEQ = IRS */
+    /* SEG.SEQ = IRS: in SYN-RECEIVED the receive buffer holds only what
+     * came on the peer's SYN (unreadable before ESTABLISHED). */
+    if (tcb->state == SYNACK_SYN_RECEIVED && seg->seq == tcb->rcv_nxt - 1 - tcb->rcv.len &&
         (seg->flags & (SYNACK_TH_SYN | SYNACK_TH_RST)) == SYNACK_TH_SYN) {
         if (!(seg->flags & SYNACK_TH_ACK)) {
             /* The peer sent its SYN again: our SYN-ACK was lost.  Send it
              * again rather than a bare ACK, which a peer in SYN-SENT would
-             * drop (as Linux's tcp_check_req does). */
+             * drop (as Linux's tcp_check_req does).  It is a retransmission:
+             * Karn's rule (RFC 6298 3) takes no RTT sample from it, and the
+             * initial window becomes one segment (RFC 5681 3.1). */
+            tcb->flags &= ~SN_TF_RTT_TIMING;
+            tcb->flags |= SN_TF_SYNRTX;
+            tcb->total_retrans++;
+            s->stats.tcp_retrans++;
             tcb->snd_nxt = tcb->iss;
             sn_tcp_output(s, tcb);
             return 0;
@@ -453,9 +517,14 @@ static int tcp_input_synchronized(struct synack_stack *s, struct sn_tcb *tcb,
     }
 
     /* RFC 7323 5.3 R1: PAWS.  A timestamp older than the newest one seen
-     * marks an old duplicate from a wrapped sequence space: ACK and drop. */
-    if ((tcb->flags & SN_TF_TS) && (seg->th.opts.present & SYNACK_TCPOPT_F_TIMESTAMP) &&
-        !(seg->flags & SYNACK_TH_RST) && seq_lt(seg->th.opts.tsval, tcb->ts_recent)) {
+     * marks an old duplicate from a wrapped sequence space: ACK and drop.
+     * RFC 7323 5.5: after more than 24 days idle, the peer's timestamp
+     * clock may have wrapped, TS.Recent is no longer valid and the
+     * segment is not dropped for it. */
+    bool has_ts = (tcb->flags & SN_TF_TS) && (seg->th.opts.present & SYNACK_TCPOPT_F_TIMESTAMP);
+    bool ts_stale = has_ts && s->now - tcb->last_rcv > SN_TCP_PAWS_IDLE;
+    if (has_ts && !ts_stale && !(seg->flags & SYNACK_TH_RST) &&
+        seq_lt(seg->th.opts.tsval, tcb->ts_recent)) {
         s->stats.tcp_drop++;
         tcb->flags |= SN_TF_ACKNOW;
         sn_tcp_output(s, tcb);
@@ -511,6 +580,14 @@ static int tcp_input_synchronized(struct synack_stack *s, struct sn_tcb *tcb,
     case ACK_CONTINUE:
         break;
     }
+    /* RFC 7323 4.3 and 5.3 R3, RFC 5961 5.2: TS.Recent is taken only from
+     * a segment that passed every test above (PAWS, the sequence number,
+     * RST, SYN, the ACK) and covers the left edge of the window we last
+     * acknowledged (SEG.SEQ <= Last.ACK.sent); never from one discarded, so
+     * one forged segment cannot make PAWS drop every genuine one. */
+    if (has_ts && seq_leq(seg->seq, tcb->last_ack_sent) &&
+        (ts_stale || seq_geq(seg->th.opts.tsval, tcb->ts_recent)))
+        tcb->ts_recent = seg->th.opts.tsval;
 
     /* Trim what lies before RCV.NXT (a partial retransmission) and past the window. */
     if (seq_lt(seq, tcb->rcv_nxt)) {
@@ -622,6 +699,16 @@ out:
     return 0;
 }
 
+/* RFC 1122 3.2.1.3: addresses that may never be a source: 0.0.0.0 (this
+ * host, only while it learns its address), the limited broadcast and every
+ * class E address, multicast (class D), loopback, and our own address
+ * (a "land" segment: nobody else may use it). */
+static bool bad_source(const struct synack_stack *s, uint32_t src)
+{
+    uint32_t top = src >> 24;
+    return src == 0 || top == 127 || top >= 224 || src == s->cfg.addr;
+}
+
 int sn_tcp_input(struct synack_stack *s, const struct synack_ipv4_hdr *ip)
 {
     struct sn_seg seg;
@@ -639,6 +726,13 @@ int sn_tcp_input(struct synack_stack *s, const struct synack_ipv4_hdr *ip)
     seg.flags = seg.th.flags;
     seg.len = (uint32_t)seg.th.payload_len + ((seg.flags & SYNACK_TH_SYN) ? 1u : 0u) +
               ((seg.flags & SYNACK_TH_FIN) ? 1u : 0u);
+    /* RFC 1122 4.2.3.10: a segment from a broadcast or multicast address
+     * (or any other impossible source, or port 0) is dropped silently:
+     * answering it with a RST would reflect it to many hosts, or to us. */
+    if (bad_source(s, ip->src) || seg.th.sport == 0 || seg.th.dport == 0) {
+        s->stats.tcp_drop++;
+        return -EADDRNOTAVAIL;
+    }
 
     struct synack_tuple k = {
         .laddr = ip->dst, .lport = seg.th.dport, .raddr = ip->src, .rport = seg.th.sport};
@@ -661,12 +755,6 @@ int sn_tcp_input(struct synack_stack *s, const struct synack_ipv4_hdr *ip)
     }
     struct sn_tcb *tcb = sn_tcb_of_entry(e);
     tcb->segs_in++;
-    if (seg.th.opts.present & SYNACK_TCPOPT_F_TIMESTAMP) {
-        /* RFC 7323 4.3: remember the newest TSval from an in-window segment. */
-        if ((tcb->flags & SN_TF_TS) && seq_leq(seg.seq, tcb->rcv_nxt) &&
-            seq_geq(seg.th.opts.tsval, tcb->ts_recent))
-            tcb->ts_recent = seg.th.opts.tsval;
-    }
     switch (tcb->state) {
     case SYNACK_LISTEN:
         return tcp_input_listen(s, tcb, &seg);

@@ -68,6 +68,18 @@ enum sn_tcp_timer {
 #define SN_TF_CLOSE_TIMER (1u << 26) /* the keepalive slot holds the close deadline */
 #define SN_TF_CORK        (1u << 29) /* TCP_CORK: hold partial segments */
 #define SN_TF_MORE        (1u << 30) /* the last send had MSG_MORE: hold its partial segment */
+#define SN_TF_OOBINLINE   (1u << 27) /* SO_OOBINLINE as the user set it (urgent data is always inline) */
+#define SN_TF_RESCUED     (1u << 28) /* RFC 6675 NextSeg rule 4: the rescue retransmission of this recovery went */
+#define SN_TF_SYNRTX      (1u << 31) /* our SYN or SYN-ACK was retransmitted: IW is one segment (RFC 5681 3.1) */
+
+/* Retransmissions (or zero-window probes) an orphaned connection - closed by
+ * its application, its FIN still to be acknowledged - gets before it is
+ * aborted with a RST: Linux's tcp_orphan_retries, whose default 0 means 8. */
+#define SN_TCP_ORPHAN_RETRIES 8u
+
+/* RFC 7323 5.5: a connection idle this long may face a peer whose
+ * timestamp clock wrapped; TS.Recent is then no longer used by PAWS. */
+#define SN_TCP_PAWS_IDLE SYNACK_SEC(24ull * 24 * 3600)
 
 /* A segment after parsing, as the input path sees it. */
 struct sn_seg {
@@ -136,6 +148,11 @@ struct sn_tcb_ext {
     struct sn_tcb *listener;
     struct sn_tcb *acc_next;
     struct sn_listen *lsn;            /* a listener's accept queue (tcp_usr.c) */
+    /* TCP_USER_TIMEOUT (RFC 5482), ms, 0 = off; while set, the time (ms
+     * clock, wrapping) since which the sender has made no progress: data
+     * first outstanding, snd_una last moved, or the window closed. */
+    uint32_t user_timeout;
+    uint32_t stall_ms;
 };
 
 struct sn_tcb {
@@ -161,6 +178,7 @@ struct sn_tcb {
     /* Receive sequence space */
     uint32_t rcv_nxt;
     uint32_t rcv_adv;                 /* right edge of the window we advertised */
+    uint32_t last_ack_sent;           /* RFC 7323 4.3 Last.ACK.sent: the ACK field we last sent */
 
     /* RTT and retransmission timeout (RFC 6298), microseconds */
     uint32_t srtt, rttvar, rto;
@@ -379,6 +397,9 @@ void sn_tcp_arm_keepalive(struct synack_stack *s, struct sn_tcb *tcb);
 /* Count down to the end of the connection (TIME-WAIT, orphaned
  * FIN-WAIT-2) in the keepalive slot; keepalive stops. */
 void sn_tcp_set_close_timer(struct synack_stack *s, struct sn_tcb *tcb, synack_time_t when);
+/* The sender made progress (or starts to wait): restart the clock that
+ * TCP_USER_TIMEOUT measures. */
+void sn_tcp_stall_start(const struct synack_stack *s, struct sn_tcb *tcb);
 
 /* ---- tcp_rtt.c ---- */
 void sn_tcp_rtt_sample(struct synack_stack *s, struct sn_tcb *tcb, synack_time_t rtt);

@@ -24,8 +24,14 @@ static uint32_t rcv_window(const struct sn_tcb *tcb)
         space = cur; /* not worth opening by so little */
     if (space < cur)
         space = cur; /* never shrink */
-    /* Round down to what the scaled field can express. */
-    return space >> tcb->rcv_wscale << tcb->rcv_wscale;
+    /* Round down to what the scaled field can express, unless that would
+     * move the right edge back after all: then round the current window up
+     * (as Linux's tcp_select_window; what lands past the buffer is trimmed). */
+    uint32_t w = space >> tcb->rcv_wscale << tcb->rcv_wscale;
+    if (w < cur)
+        w = (uint32_t)(((uint64_t)cur + (1u << tcb->rcv_wscale) - 1) >> tcb->rcv_wscale
+                       << tcb->rcv_wscale);
+    return w;
 }
 
 /* SACK blocks the next segment reports: the D-SACK block, then the
@@ -160,6 +166,7 @@ int sn_tcp_send_segment(struct synack_stack *s, struct sn_tcb *tcb, uint8_t flag
         uint32_t edge = tcb->rcv_nxt + wnd;
         if (seq_gt(edge, tcb->rcv_adv) || !(flags & SYNACK_TH_SYN))
             tcb->rcv_adv = seq_max(edge, tcb->rcv_adv);
+        tcb->last_ack_sent = tcb->rcv_nxt;
         tcb->flags &= ~SN_TF_ACKNOW;
         tcb->segs_since_ack = 0;
         if (tcb->deadline[SN_TT_DELACK] != SYNACK_TIME_NEVER)
@@ -394,8 +401,11 @@ static void output(struct synack_stack *s, struct sn_tcb *tcb)
             uint32_t flight = tcb->snd_nxt - tcb->snd_una;
             /* RFC 3042 limited transmit: the first two duplicate ACKs each
              * let one new segment out, so that a small window still
-             * produces the three duplicates fast retransmit needs. */
-            uint32_t cwnd = tcb->cwnd + (tcb->dupacks < 3 ? tcb->dupacks : 2u) * tcb->mss;
+             * produces the three duplicates fast retransmit needs.  The
+             * allowance ends when recovery starts (RFC 3042 2: cwnd itself
+             * is never raised by it). */
+            uint32_t allow = !(tcb->flags & SN_TF_RECOVERY) && tcb->dupacks < 3 ? tcb->dupacks : 0u;
+            uint32_t cwnd = tcb->cwnd + allow * tcb->mss;
             uint32_t budget = cwnd > flight ? cwnd - flight : 0;
             uint32_t n = sn_tcp_output_new(s, tcb, budget);
             if (n == 0)
@@ -416,6 +426,7 @@ static void output(struct synack_stack *s, struct sn_tcb *tcb)
     if (unsent && tcb->snd_nxt == tcb->snd_max && tcb->snd_una == tcb->snd_max) {
         if (tcb->deadline[SN_TT_PERSIST] == SYNACK_TIME_NEVER) {
             tcb->persist_backoff = 0;
+            sn_tcp_stall_start(s, tcb);
             sn_tcp_timer_set(s, tcb, SN_TT_PERSIST, s->now + tcb->rto);
         }
     } else if (tcb->deadline[SN_TT_PERSIST] != SYNACK_TIME_NEVER) {

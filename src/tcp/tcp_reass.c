@@ -36,22 +36,32 @@ uint32_t sn_tcp_reass(struct synack_stack *s, struct sn_tcb *tcb, uint32_t seq,
     }
     if (len == 0)
         return 0;
+    /* RFC 2883 4: the part of this segment that is parked already (the
+     * first such part, when new data comes with it) is a duplicate and is
+     * reported first, in a D-SACK block. */
+    bool dup_all = false;
+    const struct sn_tcb_ext *rx = sn_x(tcb);
+    for (uint8_t i = 0; i < rx->nooo; i++) {
+        uint32_t l = seq_max(seq, rx->ooo[i].left), r = seq_min(seq + len, rx->ooo[i].right);
+        if (seq_lt(l, r)) {
+            sn_tcp_dsack(s, tcb, l, r - l);
+            dup_all = l == seq && r == seq + len;
+            break;
+        }
+    }
     if (seq != tcb->rcv_nxt) {
-        const struct sn_tcb_ext *rx = sn_x(tcb);
-        for (uint8_t i = 0; i < rx->nooo; i++)
-            if (seq_leq(rx->ooo[i].left, seq) && seq_geq(rx->ooo[i].right, seq + len)) {
-                sn_tcp_dsack(s, tcb, seq, len); /* held already: a duplicate */
-                return 0;
-            }
         /* Store first: a segment that cannot be stored leaves no range. */
         struct sn_tcb_ext *x = sn_tcb_ext_get(s, tcb);
-        if (!x || (x->nooo == SN_OOO_MAX && !sn_ranges_fit(x->ooo, x->nooo, seq, seq + len)) ||
-            sn_ring_put_at(&tcb->rcv, &s->mem, off, data, len) < 0) {
+        if (!x || (!dup_all && ((x->nooo == SN_OOO_MAX &&
+                                 !sn_ranges_fit(x->ooo, x->nooo, seq, seq + len)) ||
+                                sn_ring_put_at(&tcb->rcv, &s->mem, off, data, len) < 0))) {
             sn_tcb_ext_trim(s, tcb);
             return 0; /* not kept: the sender will retransmit it */
         }
-        sn_ranges_add(x->ooo, &x->nooo, SN_OOO_MAX, seq, seq + len, false);
-        /* Most recent first (RFC 2018 4), one entry per arrival. */
+        if (!dup_all)
+            sn_ranges_add(x->ooo, &x->nooo, SN_OOO_MAX, seq, seq + len, false);
+        /* Most recent first (RFC 2018 4), one entry per arrival; after a
+         * D-SACK block comes the range holding the duplicate (RFC 2883 4). */
         uint8_t n = x->nrecent < SYNACK_TCP_MAX_SACK ? x->nrecent : SYNACK_TCP_MAX_SACK - 1;
         memmove(&x->recent[1], &x->recent[0], n * sizeof(x->recent[0]));
         x->recent[0] = seq;
@@ -73,5 +83,7 @@ uint32_t sn_tcp_reass(struct synack_stack *s, struct sn_tcb *tcb, uint32_t seq,
         x->nooo--;
         memmove(&x->ooo[0], &x->ooo[1], (size_t)x->nooo * sizeof(x->ooo[0]));
     }
+    if (x && x->nooo == 0)
+        x->nrecent = 0; /* nothing parked: old positions must not outlive a wrap */
     return tcb->rcv_nxt - start;
 }

@@ -60,8 +60,10 @@ static uint32_t retransmit_at(struct synack_stack *s, struct sn_tcb *tcb, uint32
 static void enter_recovery(struct synack_stack *s, struct sn_tcb *tcb, uint32_t flight)
 {
     tcb->flags |= SN_TF_RECOVERY;
+    tcb->flags &= ~SN_TF_RESCUED;
     tcb->recover = tcb->snd_max;
     tcb->high_rxt = tcb->snd_una;
+    s->stats.tcp_fast_retrans++;
     sn_tcp_cc_state_need(s, tcb);
     sn_tcb_cc(tcb)->on_signal(tcb, SN_CC_FAST_RETRANSMIT, flight, s->now);
     if (!use_sack(tcb))
@@ -116,6 +118,23 @@ void sn_tcp_recovery_on_ack(struct synack_stack *s, struct sn_tcb *tcb, uint32_t
         enter_recovery(s, tcb, flight_before);
 }
 
+/* RFC 6675 NextSeg rule (4): once per recovery, when nothing else may go,
+ * one segment that ends with the highest outstanding un-SACKed data (the
+ * tail above the highest SACKed byte), so that a lost tail is repaired
+ * without waiting for the RTO.  HighRxt is not moved. */
+static uint32_t rescue_retransmit(struct synack_stack *s, struct sn_tcb *tcb, uint32_t high_sack)
+{
+    if (tcb->flags & SN_TF_RESCUED)
+        return 0;
+    uint32_t end = seq_min(tcb->snd_una + tcb->snd.len, tcb->snd_max);
+    if (!seq_lt(high_sack, end))
+        return 0; /* the tail is SACKed: the holes below were resent already */
+    uint32_t start = end - tcb->snd_una > tcb->mss ? end - tcb->mss : tcb->snd_una;
+    start = seq_max(start, high_sack);
+    tcb->flags |= SN_TF_RESCUED;
+    return retransmit_at(s, tcb, start, end);
+}
+
 /* RFC 6675 5 step (C): while cwnd - pipe >= 1 SMSS, NextSeg() and send. */
 void sn_tcp_recovery_output(struct synack_stack *s, struct sn_tcb *tcb)
 {
@@ -136,7 +155,21 @@ void sn_tcp_recovery_output(struct synack_stack *s, struct sn_tcb *tcb)
             continue;
         }
         /* NextSeg (2): new data, if the peer's window has room. */
-        if (sn_tcp_output_new(s, tcb, tcb->cwnd - pipe) == 0)
+        if (sn_tcp_output_new(s, tcb, tcb->cwnd - pipe) > 0)
+            continue;
+        /* NextSeg (3): no new data to send: an un-SACKed byte below the
+         * highest SACKed one, not yet resent, goes even if not deemed lost. */
+        const struct sn_tcb_ext *x = sn_x(tcb);
+        uint32_t high_sack = x->nsacked ? x->sacked[x->nsacked - 1].right : tcb->snd_una;
+        if (seq_lt(seq, high_sack)) {
+            uint32_t n = retransmit_at(s, tcb, seq, high_sack);
+            if (n == 0)
+                return;
+            tcb->high_rxt = seq + n;
+            continue;
+        }
+        /* NextSeg (4): the rescue retransmission. */
+        if (rescue_retransmit(s, tcb, high_sack) == 0)
             return;
     }
 }
@@ -146,8 +179,10 @@ void sn_tcp_recovery_on_rto(struct synack_stack *s, struct sn_tcb *tcb)
     uint32_t flight = tcb->snd_max - tcb->snd_una;
     tcb->flags &= ~SN_TF_RECOVERY;
     tcb->dupacks = 0;
-    /* The scoreboard is kept (RFC 6675 5.1): the resending that follows
-     * skips what the peer holds.  synack's own receiver never reneges. */
+    /* RFC 2018 8: after a timeout the SACK information is discarded (the
+     * receiver may have reneged on it, and RFC 6675 5.1 allows it): the
+     * resending starts from SND.UNA and takes in new SACK blocks as they come. */
+    sn_sack_clear(tcb);
     /* RFC 6582 4.1: losses of the window sent so far start no new fast recovery. */
     tcb->recover = tcb->snd_max;
     tcb->high_rxt = tcb->snd_una;

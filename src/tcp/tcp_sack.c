@@ -90,8 +90,12 @@ void sn_sack_advance(struct sn_tcb *tcb)
         memmove(&x->sacked[0], &x->sacked[i], (size_t)(x->nsacked - i) * sizeof(x->sacked[0]));
         x->nsacked -= i;
     }
-    if (x->nsacked && seq_lt(x->sacked[0].left, tcb->snd_una))
-        x->sacked[0].left = tcb->snd_una;
+    /* RFC 2018 8: an ACK that stops at (or inside) a range the receiver
+     * SACKed means it reneged: it threw away what it had reported holding.
+     * Nothing it SACKed can be trusted; forget it all, so that the data
+     * is sent again rather than skipped for ever. */
+    if (x->nsacked && seq_leq(x->sacked[0].left, tcb->snd_una))
+        x->nsacked = 0;
     recount(x);
 }
 
@@ -117,16 +121,18 @@ bool sn_sack_is_sacked(const struct sn_tcb *tcb, uint32_t seq, uint32_t *end)
     return false;
 }
 
-/* RFC 6675 4 IsLost(SeqNumber): more than (DupThresh - 1) * SMSS bytes SACKed
- * above it.  Holes lie between ranges, so the boundary is the left edge of
- * the highest range at which that much has been SACKed above. */
+/* RFC 6675 4 IsLost(SeqNumber): DupThresh discontiguous SACKed ranges above
+ * it, or more than (DupThresh - 1) * SMSS bytes SACKed above it.  Holes lie
+ * between ranges, so the boundary is the left edge of the highest range at
+ * which either holds. */
 uint32_t sn_sack_lost_end(const struct sn_tcb *tcb)
 {
     const struct sn_tcb_ext *x = sn_x(tcb);
-    uint32_t above = 0, need = (sn_tcp_dupthresh(tcb) - 1u) * tcb->mss;
+    unsigned dupthresh = sn_tcp_dupthresh(tcb), blocks = 0;
+    uint32_t above = 0, need = (dupthresh - 1u) * tcb->mss;
     for (int i = (int)x->nsacked - 1; i >= 0; i--) {
         above += x->sacked[i].right - x->sacked[i].left;
-        if (above > need)
+        if (above > need || ++blocks >= dupthresh)
             return x->sacked[i].left;
     }
     return tcb->snd_una;

@@ -40,10 +40,63 @@ void sn_tcp_timer_clear(struct synack_stack *s, struct sn_tcb *tcb, enum sn_tcp_
  * restarted with the current RTO when new data is acknowledged. */
 void sn_tcp_arm_rtx(struct synack_stack *s, struct sn_tcb *tcb)
 {
-    if (seq_lt(tcb->snd_una, tcb->snd_max))
+    if (seq_lt(tcb->snd_una, tcb->snd_max)) {
+        if (tcb->deadline[SN_TT_RTX] == SYNACK_TIME_NEVER)
+            sn_tcp_stall_start(s, tcb); /* data outstanding from now */
         sn_tcp_timer_set(s, tcb, SN_TT_RTX, s->now + tcb->rto);
-    else
+    } else {
         sn_tcp_timer_clear(s, tcb, SN_TT_RTX);
+    }
+}
+
+static uint32_t ms_clock(const struct synack_stack *s)
+{
+    return (uint32_t)(s->now / 1000u);
+}
+
+void sn_tcp_stall_start(const struct synack_stack *s, struct sn_tcb *tcb)
+{
+    if (tcb->x && tcb->x->user_timeout)
+        tcb->x->stall_ms = ms_clock(s);
+}
+
+/* RFC 5482 TCP_USER_TIMEOUT: has the sender waited longer than the user
+ * allows for its data to be acknowledged (or for the window to open)? */
+static bool user_timeout_expired(const struct synack_stack *s, const struct sn_tcb *tcb)
+{
+    const struct sn_tcb_ext *x = sn_x(tcb);
+    return x->user_timeout && ms_clock(s) - x->stall_ms >= x->user_timeout;
+}
+
+/* A timer that retries (retransmission, persist) fires next at `when`, or
+ * earlier when the user timeout runs out first. */
+static synack_time_t retry_deadline(const struct synack_stack *s, const struct sn_tcb *tcb,
+                                    synack_time_t when)
+{
+    const struct sn_tcb_ext *x = sn_x(tcb);
+    if (!x->user_timeout)
+        return when;
+    uint32_t left = x->user_timeout - (ms_clock(s) - x->stall_ms);
+    synack_time_t by = s->now + SYNACK_MSEC(left);
+    return by < when ? by : when;
+}
+
+/* Closed by its application with the FIN still to be acknowledged: nobody
+ * can read an error, so the connection must not live forever. */
+static bool orphaned(const struct sn_tcb *tcb)
+{
+    return tcb->refs == 0 && !(tcb->flags & SN_TF_ACCEPTQ) && (tcb->flags & SN_TF_SENDFIN) &&
+           (tcb->state == SYNACK_FIN_WAIT_1 || tcb->state == SYNACK_CLOSING ||
+            tcb->state == SYNACK_LAST_ACK);
+}
+
+/* Give up on the peer: it is told with a RST (when synchronized), the user
+ * with ETIMEDOUT. */
+static void give_up(struct synack_stack *s, struct sn_tcb *tcb)
+{
+    if (tcb->state != SYNACK_SYN_SENT)
+        sn_tcp_send_rst(s, tcb);
+    sn_tcp_drop(s, tcb, ETIMEDOUT);
 }
 
 void sn_tcp_set_close_timer(struct synack_stack *s, struct sn_tcb *tcb, synack_time_t when)
@@ -70,18 +123,21 @@ static void timer_rtx(struct synack_stack *s, struct sn_tcb *tcb)
     uint8_t limit = tcb->state == SYNACK_SYN_SENT       ? s->cfg.syn_retries
                     : tcb->state == SYNACK_SYN_RECEIVED ? s->cfg.synack_retries
                                                         : s->cfg.data_retries;
-    if (tcb->rtx_count >= limit) {
+    if (orphaned(tcb) && limit > SN_TCP_ORPHAN_RETRIES)
+        limit = SN_TCP_ORPHAN_RETRIES;
+    if (tcb->rtx_count >= limit || user_timeout_expired(s, tcb)) {
         if (tcb->state == SYNACK_SYN_RECEIVED && (tcb->flags & SN_TF_PASSIVE)) {
             /* A half-open child nobody saw: forget it silently, as Linux does. */
             sn_tcb_free(s, tcb);
             return;
         }
-        if (tcb->state != SYNACK_SYN_SENT)
-            sn_tcp_send_rst(s, tcb);
-        sn_tcp_drop(s, tcb, ETIMEDOUT);
+        give_up(s, tcb);
         return;
     }
     tcb->rtx_count++;
+    s->stats.tcp_timeouts++;
+    if (!sn_tcb_synchronized(tcb))
+        tcb->flags |= SN_TF_SYNRTX; /* RFC 5681 3.1: IW will be one segment */
     uint64_t rto = (uint64_t)tcb->rto * 2;
     tcb->rto = (uint32_t)(rto > s->cfg.rto_max ? s->cfg.rto_max : rto);
     tcb->flags &= ~SN_TF_RTT_TIMING; /* Karn: no sample from a retransmitted segment */
@@ -91,7 +147,7 @@ static void timer_rtx(struct synack_stack *s, struct sn_tcb *tcb)
     s->stats.tcp_retrans++;
     tcb->total_retrans++;
     sn_tcp_output(s, tcb);
-    sn_tcp_timer_set(s, tcb, SN_TT_RTX, s->now + tcb->rto);
+    sn_tcp_timer_set(s, tcb, SN_TT_RTX, retry_deadline(s, tcb, s->now + tcb->rto));
 }
 
 /* RFC 9293 3.8.6.1: the peer's window is closed (or too small for the
@@ -104,6 +160,15 @@ static void timer_persist(struct synack_stack *s, struct sn_tcb *tcb)
     uint32_t off = tcb->snd_nxt - tcb->snd_una;
     if (off >= tcb->snd.len || !sn_tcb_synchronized(tcb))
         return;
+    /* An orphan facing a window that stays shut gets SN_TCP_ORPHAN_RETRIES
+     * probes, answered or not (as Linux's tcp_orphan_retries); an owned
+     * connection probes for as long as the peer answers (RFC 1122
+     * 4.2.2.17), unless TCP_USER_TIMEOUT bounds the wait (RFC 5482). */
+    if ((orphaned(tcb) && tcb->persist_backoff >= SN_TCP_ORPHAN_RETRIES) ||
+        user_timeout_expired(s, tcb)) {
+        give_up(s, tcb);
+        return;
+    }
     if (tcb->snd_wnd > off) {
         uint32_t len = tcb->snd.len - off;
         uint32_t room = tcb->snd_wnd - off;
@@ -123,7 +188,7 @@ static void timer_persist(struct synack_stack *s, struct sn_tcb *tcb)
     uint64_t next = (uint64_t)tcb->rto << tcb->persist_backoff;
     if (next > s->cfg.rto_max)
         next = s->cfg.rto_max;
-    sn_tcp_timer_set(s, tcb, SN_TT_PERSIST, s->now + next);
+    sn_tcp_timer_set(s, tcb, SN_TT_PERSIST, retry_deadline(s, tcb, s->now + next));
 }
 
 /* RFC 1122 4.2.3.6: after ka_idle of silence, probe every ka_intvl; after
@@ -165,8 +230,9 @@ static void (*const timer_handlers[SN_TT_N])(struct synack_stack *, struct sn_tc
     [SN_TT_DELACK] = timer_delack,
 };
 
-/* Kinds that cannot free the TCB run first; the others may end the
- * connection, so nothing touches the TCB after one of them has run. */
+/* The kind that cannot free the TCB (the delayed ACK) runs first; the
+ * others may end the connection, so nothing touches the TCB after one of
+ * them has run. */
 static const enum sn_tcp_timer timer_order[SN_TT_N] = {
     SN_TT_DELACK, SN_TT_PERSIST, SN_TT_RTX, SN_TT_KEEPALIVE,
 };
@@ -184,7 +250,7 @@ void sn_tcp_timer_fire(struct sn_timer *t, void *arg)
         if (tcb->deadline[k] > s->now)
             continue;
         tcb->deadline[k] = SYNACK_TIME_NEVER;
-        if (k == SN_TT_RTX || k == SN_TT_KEEPALIVE) {
+        if (k != SN_TT_DELACK) {
             /* Re-arm for what remains first: a surviving TCB keeps its other
              * timers, and any still due fire again in this same advance. */
             tcb_rearm(s, tcb);

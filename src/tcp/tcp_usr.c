@@ -82,7 +82,9 @@ int sn_tcp_usr_connect(struct synack_stack *s, struct sn_tcb *tcb, uint32_t radd
     }
     tcb->iss = sn_tcp_new_isn(s, &tcb->te.tuple);
     tcb->snd_una = tcb->snd_nxt = tcb->snd_max = tcb->snd_sml = tcb->iss;
-    tcb->rcv_mss = (uint16_t)(s->cfg.mtu - 40u);
+    /* The MSS we offer: the link's, or less if TCP_MAXSEG asked for less. */
+    if (!tcb->rcv_mss || tcb->rcv_mss > s->cfg.mtu - 40u)
+        tcb->rcv_mss = (uint16_t)(s->cfg.mtu - 40u);
     tcb->rcv_wscale = s->cfg.wscale ? sn_tcp_choose_wscale(tcb->rcv.cap) : 0;
     tcb->ts_offset = sn_tcp_new_ts_offset(s);
     tcb->so_error = 0;
@@ -156,6 +158,9 @@ long sn_tcp_usr_recv(struct synack_stack *s, struct sn_tcb *tcb, void *buf, size
 {
     if (tcb->state == SYNACK_LISTEN)
         return -ENOTCONN;
+    /* Data that came on a SYN waits for the handshake (RFC 9293 3.10.7.3). */
+    if (tcb->state == SYNACK_SYN_SENT || tcb->state == SYNACK_SYN_RECEIVED)
+        return -EAGAIN;
     if (tcb->rcv.len == 0) {
         if (tcb->so_error) {
             int err = tcb->so_error;

@@ -23,7 +23,7 @@
 #define SN_SCRIPT_MAX_EVENTS 100000u
 #define SN_SCRIPT_MAX_DEPTH 16           /* nesting of [ ] { } ( ) in expressions */
 #define SN_SCRIPT_MAX_ITEMS 256          /* elements of one list or argument list */
-#define SN_SCRIPT_MAX_TIME_S 100000      /* largest time in a script, seconds */
+#define SN_SCRIPT_MAX_TIME_S 4000000     /* largest time in a script, seconds (46 days: RFC 7323 5.5 needs 24) */
 #define SN_TCP_OPT_SPACE 40              /* bytes of TCP options in a header */
 
 /* One TCP option, as written in a script or found in a packet. */

@@ -858,11 +858,13 @@ static int parse_packet(struct parser *ps, struct sn_event *ev)
             return -1;
     }
     if (peek(ps, 0)->kind == TK_INT && is_punct(peek(ps, 1), '>')) {
-        if (expect_int(ps, 1, 65535, "source port", &v) < 0)
+        /* Port 0 only inbound: a hostile segment synack must drop. */
+        int64_t lo = p->outbound ? 1 : 0;
+        if (expect_int(ps, lo, 65535, "source port", &v) < 0)
             return -1;
         p->sport = (uint16_t)v;
         next(ps);
-        if (expect_int(ps, 1, 65535, "destination port", &v) < 0)
+        if (expect_int(ps, lo, 65535, "destination port", &v) < 0)
             return -1;
         p->dport = (uint16_t)v;
         p->has_ports = true;
