@@ -152,7 +152,8 @@ static uint32_t sacked_within(const struct sn_tcb *tcb, uint32_t a, uint32_t b)
 }
 
 /* RFC 6675 4 SetPipe: outstanding bytes, less those SACKed, less those
- * deemed lost and not yet retransmitted. */
+ * deemed lost and not yet retransmitted, plus those retransmitted though
+ * not deemed lost. */
 uint32_t sn_sack_pipe(const struct sn_tcb *tcb)
 {
     uint32_t flight = tcb->snd_max - tcb->snd_una;
@@ -161,6 +162,11 @@ uint32_t sn_sack_pipe(const struct sn_tcb *tcb)
     uint32_t lost = 0;
     if (seq_lt(from, lost_end))
         lost = (lost_end - from) - sacked_within(tcb, from, lost_end);
+    /* A retransmitted byte not deemed lost counts twice: the original may
+     * still be in the network (NextSeg rule 3 sends such bytes). */
+    uint32_t twice = 0, lo = seq_max(lost_end, tcb->snd_una);
+    if (seq_lt(lo, tcb->high_rxt))
+        twice = (tcb->high_rxt - lo) - sacked_within(tcb, lo, tcb->high_rxt);
     uint32_t gone = sn_x(tcb)->sacked_bytes + lost;
-    return flight > gone ? flight - gone : 0;
+    return (flight > gone ? flight - gone : 0) + twice;
 }

@@ -41,8 +41,9 @@ void sn_tcp_timer_clear(struct synack_stack *s, struct sn_tcb *tcb, enum sn_tcp_
 void sn_tcp_arm_rtx(struct synack_stack *s, struct sn_tcb *tcb)
 {
     if (seq_lt(tcb->snd_una, tcb->snd_max)) {
-        if (tcb->deadline[SN_TT_RTX] == SYNACK_TIME_NEVER)
-            sn_tcp_stall_start(s, tcb); /* data outstanding from now */
+        /* Data outstanding from now (not a resend after a timeout). */
+        if (tcb->deadline[SN_TT_RTX] == SYNACK_TIME_NEVER && tcb->rtx_count == 0)
+            sn_tcp_stall_start(s, tcb);
         sn_tcp_timer_set(s, tcb, SN_TT_RTX, s->now + tcb->rto);
     } else {
         sn_tcp_timer_clear(s, tcb, SN_TT_RTX);
