@@ -140,8 +140,10 @@ SYNACK_API void synack_stack_free(struct synack_stack *s);
  * clock, as synack_stack_advance does).  Returns 0 when the packet was
  * consumed, or a negative errno saying why it was dropped: -EBADMSG
  * (malformed; the reason is counted in stats.ip_drop_parse), -EADDRNOTAVAIL
- * (not addressed to this host), -EOPNOTSUPP (a fragment: synack does not
- * reassemble), -EPROTONOSUPPORT (neither TCP nor ICMP).  Every drop is counted. */
+ * (not addressed to this host; or a TCP segment from a broadcast, multicast
+ * or other impossible source address, or from or to port 0), -EOPNOTSUPP (a
+ * fragment: synack does not reassemble), -EPROTONOSUPPORT (neither TCP nor
+ * ICMP).  Every drop is counted. */
 SYNACK_API int synack_stack_input(struct synack_stack *s, const uint8_t *pkt, size_t len, synack_time_t now);
 /* Move the clock to `now` (never backwards) and run every timer due by then. */
 SYNACK_API void synack_stack_advance(struct synack_stack *s, synack_time_t now);
