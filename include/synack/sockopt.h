@@ -22,6 +22,8 @@
  *   SO_RCVLOWAT    RW  poll() reports POLLIN from this many bytes (default
  *                      1; a full buffer, EOF or an error is readable anyway)
  *   SO_SNDLOWAT    RO  1 (Linux does not let it change: setsockopt ENOPROTOOPT)
+ *   SO_OOBINLINE   RW  accepted and reported; urgent data is always inline
+ *                      (RFC 6093 4), whatever its value
  * IPPROTO_IP
  *   IP_TOS         RW  TOS byte of the packets sent; the two ECN bits are
  *                      TCP's and kept clear, as Linux does for TCP sockets
@@ -31,12 +33,16 @@
  *   TCP_NODELAY    RW  Nagle's algorithm off
  *   TCP_CORK       RW  hold partial segments until uncorked (setting 0 sends
  *                      them), a full segment or the FIN; no 200 ms ceiling
- *   TCP_MAXSEG     RW  before connect/listen: the MSS offered (88..65495)
+ *   TCP_MAXSEG     RW  before connect/listen: the MSS offered, and the most
+ *                      sent (88..65495); once connected, reads the send MSS
  *   TCP_KEEPIDLE   RW  seconds idle before the first probe (1..32767)
  *   TCP_KEEPINTVL  RW  seconds between probes (1..32767)
  *   TCP_KEEPCNT    RW  unanswered probes before the connection is dropped (1..127)
  *   TCP_CONGESTION RW  char[16]: "cubic" (default), "newreno" or "reno";
  *                      an unknown name: ENOENT
+ *   TCP_USER_TIMEOUT RW  ms that sent data may stay unacknowledged (or a
+ *                      zero window unopened) before the connection is reset
+ *                      with ETIMEDOUT (RFC 5482); 0: off (the retry counts)
  *   TCP_INFO       RO  struct synack_tcp_info (socket.h), not Linux's struct
  */
 #ifndef SYNACK_SOCKOPT_H
@@ -60,6 +66,7 @@
     X(SOL_SOCKET, SO_RCVBUF, SYNACK_OPT_RW)          \
     X(SOL_SOCKET, SO_RCVLOWAT, SYNACK_OPT_RW)        \
     X(SOL_SOCKET, SO_SNDLOWAT, SYNACK_OPT_RO)        \
+    X(SOL_SOCKET, SO_OOBINLINE, SYNACK_OPT_RW)       \
     X(IPPROTO_IP, IP_TOS, SYNACK_OPT_RW)             \
     X(IPPROTO_IP, IP_TTL, SYNACK_OPT_RW)             \
     X(IPPROTO_TCP, TCP_NODELAY, SYNACK_OPT_RW)       \
@@ -69,6 +76,7 @@
     X(IPPROTO_TCP, TCP_KEEPINTVL, SYNACK_OPT_RW)     \
     X(IPPROTO_TCP, TCP_KEEPCNT, SYNACK_OPT_RW)       \
     X(IPPROTO_TCP, TCP_CONGESTION, SYNACK_OPT_RW)    \
+    X(IPPROTO_TCP, TCP_USER_TIMEOUT, SYNACK_OPT_RW)  \
     X(IPPROTO_TCP, TCP_INFO, SYNACK_OPT_RO)
 
 #endif
