@@ -195,6 +195,7 @@ struct synack_stack_memory {
     uint64_t timewait_record_bytes; /* the size of one */
 };
 SYNACK_API void synack_stack_memory(const struct synack_stack *s, struct synack_stack_memory *m);
+#define SYNACK_HAVE_STACK_MEMORY 1
 
 #ifdef __cplusplus
 }

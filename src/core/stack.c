@@ -100,6 +100,8 @@ int synack_stack_new_versioned(int version, const struct synack_config *cfg,
         return rc;
     }
     sn_tw_init(s);
+    s->ts_key[0] = sn_rng_next(&s->rng);
+    s->ts_key[1] = sn_rng_next(&s->rng);
     s->ip_id = (uint16_t)sn_rng_next(&s->rng);
     s->next_conn_id = 1;
     *out = s;

@@ -25,6 +25,7 @@ struct synack_stack {
     synack_time_t now;
 
     struct sn_rng rng;
+    uint64_t ts_key[2];             /* keys the TSval offsets (sn_tcp_ts_offset) */
     struct sn_wheel wheel;          /* every TCP timer of every connection */
     struct sn_tuple_table conns;    /* connections and listeners by 4-tuple */
     uint32_t nconns;                /* TCBs allocated (bounded by cfg.max_conns) */

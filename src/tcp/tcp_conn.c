@@ -241,9 +241,9 @@ uint32_t sn_tcp_new_isn(struct synack_stack *s, const struct synack_tuple *t)
     return s->initial_fixed ? s->initial_isn : isn;
 }
 
-uint32_t sn_tcp_new_ts_offset(struct synack_stack *s)
+uint32_t sn_tcp_new_ts_offset(struct synack_stack *s, const struct synack_tuple *t)
 {
-    uint32_t off = (uint32_t)sn_rng_next(&s->rng);
+    uint32_t off = sn_tcp_ts_offset(s, t);
     return s->initial_fixed ? s->initial_ts_offset : off;
 }
 
@@ -322,6 +322,18 @@ void sn_tcp_notify(struct synack_stack *s, struct sn_tcb *tcb)
 uint32_t sn_tcp_rcv_space(const struct sn_tcb *tcb)
 {
     return sn_ring_free(&tcb->rcv);
+}
+
+/* RFC 7323 5.4 / 7.1: a per-connection offset that is a keyed hash of the
+ * 4-tuple rather than a fresh random number: the peer still cannot learn our
+ * clock, and successive incarnations of one tuple carry increasing
+ * timestamps, which lets a TIME-WAIT record take the next SYN at once (RFC
+ * 6191).  (The defence branch brings the same function with the stack's
+ * secret; this one keys it from the stack's seed.) */
+uint32_t sn_tcp_ts_offset(const struct synack_stack *s, const struct synack_tuple *t)
+{
+    uint32_t w[3] = {t->laddr, t->raddr, (uint32_t)t->lport << 16 | t->rport};
+    return (uint32_t)sn_siphash(s->ts_key, w, sizeof(w));
 }
 
 uint32_t sn_tcp_tsval(const struct synack_stack *s, const struct sn_tcb *tcb)

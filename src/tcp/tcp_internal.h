@@ -307,7 +307,9 @@ void sn_tcp_detach(struct synack_stack *s, struct sn_tcb *tcb, bool to_timewait)
 int sn_tcb_insert(struct synack_stack *s, struct sn_tcb *tcb);
 uint32_t sn_tcp_new_isn(struct synack_stack *s, const struct synack_tuple *t);
 /* A new connection's TSval clock offset (RFC 7323 5.4: random per connection). */
-uint32_t sn_tcp_new_ts_offset(struct synack_stack *s);
+/* The TSval offset of a new connection on tuple t: sn_tcp_ts_offset(), or
+ * the script runner's fixed value (sn_stack_fix_initial). */
+uint32_t sn_tcp_new_ts_offset(struct synack_stack *s, const struct synack_tuple *t);
 int sn_tcp_port_ref(struct synack_stack *s, uint16_t port, bool exclusive);
 void sn_tcp_port_unref(struct synack_stack *s, uint16_t port);
 /* Pick an ephemeral local port for a connection to (raddr, rport). */
@@ -320,6 +322,8 @@ uint32_t sn_tcp_rcv_space(const struct sn_tcb *tcb);
 uint8_t sn_tcp_choose_wscale(uint32_t cap);
 /* Our TSval clock (RFC 7323 5.4: 1 ms ticks, offset per connection). */
 uint32_t sn_tcp_tsval(const struct synack_stack *s, const struct sn_tcb *tcb);
+/* The TSval offset for a connection on tuple t (RFC 7323 5.4). */
+uint32_t sn_tcp_ts_offset(const struct synack_stack *s, const struct synack_tuple *t);
 
 /* A half-open child of listener l completed its handshake: onto the accept queue. */
 void sn_tcp_child_established(struct sn_tcb *l, struct sn_tcb *c);

@@ -275,7 +275,8 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: synack demo [--scenario NAME] [--pcap FILE] [--loss P] [--seed N]\n"
             "                   [--delay MS] [--msl SEC] [--quiet] [--bytes N] [--dup P]\n"
-            "                   [--reorder P] [--corrupt P] [--rate R] [--cc reno|cubic]\n\n"
+            "                   [--reorder P] [--corrupt P] [--rate R] [--cc reno|cubic]\n"
+            "                   [--connections N] [--concurrency N]\n\n"
             "Two simulated hosts, client 192.0.2.1 and server 192.0.2.2, on a link with a\n"
             "one-way delay (default 10 ms).  Each packet is a row of the ladder: when it\n"
             "was sent and arrived, its flags, relative seq and ack, window and length, and\n"
@@ -296,7 +297,10 @@ static void usage(FILE *f)
                "                   no serialisation delay)\n"
                "  transfer only:\n"
                "  --bytes N        bytes the client sends, suffix K, M or G (x1024; default 1M)\n"
-               "  --cc NAME        congestion control of the sender: reno or cubic\n");
+               "  --cc NAME        congestion control of the sender: reno or cubic\n"
+               "  time-wait-storm only:\n"
+               "  --connections N  connections to open and close (default 1000000)\n"
+               "  --concurrency N  client connections open at once (default 1000)\n");
 }
 
 /* A number with an optional K, M or G suffix (powers of `unit`); false when
@@ -329,11 +333,13 @@ int synack_cmd_demo(int argc, char **argv)
         {"bytes", required_argument, 0, 'b'},    {"dup", required_argument, 0, 'D'},
         {"reorder", required_argument, 0, 'R'},  {"corrupt", required_argument, 0, 'C'},
         {"rate", required_argument, 0, 'r'},     {"cc", required_argument, 0, 'c'},
+        {"connections", required_argument, 0, 'N'}, {"concurrency", required_argument, 0, 'K'},
         {0, 0, 0, 0},
     };
     const char *scenario = "handshake-close", *pcap = NULL, *cc = NULL;
     double loss = 0, delay_ms = 10, msl_s = 30, dup = 0, reorder = 0, corrupt = 0, rate = 0;
     double bytes = 1024 * 1024;
+    unsigned long long connections = 1000000, concurrency = 1000;
     unsigned long long seed = 1;
     bool quiet = false;
     int c;
@@ -372,6 +378,8 @@ int synack_cmd_demo(int argc, char **argv)
             }
             cc = optarg;
             break;
+        case 'N': connections = strtoull(optarg, &end, 0); break;
+        case 'K': concurrency = strtoull(optarg, &end, 0); break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -393,6 +401,10 @@ int synack_cmd_demo(int argc, char **argv)
         fprintf(stderr, "synack demo: --dup, --reorder and --corrupt take 0..100 (percent)\n");
         return 2;
     }
+    if (connections < 1 || connections > 100000000 || concurrency < 1 || concurrency > 20000) {
+        fprintf(stderr, "synack demo: --connections takes 1..100000000, --concurrency 1..20000\n");
+        return 2;
+    }
     const struct demo_scenario *sc = demo_scenarios;
     while (sc->name && strcmp(sc->name, scenario))
         sc++;
@@ -409,6 +421,8 @@ int synack_cmd_demo(int argc, char **argv)
     d->msl = (synack_time_t)(msl_s * 1e6);
     d->bytes = (uint64_t)bytes;
     d->cc = cc;
+    d->connections = connections;
+    d->concurrency = (uint32_t)concurrency;
     int rc = synack_sim_new(seed, &d->sim);
     if (rc == 0)
         rc = host_init(d, 0, CLIENT_ADDR, synack_sim_random(d->sim));
@@ -448,10 +462,12 @@ int synack_cmd_demo(int argc, char **argv)
                 printf("rate unlimited\n");
         }
         printf("\n");
-        ladder_header(&d->ladder);
+        if (!sc->own_summary)
+            ladder_header(&d->ladder);
     }
     int result = sc->run(d);
-    demo_summary(d, sc, result);
+    if (!sc->own_summary)
+        demo_summary(d, sc, result);
     if (d->last_line[0])
         printf("%s\n", d->last_line);
     demo_free(d);

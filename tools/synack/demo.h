@@ -54,6 +54,9 @@ struct demo {
     /* --scenario transfer (demo_transfer.c) */
     uint64_t bytes;                 /* --bytes: how much the client sends */
     const char *cc;                 /* --cc: congestion control, NULL for the stack's default */
+    /* --scenario time-wait-storm (demo_storm.c) */
+    uint64_t connections;           /* --connections */
+    uint32_t concurrency;           /* --concurrency */
     char last_line[512];            /* printed after the summary, when set */
     struct demo_sent sent[2][65536];
     struct demo_pending pending[4];
@@ -68,9 +71,11 @@ struct demo_scenario {
     const char *name;
     const char *help;
     int (*run)(struct demo *d);     /* 0 when the scenario ended as it should */
+    bool own_summary;               /* no ladder and no per-host summary: it prints its own */
 };
 extern const struct demo_scenario demo_scenarios[];
 int demo_transfer_run(struct demo *d);
+int demo_storm_run(struct demo *d);
 
 const char *demo_state(const struct demo_host *h);
 unsigned demo_pkt_key(const uint8_t *pkt, size_t len);

@@ -1,0 +1,39 @@
+/* The TIME-WAIT storm: the write-up's server in the simulator.  Clients open
+ * connections, send a small request and read the reply; the server answers
+ * and closes first, so every connection ends in TIME-WAIT on the server side.
+ * Used by `synack demo --scenario time-wait-storm` and by the scale
+ * benchmark (bench/bench_scale.c), which also builds it against older
+ * releases to compare lifecycles per second: it uses only the public API. */
+#ifndef SYNACK_STORM_H
+#define SYNACK_STORM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "synack/base.h"
+
+struct storm_params {
+    uint64_t connections;   /* lifecycles to run */
+    uint32_t concurrency;   /* client connections open at once */
+    synack_time_t delay;    /* one-way link delay, us */
+    synack_time_t msl;      /* 0: the stack's default */
+    uint64_t seed;
+    uint32_t request, reply; /* bytes each way (at most 1024) */
+    uint32_t max_timewait;  /* server's TIME-WAIT bound, 0: the default (ignored by old releases) */
+};
+
+struct storm_result {
+    uint64_t completed;     /* reply read to EOF */
+    uint64_t refused;       /* connect or exchange failed */
+    uint64_t peak_timewait; /* the server's TIME-WAIT records at most (0: not known) */
+    uint64_t peak_mem;      /* the server stack's memory account at most, bytes (0: not known) */
+    uint64_t tw_evicted;    /* records dropped for room */
+    synack_time_t sim_time; /* virtual time it took */
+    double wall_s;          /* wall-clock time it took */
+    bool still_accepts;     /* one more connection after the storm completed */
+};
+
+/* Run it.  Returns 0, or -errno if the simulation could not be set up. */
+int storm_run(const struct storm_params *p, struct storm_result *r);
+
+#endif
