@@ -29,7 +29,6 @@
 #define CPORTS 31000u
 #define XFER_PORT 4999     /* the active connection's server port */
 #define XFER_BYTES (32u << 20)
-#define BATCH 2000
 
 struct net {
     struct synack_sim *sim;
@@ -63,16 +62,6 @@ static long rss_bytes(void)
     return rss * sysconf(_SC_PAGESIZE);
 }
 
-static struct sockaddr_in sin_of(uint32_t addr, uint16_t port)
-{
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(addr);
-    a.sin_port = htons(port);
-    return a;
-}
-
 static void sync_clocks(struct net *n)
 {
     synack_time_t t = synack_sim_now(n->sim);
@@ -103,7 +92,7 @@ static void net_init(struct net *n, uint32_t max)
     if (synack_sim_link(n->sim, 0, 1, &lp, &lp) < 0)
         die("synack_sim_link", EINVAL);
     for (int p = 0; p < NPORTS; p++) {
-        struct sockaddr_in a = sin_of(0, (uint16_t)(PORT0 + p));
+        struct sockaddr_in a = storm_sin(0, (uint16_t)(PORT0 + p));
         n->lfd[p] = synack_socket(n->st[1], AF_INET, SOCK_STREAM, 0);
         if (n->lfd[p] < 0 || synack_bind(n->st[1], n->lfd[p], (struct sockaddr *)&a, sizeof(a)) < 0 ||
             synack_listen(n->st[1], n->lfd[p], 4096) < 0)
@@ -111,41 +100,14 @@ static void net_init(struct net *n, uint32_t max)
     }
 }
 
-/* Open idle connections up to `target`, BATCH handshakes at a time; the
- * client binds each to its own (port, server port) pair, as a load generator
- * with many source ports would. */
+/* Open idle connections up to `target` (storm_open_idle). */
 static void grow_idle(struct net *n, uint64_t target)
 {
-    int one = 1;
-    while (n->idle < target) {
-        uint64_t batch = target - n->idle < BATCH ? target - n->idle : BATCH;
-        sync_clocks(n);
-        for (uint64_t k = 0; k < batch; k++) {
-            uint64_t i = n->idle + k;
-            int fd = synack_socket(n->st[0], AF_INET, SOCK_STREAM, 0);
-            struct sockaddr_in b = sin_of(0, (uint16_t)(CPORT0 + i % CPORTS));
-            struct sockaddr_in a = sin_of(SADDR, (uint16_t)(PORT0 + i / CPORTS));
-            if (fd < 0 || synack_setsockopt(n->st[0], fd, SOL_SOCKET, SO_REUSEADDR, &one,
-                                            sizeof(one)) < 0 ||
-                synack_bind(n->st[0], fd, (struct sockaddr *)&b, sizeof(b)) < 0)
-                die("client socket", errno);
-            if (synack_connect(n->st[0], fd, (struct sockaddr *)&a, sizeof(a)) < 0 &&
-                errno != EINPROGRESS)
-                die("connect", errno);
-        }
-        uint64_t accepted = 0;
-        synack_time_t limit = synack_sim_now(n->sim) + SYNACK_SEC(30);
-        while (accepted < batch) {
-            for (int p = 0; p < NPORTS; p++)
-                while (synack_accept(n->st[1], n->lfd[p], NULL, NULL) >= 0)
-                    accepted++;
-            if (accepted < batch && (!synack_sim_step(n->sim) || synack_sim_now(n->sim) > limit))
-                die("handshakes stalled", EIO);
-        }
-        n->idle += batch;
-    }
-    /* Let the last ACKs land. */
-    synack_sim_run_until(n->sim, synack_sim_now(n->sim) + SYNACK_MSEC(10));
+    int rc = storm_open_idle(n->sim, n->st[0], n->st[1], SADDR, n->lfd, NPORTS, PORT0, CPORT0,
+                             CPORTS, n->idle, target - n->idle, NULL, NULL);
+    if (rc < 0)
+        die("opening idle connections", -rc);
+    n->idle = target;
 }
 
 /* One bulk transfer beside the idle connections: wall ns per data segment
@@ -156,7 +118,7 @@ static double segment_cost(struct net *n, int round)
     sync_clocks(n);
     int lfd = synack_socket(n->st[1], AF_INET, SOCK_STREAM, 0);
     int cfd = synack_socket(n->st[0], AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = sin_of(0, (uint16_t)(XFER_PORT - round));
+    struct sockaddr_in a = storm_sin(0, (uint16_t)(XFER_PORT - round));
     if (synack_bind(n->st[1], lfd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
         synack_listen(n->st[1], lfd, 1) < 0)
         die("transfer listen", errno);
@@ -201,7 +163,7 @@ static double listener_close_cost(struct net *n, int children)
 {
     sync_clocks(n);
     int lfd = synack_socket(n->st[1], AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = sin_of(0, 4000);
+    struct sockaddr_in a = storm_sin(0, 4000);
     if (synack_bind(n->st[1], lfd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
         synack_listen(n->st[1], lfd, children) < 0)
         die("listener", errno);

@@ -108,10 +108,19 @@ int synack_stack_new_versioned(int version, const struct synack_config *cfg,
     return 0;
 }
 
+/* The output of a stack being freed: it sends nothing (stack.h), not even
+ * the RSTs a closing listener owes its unaccepted children. */
+static int output_none(void *user, const uint8_t *pkt, size_t len)
+{
+    (void)user, (void)pkt, (void)len;
+    return 0;
+}
+
 void synack_stack_free(struct synack_stack *s)
 {
     if (!s)
         return;
+    s->output = output_none;
     /* Every TCB is reachable from the descriptor table or the 4-tuple table
      * (or a listener's accept queue, freed with the listener).  Those only
      * in the descriptor table go when their last descriptor does. */

@@ -45,16 +45,6 @@ struct net {
     uint32_t n;
 };
 
-static struct sockaddr_in sin_of(uint32_t addr, uint16_t port)
-{
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(addr);
-    a.sin_port = htons(port);
-    return a;
-}
-
 static void settle(struct net *n) { synack_sim_run_until(n->sim, synack_sim_now(n->sim) + SYNACK_MSEC(20)); }
 
 static void net_up(struct net *n, uint32_t count)
@@ -76,7 +66,7 @@ static void net_up(struct net *n, uint32_t count)
     lp.queue_limit = 1u << 20;
     assert_true(synack_sim_link(n->sim, 0, 1, &lp, &lp) >= 0);
     for (int p = 0; p < NPORTS; p++) {
-        struct sockaddr_in a = sin_of(0, (uint16_t)(PORT0 + p));
+        struct sockaddr_in a = storm_sin(0, (uint16_t)(PORT0 + p));
         n->lfd[p] = synack_socket(n->st[1], AF_INET, SOCK_STREAM, 0);
         assert_true(n->lfd[p] >= 0);
         assert_int_equal(synack_bind(n->st[1], n->lfd[p], (struct sockaddr *)&a, sizeof(a)), 0);
@@ -86,34 +76,8 @@ static void net_up(struct net *n, uint32_t count)
     n->sfd = calloc(count, sizeof(int));
     assert_non_null(n->cfd);
     assert_non_null(n->sfd);
-    int one = 1;
-    for (uint32_t done = 0; done < count;) {
-        uint32_t batch = count - done < 2000 ? count - done : 2000;
-        for (uint32_t k = 0; k < batch; k++) {
-            uint32_t i = done + k;
-            int fd = synack_socket(n->st[0], AF_INET, SOCK_STREAM, 0);
-            assert_true(fd >= 0);
-            struct sockaddr_in b = sin_of(0, (uint16_t)(CPORT0 + i % CPORTS));
-            struct sockaddr_in a = sin_of(SADDR, (uint16_t)(PORT0 + i / CPORTS));
-            assert_int_equal(synack_setsockopt(n->st[0], fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)), 0);
-            assert_int_equal(synack_bind(n->st[0], fd, (struct sockaddr *)&b, sizeof(b)), 0);
-            assert_int_equal(synack_connect(n->st[0], fd, (struct sockaddr *)&a, sizeof(a)), -1);
-            assert_int_equal(errno, EINPROGRESS);
-            n->cfd[i] = fd;
-        }
-        uint32_t got = 0;
-        synack_time_t limit = synack_sim_now(n->sim) + SYNACK_SEC(10);
-        while (got < batch) {
-            for (int p = 0; p < NPORTS; p++) {
-                int fd;
-                while ((fd = synack_accept(n->st[1], n->lfd[p], NULL, NULL)) >= 0)
-                    n->sfd[done + got++] = fd; /* order does not matter here */
-            }
-            if (got < batch)
-                assert_true(synack_sim_step(n->sim) && synack_sim_now(n->sim) < limit);
-        }
-        done += batch;
-    }
+    assert_int_equal(storm_open_idle(n->sim, n->st[0], n->st[1], SADDR, n->lfd, NPORTS, PORT0,
+                                     CPORT0, CPORTS, 0, count, n->cfd, n->sfd), 0);
     n->n = count;
     settle(n);
 }
@@ -189,7 +153,7 @@ static void test_listener_close_touches_its_children_only(void **state)
     struct net n;
     net_up(&n, NIDLE / 10);
     int lfd = synack_socket(n.st[1], AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = sin_of(0, 4000);
+    struct sockaddr_in a = storm_sin(0, 4000);
     assert_int_equal(synack_bind(n.st[1], lfd, (struct sockaddr *)&a, sizeof(a)), 0);
     assert_int_equal(synack_listen(n.st[1], lfd, 16), 0);
     int child[10];

@@ -82,7 +82,7 @@ static double wall(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static struct sockaddr_in sin_of(uint32_t addr, uint16_t port)
+struct sockaddr_in storm_sin(uint32_t addr, uint16_t port)
 {
     struct sockaddr_in a;
     memset(&a, 0, sizeof(a));
@@ -120,7 +120,7 @@ static int start_one(struct storm *w)
             synack_close(sd->st, fd);
         return -1;
     }
-    struct sockaddr_in a = sin_of(SADDR, PORT);
+    struct sockaddr_in a = storm_sin(SADDR, PORT);
     w->started++;
     w->open++;
     sd->state[fd] = CONNECTING;
@@ -256,6 +256,48 @@ static bool one_more(struct storm *w)
     return ok;
 }
 
+int storm_open_idle(struct synack_sim *sim, struct synack_stack *c, struct synack_stack *s,
+                    uint32_t saddr, const int *lfd, int nports, uint16_t port0, uint16_t cport0,
+                    uint32_t ncports, uint64_t first, uint64_t count, int *cfd, int *sfd)
+{
+    const uint64_t batch_max = 2000;
+    int one = 1;
+    for (uint64_t done = 0; done < count;) {
+        uint64_t batch = count - done < batch_max ? count - done : batch_max;
+        synack_stack_advance(c, synack_sim_now(sim));
+        for (uint64_t k = 0; k < batch; k++) {
+            uint64_t i = first + done + k;
+            int fd = synack_socket(c, AF_INET, SOCK_STREAM, 0);
+            struct sockaddr_in b = storm_sin(0, (uint16_t)(cport0 + i % ncports));
+            struct sockaddr_in a = storm_sin(saddr, (uint16_t)(port0 + i / ncports));
+            if (fd < 0 || synack_setsockopt(c, fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+                synack_bind(c, fd, (struct sockaddr *)&b, sizeof(b)) < 0 ||
+                (synack_connect(c, fd, (struct sockaddr *)&a, sizeof(a)) < 0 && errno != EINPROGRESS))
+                return -errno;
+            if (cfd)
+                cfd[done + k] = fd;
+        }
+        uint64_t got = 0;
+        synack_time_t limit = synack_sim_now(sim) + SYNACK_SEC(30);
+        while (got < batch) {
+            for (int p = 0; p < nports; p++) {
+                int fd;
+                while ((fd = synack_accept(s, lfd[p], NULL, NULL)) >= 0) {
+                    if (sfd)
+                        sfd[done + got] = fd;
+                    got++;
+                }
+            }
+            if (got < batch && (!synack_sim_step(sim) || synack_sim_now(sim) > limit))
+                return -ETIMEDOUT;
+        }
+        done += batch;
+    }
+    /* Let the last ACKs land. */
+    synack_sim_run_until(sim, synack_sim_now(sim) + SYNACK_MSEC(10));
+    return 0;
+}
+
 int storm_run(const struct storm_params *p, struct storm_result *r)
 {
     struct storm w;
@@ -296,7 +338,7 @@ int storm_run(const struct storm_params *p, struct storm_result *r)
     synack_set_event_cb(w.side[C].st, on_event_c, &w);
     synack_set_event_cb(w.side[S].st, on_event_s, &w);
     w.lfd = synack_socket(w.side[S].st, AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = sin_of(SADDR, PORT);
+    struct sockaddr_in a = storm_sin(SADDR, PORT);
     if (w.lfd < 0 || synack_bind(w.side[S].st, w.lfd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
         synack_listen(w.side[S].st, w.lfd, 4096) < 0) {
         rc = -errno;

@@ -33,6 +33,25 @@ struct storm_result {
     bool still_accepts;     /* one more connection after the storm completed */
 };
 
+#include <netinet/in.h>
+
+struct synack_sim;
+struct synack_stack;
+
+/* An IPv4 socket address (host-order address and port). */
+struct sockaddr_in storm_sin(uint32_t addr, uint16_t port);
+
+/* Open `count` idle connections from client stack c to server stack s, which
+ * listens on `nports` ports from port0 (descriptors lfd[]): each client
+ * socket is bound to its own (port, server port) pair from cport0 up (ncports
+ * client ports per server port, below the ephemeral range), BATCH
+ * handshakes at a time.  The descriptors go to cfd[] and sfd[] (sfd in
+ * accept order) when not NULL.  Returns 0, or -errno (errno of the failing
+ * call) if a call failed or a handshake did not complete in time. */
+int storm_open_idle(struct synack_sim *sim, struct synack_stack *c, struct synack_stack *s,
+                    uint32_t saddr, const int *lfd, int nports, uint16_t port0, uint16_t cport0,
+                    uint32_t ncports, uint64_t first, uint64_t count, int *cfd, int *sfd);
+
 /* Run it.  Returns 0, or -errno if the simulation could not be set up. */
 int storm_run(const struct storm_params *p, struct storm_result *r);
 
