@@ -100,6 +100,25 @@ must_fail still-blocked "still blocked at" <<'EOF'
 +0  listen(3, 1) = 0
 +0  accept(3, ..., ...) = 4
 EOF
+# '!' (nplab's packetdrill): a number used on the wire as written, not mapped
+# (a RST to a closed port carries <SEQ=SEG.ACK>); `md5` options are sent as
+# written and never expected from synack, which does not sign (RFC 2385).
+must_pass absolute <<'EOF'
+0   < . 5:5(0) ack 777! win 100 <md5 00112233445566778899aabbccddeeff,nop,nop>
++0  > R 777:777(0)!
+EOF
+must_fail md5-expected "outbound packet differs (options)" <<'EOF'
+0   < S 0:0(0) win 100
++0  > R. 0:0(0) ack 1 <md5 00112233445566778899aabbccddeeff,nop,nop>
+EOF
+must_fail icmp-differs "outbound packet differs (ICMP)" <<'EOF'
+0   < icmp echo_request
++0  > icmp unreachable port_unreachable
+EOF
+must_fail icmp-bad-type "parse error: bad ICMP type 'echo_please'" <<'EOF'
+0   < icmp echo_please
+EOF
+
 # --lenient-tail (packetdrill's behaviour, for third-party suites): packets
 # after the last '>' line are ignored, and only those.
 flags=(--lenient-tail)

@@ -236,15 +236,74 @@ static void test_packet_errors(void **state)
     parse_fails("0 < S 0:0(0) ack 1 ack 2\n", 1, "'ack' given twice");
     parse_fails("0 < S 0:0(0) <TS 1 ecr 2>\n", 1, "expected 'val'");
     parse_fails("0 < S 0:0(0) <FO abcd>\n", 1, "unsupported: TCP option 'FO'");
-    parse_fails("0 > icmp unreachable\n", 1, "unsupported: icmp packets");
     parse_fails("0 < udp (100)\n", 1, "unsupported: udp packets");
-    parse_fails("0 < [ttl 3] S 0:0(0)\n", 1, "unsupported: IP header spec 'ttl'");
+    parse_fails("0 < [flowlabel 3] S 0:0(0)\n", 1, "unsupported: IP header spec 'flowlabel'");
+    parse_fails("0 < icmp unreachable bogus_code\n", 1, "bad ICMP code 'bogus_code'");
+    parse_fails("0 < icmp echo_request net_unreachable\n", 1, "bad ICMP code");
+    parse_fails("0 < icmp unreachable port_unreachable mtu 1200\n", 1,
+                "ICMP mtu is only valid for unreachable frag_needed");
+    parse_fails("0 < icmp unreachable [udp (100)]\n", 1, "unsupported: ICMP quoting");
+    parse_fails("0 < icmp echo_request id 5\n", 1, "unsupported: ICMP echo id");
+    parse_fails("0 < icmp unreachable [1:2(3)]\n", 1, "inconsistent TCP sequence numbers");
+    parse_fails("0 < S 0:0(0) win 1 <md5 0g,nop,nop>\n", 1, "MD5 digest '0g' is not hex");
+    parse_fails("0 < S 0:0(0) win 1 <md5 123,nop,nop>\n", 1, "an even number of hex digits");
     parse_fails("0 < S 0:0(0\n", 2, "expected ')'");
     parse_fails("0 < S\n", 2, "expected start sequence number, got end of file");
     parse_fails("0 < S 0:0(0) win 1\n+0 sleep\n", 2, "expected a packet, a system call");
     parse_fails("0 < S 0:0(0) <mss 1460>\n", 1, "window must be specified for inbound packets");
     parse_fails("0 > S 0:0(0) win 1 <mss 1460,nop>\n", 1,
                 "TCP options take 5 bytes, not a multiple of 4");
+}
+
+/* packetdrill forms for third-party scripts: ICMP lines, (ttl N), '!' and md5. */
+static void test_icmp_ttl_absolute_md5(void **state)
+{
+    (void)state;
+    struct parsed p;
+    parse(&p, "0 < icmp unreachable frag_needed mtu 1200 [1:1461(1460)]\n"
+              "+0 > (ttl 64) icmp echo_reply\n"
+              "+0 < icmp type_42 code_7\n"
+              "+0 < [ect0, ttl 3] S 5:5(0)! ack 9! win 1 <TS val 1 ecr 2!,md5 0011aabbccddeeff,"
+              "sack 1:2!,nop,nop>\n"
+              "+0 < icmp unreachable port_unreachable [7:7(0)!]\n");
+    assert_int_equal(p.rc, 0);
+    const struct sn_packet *a = &ev(&p, 0)->u.pkt;
+    assert_true(a->is_icmp);
+    assert_int_equal(a->icmp.type, 3);
+    assert_int_equal(a->icmp.code, 4);
+    assert_true(a->icmp.has_mtu);
+    assert_int_equal(a->icmp.mtu, 1200);
+    assert_true(a->icmp.has_quote);
+    assert_false(a->icmp.quote_abs);
+    assert_int_equal(a->icmp.quote_seq, 1);
+    assert_int_equal(a->icmp.quote_len, 1460);
+    const struct sn_packet *b = &ev(&p, 1)->u.pkt;
+    assert_true(b->is_icmp && b->outbound && b->has_ttl);
+    assert_int_equal(b->ttl, 64);
+    assert_int_equal(b->icmp.type, 0);
+    assert_int_equal(ev(&p, 2)->u.pkt.icmp.type, 42);
+    assert_int_equal(ev(&p, 2)->u.pkt.icmp.code, 7);
+    const struct sn_packet *c = &ev(&p, 3)->u.pkt;
+    assert_true(c->has_ttl && c->seq_abs && c->ack_abs);
+    assert_int_equal(c->ttl, 3);
+    assert_int_equal(c->tos_check, SN_TOS_ECN);
+    assert_int_equal(c->nopts, 5);
+    assert_true(c->opts[0].abs);
+    assert_int_equal(c->opts[1].kind, 19);
+    assert_int_equal(c->opts[1].len, 18);
+    assert_int_equal(c->opts[1].md5[0], 0x00);
+    assert_int_equal(c->opts[1].md5[3], 0xbb);
+    assert_int_equal(c->opts[1].md5[7], 0xff);
+    assert_int_equal(c->opts[1].md5[8], 0);
+    assert_true(c->opts[2].abs);
+    assert_true(ev(&p, 4)->u.pkt.icmp.quote_abs);
+    /* rendered back as written */
+    char buf[256];
+    sn_packet_render(a, buf, sizeof(buf));
+    assert_string_equal(buf, "< icmp unreachable frag_needed mtu 1200 [1:1461(1460)]");
+    sn_packet_render(b, buf, sizeof(buf));
+    assert_string_equal(buf, "> (ttl 64) icmp echo_reply");
+    sn_script_free(&p.sc);
 }
 
 static void test_calls(void **state)
@@ -364,7 +423,16 @@ static void test_comments_commands_multiline(void **state)
     parse_fails("0 `echo\n\n", 1, "unterminated `command`");
     parse_fails("0 write(3, \"abc, 3) = 3\n", 1, "unterminated string");
     parse_fails("0 %{ x\n", 1, "unterminated %{ code }%");
-    parse_fails("0 close(3) = 0\n`late init`\n", 2, "expected a time");
+    /* A command after the first event without a time (third-party scripts
+     * do this): it happens when the previous event ended. */
+    parse(&p, "0 close(3) = 0\n`late command`\n+0 close(4) = 0\n");
+    assert_int_equal(p.rc, 0);
+    assert_int_equal(p.sc.nev, 3);
+    assert_int_equal(ev(&p, 1)->kind, SN_EV_COMMAND);
+    assert_int_equal(ev(&p, 1)->time_kind, SN_TIME_REL);
+    assert_int_equal(ev(&p, 1)->time_us, 0);
+    assert_string_equal(ev(&p, 1)->u.text, "late command");
+    sn_script_free(&p.sc);
 
     const char nul[] = "0 close(3) = 0\n\0garbage";
     int line;
@@ -543,6 +611,7 @@ int main(void)
         cmocka_unit_test(test_packet_errors),
         cmocka_unit_test(test_calls),
         cmocka_unit_test(test_comments_commands_multiline),
+        cmocka_unit_test(test_icmp_ttl_absolute_md5),
         cmocka_unit_test(test_render_round_trip),
         cmocka_unit_test(test_freebsd_style),
         cmocka_unit_test(test_limits),

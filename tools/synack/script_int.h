@@ -25,6 +25,7 @@
 #define SN_SCRIPT_MAX_ITEMS 256          /* elements of one list or argument list */
 #define SN_SCRIPT_MAX_TIME_S 4000000     /* largest time in a script, seconds (46 days: RFC 7323 5.5 needs 24) */
 #define SN_TCP_OPT_SPACE 40              /* bytes of TCP options in a header */
+#define SN_TCPOPT_MD5 19                 /* RFC 2385: parsed, sent as written, never produced by synack */
 
 /* One TCP option, as written in a script or found in a packet. */
 struct sn_tcp_opt {
@@ -33,6 +34,8 @@ struct sn_tcp_opt {
     uint8_t nsack;         /* SACK: number of blocks (1..4) */
     uint32_t v1, v2;       /* MSS: v1; wscale: v1; TS: v1 = val, v2 = ecr */
     uint32_t sack[4][2];   /* SACK blocks: left, right */
+    bool abs;              /* TS ecr / SACK blocks written with '!': used as written */
+    uint8_t md5[16];       /* md5 (RFC 2385): the digest as written */
 };
 
 enum sn_opts_mode {
@@ -48,9 +51,24 @@ enum sn_tos_check {
     SN_TOS_FULL,    /* (tos 0x..): the whole byte */
 };
 
-/* A TCP packet line: `< S. 0:0(0) ack 1 win 65535 <mss 1460>`. */
+/* An ICMP packet line: `< icmp unreachable frag_needed mtu 1200 [1:1461(1460)]`. */
+struct sn_icmp {
+    uint8_t type, code;
+    bool has_mtu;            /* `mtu N` (unreachable frag_needed only) */
+    uint16_t mtu;
+    bool has_quote;          /* `[start:end(len)]`: the TCP segment of synack's it quotes */
+    bool quote_abs;          /* `[...!]`: its sequence number used as written */
+    uint32_t quote_seq, quote_len;
+};
+
+/* A packet line: TCP `< S. 0:0(0) ack 1 win 65535 <mss 1460>`, or ICMP. */
 struct sn_packet {
     bool outbound;           /* '>' (expected from synack) or '<' (injected) */
+    bool is_icmp;            /* an ICMP line: `icmp` holds it, the TCP fields are unused */
+    struct sn_icmp icmp;
+    bool has_ttl;            /* `(ttl N)`: set (inbound) or checked (outbound) */
+    uint8_t ttl;
+    bool seq_abs, ack_abs;   /* written with '!': used as written, not mapped */
     enum sn_tos_check tos_check;
     uint8_t tos;
     bool has_ports;          /* `40000>8080` written before the flags */

@@ -118,12 +118,15 @@ static size_t encode_opts(const struct sn_runner *r, const struct sn_conn *c,
             break;
         case SYNACK_TCPOPT_TIMESTAMP:
             put32(o + n + 2, t->v1 + r->wrap_ts);
-            put32(o + n + 6, (p->flags & SYNACK_TH_ACK) ? map_ecr(c, t->v2) : t->v2);
+            put32(o + n + 6, (p->flags & SYNACK_TH_ACK) && !t->abs ? map_ecr(c, t->v2) : t->v2);
+            break;
+        case SN_TCPOPT_MD5:
+            memcpy(o + n + 2, t->md5, sizeof(t->md5));
             break;
         case SYNACK_TCPOPT_SACK:
             for (unsigned b = 0; b < t->nsack; b++) {
-                put32(o + n + 2 + 8 * b, t->sack[b][0] + off);
-                put32(o + n + 6 + 8 * b, t->sack[b][1] + off);
+                put32(o + n + 2 + 8 * b, t->sack[b][0] + (t->abs ? 0 : off));
+                put32(o + n + 6 + 8 * b, t->sack[b][1] + (t->abs ? 0 : off));
             }
             break;
         default:
@@ -134,31 +137,61 @@ static size_t encode_opts(const struct sn_runner *r, const struct sn_conn *c,
     return n;
 }
 
-int sn_packet_inject(struct sn_runner *r, const struct sn_event *ev)
+/* Builds an ICMP message from the peer at r->pkt + 20: the type and code,
+ * the RFC 1191 MTU, and for errors the quote of synack's segment on the
+ * connection under test (its IPv4 header and first 8 TCP bytes, RFC 792).
+ * Returns the ICMP length or -1. */
+static int build_icmp(struct sn_runner *r, const struct sn_event *ev, const struct sn_conn *c)
+{
+    const struct sn_icmp *ic = &ev->u.pkt.icmp;
+    uint8_t quote[SYNACK_IPV4_HDR_MIN + 8];
+    size_t qlen = 0;
+    if (ic->type != SYNACK_ICMP_ECHO_REQUEST && ic->type != SYNACK_ICMP_ECHO_REPLY) {
+        struct synack_ipv4_hdr q = {
+            .total_len = (uint16_t)(SYNACK_IPV4_HDR_MIN + SYNACK_TCP_HDR_MIN + ic->quote_len),
+            .flags = SYNACK_IPV4_DF, .ttl = 64, .proto = SYNACK_IPPROTO_TCP,
+            .src = r->sc->local_ip, .dst = r->sc->remote_ip,
+        };
+        if (synack_ipv4_emit(quote, sizeof(quote), &q) != SYNACK_IPV4_HDR_MIN) {
+            sn_fail(r, ev->line, "cannot build the IPv4 header an ICMP error quotes");
+            return -1;
+        }
+        put16(quote + 20, r->lport);
+        put16(quote + 22, r->rport);
+        /* synack's sequence number, named as on `>` lines (relative to its ISN) */
+        put32(quote + 24, ic->quote_seq + (ic->quote_abs ? 0 : local_offset(c)));
+        qlen = sizeof(quote);
+    }
+    struct synack_icmp_hdr h = {.type = ic->type, .code = ic->code, .mtu = ic->mtu,
+                                .data = quote, .data_len = qlen};
+    int n = synack_icmp_emit(r->pkt + SYNACK_IPV4_HDR_MIN, sizeof(r->pkt) - SYNACK_IPV4_HDR_MIN, &h);
+    if (n < 0) {
+        sn_fail(r, ev->line, "cannot build the ICMP message");
+        return -1;
+    }
+    return n;
+}
+
+/* Builds the TCP segment of an inbound line at r->pkt + 20; returns its length or -1. */
+static long build_tcp(struct sn_runner *r, const struct sn_event *ev, const struct sn_conn *c,
+                      uint16_t sport, uint16_t dport)
 {
     const struct sn_packet *p = &ev->u.pkt;
     const struct sn_script *sc = r->sc;
-    if (p->has_ports && (p->flags & SYNACK_TH_SYN)) {
-        /* a SYN from explicit ports starts the connection under test */
-        r->rport = p->sport;
-        r->lport = p->dport;
-    }
-    uint16_t sport = p->has_ports ? p->sport : r->rport, dport = p->has_ports ? p->dport : r->lport;
-    const struct sn_conn *c = conn_find(r, dport, sport);
     uint8_t opts[SN_TCP_OPT_SPACE];
     size_t olen = p->opts_mode == SN_OPTS_LIST ? encode_opts(r, c, p, opts) : 0;
     size_t tcplen = SYNACK_TCP_HDR_MIN + olen + p->len;
-    size_t total = SYNACK_IPV4_HDR_MIN + tcplen;
-    if (total > 65535) {
-        sn_fail(r, ev->line, "inbound packet of %zu bytes does not fit in an IPv4 datagram", total);
+    if (SYNACK_IPV4_HDR_MIN + tcplen > 65535) {
+        sn_fail(r, ev->line, "inbound packet of %zu bytes does not fit in an IPv4 datagram",
+                SYNACK_IPV4_HDR_MIN + tcplen);
         return -1;
     }
     uint8_t *tcp = r->pkt + SYNACK_IPV4_HDR_MIN;
     memset(tcp, 0, tcplen);   /* the payload is zeros */
     put16(tcp, sport);
     put16(tcp + 2, dport);
-    put32(tcp + 4, p->seq + r->wrap_seq);
-    put32(tcp + 8, p->ack + ((p->flags & SYNACK_TH_ACK) ? local_offset(c) : 0));
+    put32(tcp + 4, p->seq + (p->seq_abs ? 0 : r->wrap_seq));
+    put32(tcp + 8, p->ack + ((p->flags & SYNACK_TH_ACK) && !p->ack_abs ? local_offset(c) : 0));
     tcp[12] = (uint8_t)(((SYNACK_TCP_HDR_MIN + olen) / 4) << 4);
     tcp[13] = p->flags;
     put16(tcp + 14, p->win);
@@ -167,14 +200,31 @@ int sn_packet_inject(struct sn_runner *r, const struct sn_event *ev)
     uint32_t sum =
         synack_csum_pseudo(sc->remote_ip, sc->local_ip, SYNACK_IPPROTO_TCP, (uint16_t)tcplen);
     put16(tcp + 16, synack_csum_fold(synack_csum_partial(tcp, tcplen, sum)));
+    return (long)tcplen;
+}
 
+int sn_packet_inject(struct sn_runner *r, const struct sn_event *ev)
+{
+    const struct sn_packet *p = &ev->u.pkt;
+    const struct sn_script *sc = r->sc;
+    if (!p->is_icmp && p->has_ports && (p->flags & SYNACK_TH_SYN)) {
+        /* a SYN from explicit ports starts the connection under test */
+        r->rport = p->sport;
+        r->lport = p->dport;
+    }
+    uint16_t sport = p->has_ports ? p->sport : r->rport, dport = p->has_ports ? p->dport : r->lport;
+    const struct sn_conn *c = p->is_icmp ? conn_find(r, r->lport, r->rport) : conn_find(r, dport, sport);
+    long plen = p->is_icmp ? build_icmp(r, ev, c) : build_tcp(r, ev, c, sport, dport);
+    if (plen < 0)
+        return -1;
+    size_t total = SYNACK_IPV4_HDR_MIN + (size_t)plen;
     struct synack_ipv4_hdr ip = {
         .tos = p->tos_check == SN_TOS_NONE ? 0 : p->tos,
         .total_len = (uint16_t)total,
         .id = r->ip_id++,
         .flags = SYNACK_IPV4_DF,
-        .ttl = INBOUND_TTL,
-        .proto = SYNACK_IPPROTO_TCP,
+        .ttl = p->has_ttl ? p->ttl : INBOUND_TTL,
+        .proto = p->is_icmp ? SYNACK_IPPROTO_ICMP : SYNACK_IPPROTO_TCP,
         .src = sc->remote_ip,
         .dst = sc->local_ip,
     };
@@ -189,8 +239,9 @@ int sn_packet_inject(struct sn_runner *r, const struct sn_event *ev)
         sn_trace(r, "%s   (synack dropped it: %s)", text, synack_strerror(rc));
     else
         sn_trace(r, "%s", text);
-    if (p->flags & SYNACK_TH_SYN)
-        sn_trace(r, "(the peer's sequence number on the wire: %u)", (unsigned)(p->seq + r->wrap_seq));
+    if (!p->is_icmp && (p->flags & SYNACK_TH_SYN))
+        sn_trace(r, "(the peer's sequence number on the wire: %u)",
+                 (unsigned)(p->seq + (p->seq_abs ? 0 : r->wrap_seq)));
     return 0;
 }
 
@@ -202,11 +253,16 @@ struct actual {
     bool tcp;                 /* false: bad[] says what it is */
     char bad[128];
     uint32_t src, dst;
-    uint32_t live_seq;        /* as sent */
+    uint32_t live_seq, live_ack;  /* as sent */
+    uint8_t ttl;
+    bool icmp;                /* an ICMP message: icmp_* say which */
+    uint8_t icmp_type, icmp_code;
+    uint16_t icmp_mtu;
     uint8_t reserved;         /* the header's reserved bits (must be zero) */
     unsigned segments;        /* packets merged into this one */
     struct sn_packet p;       /* seq relative to synack's ISN, every field present */
     struct sn_tcp_opt opts[SN_TCP_OPT_SPACE];
+    struct sn_tcp_opt raw_opts[SN_TCP_OPT_SPACE];   /* unmapped, for values written with '!' */
 };
 
 /* Options exactly as on the wire, up to and including an EOL. */
@@ -260,12 +316,17 @@ static void decode(struct sn_runner *r, const struct sn_out_pkt *o, struct actua
     }
     a->src = ip.src;
     a->dst = ip.dst;
+    a->ttl = ip.ttl;
     if (ip.proto != SYNACK_IPPROTO_TCP) {
         struct synack_icmp_hdr ic;
         if (ip.proto == SYNACK_IPPROTO_ICMP &&
-            synack_icmp_parse(ip.payload, ip.payload_len, &ic) == 0)
+            synack_icmp_parse(ip.payload, ip.payload_len, &ic) == 0) {
+            a->icmp = true;
+            a->icmp_type = ic.type;
+            a->icmp_code = ic.code;
+            a->icmp_mtu = ic.mtu;
             snprintf(a->bad, sizeof(a->bad), "an ICMP message, type %u code %u", ic.type, ic.code);
-        else
+        } else
             snprintf(a->bad, sizeof(a->bad), "an IP packet of protocol %u", ip.proto);
         return;
     }
@@ -276,6 +337,7 @@ static void decode(struct sn_runner *r, const struct sn_out_pkt *o, struct actua
     }
     a->tcp = true;
     a->live_seq = th.seq;
+    a->live_ack = th.ack;
     a->reserved = th.reserved;
     struct sn_packet *p = &a->p;
     p->outbound = true;
@@ -293,6 +355,7 @@ static void decode(struct sn_runner *r, const struct sn_out_pkt *o, struct actua
     p->has_urg = (th.flags & SYNACK_TH_URG) || th.urg_ptr;
     p->urg = th.urg_ptr;
     p->nopts = walk_opts(ip.payload + SYNACK_TCP_HDR_MIN, th.doff - SYNACK_TCP_HDR_MIN, a->opts);
+    memcpy(a->raw_opts, a->opts, sizeof(a->opts[0]) * p->nopts);
     for (uint8_t i = 0; i < p->nopts; i++) {
         struct sn_tcp_opt *t = &a->opts[i];
         if (t->kind == SYNACK_TCPOPT_TIMESTAMP && p->has_ack)
@@ -335,8 +398,11 @@ static void render_actual(const struct actual *a, const struct sn_packet *expect
              a->segments > 1 ? "   (segments merged)" : "");
 }
 
-static bool opt_equal(const struct sn_tcp_opt *e, const struct sn_tcp_opt *a)
+static bool opt_equal(const struct sn_tcp_opt *e, const struct sn_tcp_opt *a,
+                      const struct sn_tcp_opt *raw)
 {
+    if (e->abs)
+        a = raw;   /* written with '!': compared with the value on the wire */
     if (e->kind != a->kind || e->len != a->len)
         return false;
     switch (e->kind) {
@@ -347,17 +413,20 @@ static bool opt_equal(const struct sn_tcp_opt *e, const struct sn_tcp_opt *a)
         return e->v2 == a->v2;   /* TS val is synack's clock: not checked */
     case SYNACK_TCPOPT_SACK:
         return e->nsack == a->nsack && memcmp(e->sack, a->sack, sizeof(e->sack[0]) * e->nsack) == 0;
+    case SN_TCPOPT_MD5:
+        return false;   /* synack never signs (RFC 2385 is not implemented) */
     default:
         return true;
     }
 }
 
 /* Lists up to and including the first EOL must match one for one. */
-static bool opts_equal(const struct sn_packet *e, const struct sn_packet *a)
+static bool opts_equal(const struct sn_packet *e, const struct sn_packet *a,
+                       const struct sn_tcp_opt *raw)
 {
     size_t i = 0;
     for (; i < e->nopts && i < a->nopts; i++) {
-        if (!opt_equal(&e->opts[i], &a->opts[i]))
+        if (!opt_equal(&e->opts[i], &a->opts[i], &raw[i]))
             return false;
         if (e->opts[i].kind == SYNACK_TCPOPT_EOL)
             return true;
@@ -393,18 +462,20 @@ static void compare(const struct sn_runner *r, const struct sn_packet *e, const 
         add_diff(buf, cap, "flags");
     if (a->reserved)
         add_diff(buf, cap, "reserved bits");
-    if (p->seq != e->seq)
+    if (e->has_ttl && a->ttl != e->ttl)
+        add_diff(buf, cap, "TTL");
+    if ((e->seq_abs ? a->live_seq : p->seq) != e->seq)
         add_diff(buf, cap, "seq");
     if (p->len != e->len)
         add_diff(buf, cap, "length");
-    if ((p->flags & SYNACK_TH_ACK) && p->ack != e->ack)
+    if ((p->flags & SYNACK_TH_ACK) && (e->ack_abs ? a->live_ack : p->ack) != e->ack)
         add_diff(buf, cap, "ack");
     if (e->has_win && p->win != e->win)
         add_diff(buf, cap, "win");
     if (((p->flags | e->flags) & SYNACK_TH_URG) && p->urg != e->urg)
         add_diff(buf, cap, "urg");
     if ((e->opts_mode == SN_OPTS_NONE && p->nopts > 0) ||
-        (e->opts_mode == SN_OPTS_LIST && !opts_equal(e, p)))
+        (e->opts_mode == SN_OPTS_LIST && !opts_equal(e, p, a->raw_opts)))
         add_diff(buf, cap, "options");
 }
 
@@ -497,6 +568,26 @@ int sn_packet_expect(struct sn_runner *r, const struct sn_event *ev, synack_time
     struct actual a;
     decode(r, &r->q[r->qhead], &a);
     queue_pop(r);
+    if (e->is_icmp) {
+        /* An ICMP line: type, code, and the MTU and TTL when given. */
+        render_actual(&a, e, false, act, sizeof(act));
+        const struct sn_icmp *ic = &e->icmp;
+        if (!a.icmp || a.icmp_type != ic->type || a.icmp_code != ic->code ||
+            (ic->has_mtu && a.icmp_mtu != ic->mtu) || (e->has_ttl && a.ttl != e->ttl) ||
+            a.src != r->sc->local_ip || a.dst != r->sc->remote_ip) {
+            sn_fail(r, ev->line, "outbound packet differs (ICMP)");
+            sn_fail(r, ev->line, "  expected %s", exp);
+            sn_fail(r, ev->line, "  actual   %s", act);
+            return -1;
+        }
+        if (a.t < lo || a.t > hi) {
+            sn_fail(r, ev->line, "outbound packet too %s: expected %s, sent at %s",
+                    a.t < lo ? "early" : "late", when, sn_time_str(a.t, t));
+            return -1;
+        }
+        sn_trace(r, "%s", strchr(act, ' ') + 1);
+        return 0;
+    }
     if (a.tcp && (a.p.flags & SYNACK_TH_SYN)) {
         /* synack's ISN, and the script's name for it */
         struct sn_conn *c = conn_start(r, a.p.sport, a.p.dport);

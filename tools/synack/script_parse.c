@@ -5,13 +5,14 @@
  * with "unsupported: ..." rather than misreading.  A statement may span
  * lines: the parser works on tokens, and every event starts with a time.
  *
- *   script  := option* [`init command`] event*
+ *   script  := option* [`init command`] (event | `command`)*
  *   option  := --name[=value]                  (a whole line)
  *   event   := time action
  *   time    := T | +T | * | T~T | +T~+T        (then `...T` for calls)
  *   action  := packet | call | `command` | %{ code }%
- *   packet  := (<|>) [ip_info] [port>port] flags seq:end(len)
- *              [ack N] [win N] [urg N] [<options> | <...>]
+ *   packet  := (<|>) [ip_info] [port>port] flags seq:end(len)[!]
+ *              [ack N[!]] [win N] [urg N] [<options> | <...>]
+ *            | (<|>) [ip_info] icmp type [code] [mtu N] [[seq:end(len)[!]]]
  *   call    := name(expr, ...) = expr [ERRNO] [(note)]
  */
 #include "script_int.h"
@@ -435,6 +436,16 @@ static char *tok_strdup(struct parser *ps, const char *p, size_t n)
     return s;
 }
 
+/* An optional '!' after a number (nplab's packetdrill): the value is
+ * absolute, used on the wire as written rather than mapped. */
+static bool bang(struct parser *ps)
+{
+    if (!is_punct(peek(ps, 0), '!'))
+        return false;
+    next(ps);
+    return true;
+}
+
 /* ---- header options --------------------------------------------------------- */
 
 static int parse_ipv4(struct parser *ps, const struct sn_option *o, uint32_t *out)
@@ -719,6 +730,7 @@ static int parse_tcp_option(struct parser *ps, struct sn_tcp_opt *o)
                 return -1;
             o->sack[o->nsack][0] = (uint32_t)v;
             o->sack[o->nsack++][1] = (uint32_t)w;
+            o->abs |= bang(ps);
         } while (peek(ps, 0)->kind == TK_INT);
         o->len = (uint8_t)(2 + 8 * o->nsack);
     } else if (is_word(&t, "TS")) {
@@ -733,9 +745,29 @@ static int parse_tcp_option(struct parser *ps, struct sn_tcp_opt *o)
         if (expect_int(ps, 0, UINT32_MAX, "TS ecr", &w) < 0)
             return -1;
         *o = (struct sn_tcp_opt){.kind = SYNACK_TCPOPT_TIMESTAMP, .len = 10, .v1 = (uint32_t)v,
-                                 .v2 = (uint32_t)w};
-    } else if (is_word(&t, "FO") || is_word(&t, "FOEXP") || is_word(&t, "md5") ||
-               is_word(&t, "exp")) {
+                                 .v2 = (uint32_t)w, .abs = bang(ps)};
+    } else if (is_word(&t, "md5")) {
+        /* RFC 2385 (kind 19, 18 bytes): the digest as up to 32 hex digits
+         * (packetdrill's hex blob; missing digits are zero). */
+        struct tok h = next(ps);
+        if (h.kind != TK_WORD && h.kind != TK_INT)
+            return unexpected(ps, &h, "an MD5 digest in hex");
+        /* "0011aabb" lexes as a number then a word: join what touches. */
+        while ((peek(ps, 0)->kind == TK_WORD || peek(ps, 0)->kind == TK_INT) &&
+               peek(ps, 0)->p == h.p + h.n)
+            h.n += next(ps).n;
+        *o = (struct sn_tcp_opt){.kind = SN_TCPOPT_MD5, .len = 18};
+        if (h.n > 32 || h.n % 2)
+            return perr(ps, h.line, "MD5 digest '%.*s': an even number of hex digits, at most 32",
+                        (int)(h.n > 40 ? 40 : h.n), h.p);
+        for (size_t i = 0; i < h.n; i++) {
+            if (!isxdigit((unsigned char)h.p[i]))
+                return perr(ps, h.line, "MD5 digest '%.*s' is not hex", (int)h.n, h.p);
+            unsigned d = is_digit(h.p[i]) ? (unsigned)(h.p[i] - '0')
+                                          : (unsigned)(tolower((unsigned char)h.p[i]) - 'a' + 10);
+            o->md5[i / 2] = (uint8_t)(o->md5[i / 2] << 4 | d);
+        }
+    } else if (is_word(&t, "FO") || is_word(&t, "FOEXP") || is_word(&t, "exp")) {
         return punsup(ps, t.line, "TCP option '%.*s'", (int)t.n, t.p);
     } else {
         char b[48];
@@ -782,36 +814,159 @@ static int parse_tcp_options(struct parser *ps, struct sn_packet *p)
     return 0;
 }
 
-/* [noecn] [ect0] [ect1] [ce] [ect01] or (tos 0xNN). */
+/* [noecn] [ect0] [ect1] [ce] [ect01], (tos 0xNN), (ttl N), or several of
+ * them separated by commas, in ( ) or [ ] as packetdrill's ip_info. */
 static int parse_ip_info(struct parser *ps, struct sn_packet *p)
 {
     struct tok open = next(ps);
-    struct tok w = next(ps);
     static const struct { const char *name; uint8_t ecn; } ecn[] = {
         {"noecn", 0}, {"ect1", 1}, {"ect0", 2}, {"ce", 3},
     };
-    if (open.c == '(' && is_word(&w, "tos")) {
+    for (;;) {
+        struct tok w = next(ps);
         int64_t v;
-        if (expect_int(ps, 0, 255, "TOS", &v) < 0)
-            return -1;
-        p->tos_check = SN_TOS_FULL;
-        p->tos = (uint8_t)v;
-    } else if (is_word(&w, "ect01")) {
-        if (!p->outbound)
-            return perr(ps, w.line, "[ect01] can only be used with outbound packets");
-        p->tos_check = SN_TOS_ECT01;
-    } else {
-        size_t i = 0;
-        while (i < sizeof(ecn) / sizeof(ecn[0]) && !is_word(&w, ecn[i].name))
-            i++;
-        if (i == sizeof(ecn) / sizeof(ecn[0])) {
-            char b[48];
-            return punsup(ps, w.line, "IP header spec %s", tok_desc(&w, b));
+        if (is_word(&w, "tos")) {
+            if (expect_int(ps, 0, 255, "TOS", &v) < 0)
+                return -1;
+            p->tos_check = SN_TOS_FULL;
+            p->tos = (uint8_t)v;
+        } else if (is_word(&w, "ttl")) {
+            if (expect_int(ps, 0, 255, "TTL", &v) < 0)
+                return -1;
+            p->has_ttl = true;
+            p->ttl = (uint8_t)v;
+        } else if (is_word(&w, "ect01")) {
+            if (!p->outbound)
+                return perr(ps, w.line, "[ect01] can only be used with outbound packets");
+            p->tos_check = SN_TOS_ECT01;
+        } else {
+            size_t i = 0;
+            while (i < sizeof(ecn) / sizeof(ecn[0]) && !is_word(&w, ecn[i].name))
+                i++;
+            if (i == sizeof(ecn) / sizeof(ecn[0])) {
+                char b[48];
+                return punsup(ps, w.line, "IP header spec %s", tok_desc(&w, b));
+            }
+            p->tos_check = SN_TOS_ECN;
+            p->tos = ecn[i].ecn;
         }
-        p->tos_check = SN_TOS_ECN;
-        p->tos = ecn[i].ecn;
+        if (!is_punct(peek(ps, 0), ','))
+            break;
+        next(ps);
     }
     return expect_punct(ps, open.c == '(' ? ')' : ']');
+}
+
+/* ICMPv4 names as packetdrill's icmp_packet.c spells them (RFC 792), or
+ * `type_N` / `code_N`. */
+static const struct { const char *name; uint8_t v; } icmp_types[] = {
+    {"echo_reply", 0},         {"unreachable", 3},       {"source_quench", 4},
+    {"redirect", 5},           {"echo_request", 8},      {"time_exceeded", 11},
+    {"parameter_problem", 12}, {"timestamp_request", 13}, {"timestamp_reply", 14},
+    {"information_request", 15}, {"information_reply", 16}, {"address_mask_request", 17},
+    {"address_mask_reply", 18},
+};
+static const struct { const char *name; uint8_t v; } icmp_unreach_codes[] = {
+    {"net_unreachable", 0},   {"host_unreachable", 1},  {"protocol_unreachable", 2},
+    {"port_unreachable", 3},  {"frag_needed", 4},       {"source_route_failed", 5},
+    {"net_unknown", 6},       {"host_unknown", 7},      {"source_host_isolated", 8},
+    {"net_prohibited", 9},    {"host_prohibited", 10},  {"net_unreachable_for_tos", 11},
+    {"host_unreachable_for_tos", 12}, {"packet_filtered", 13}, {"precedence_violation", 14},
+    {"precedence_cutoff", 15},
+};
+
+/* `type_N` / `code_N`: N in 0..255, or -1. */
+static int numbered(const struct tok *t, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    if (t->kind != TK_WORD || t->n <= n || t->n > n + 3 || memcmp(t->p, prefix, n) != 0)
+        return -1;
+    int v = 0;
+    for (size_t i = n; i < t->n; i++) {
+        if (!is_digit(t->p[i]))
+            return -1;
+        v = v * 10 + (t->p[i] - '0');
+    }
+    return v <= 255 ? v : -1;
+}
+
+/* packetdrill's icmp_packet_spec after `icmp`:
+ *   type [code] [mtu N] [id N] [[start:end(len)]]
+ * The quote names synack's segment the error is about (its sequence number
+ * relative to synack's ISN, as on `>` lines); without one the quote carries
+ * sequence number 0 (relative). */
+static int parse_icmp(struct parser *ps, struct sn_packet *p)
+{
+    struct sn_icmp *ic = &p->icmp;
+    p->is_icmp = true;
+    struct tok t = next(ps);
+    size_t i = 0;
+    int num = numbered(&t, "type_");
+    if (num >= 0) {
+        ic->type = (uint8_t)num;
+    } else {
+        while (i < sizeof(icmp_types) / sizeof(icmp_types[0]) && !is_word(&t, icmp_types[i].name))
+            i++;
+        if (i == sizeof(icmp_types) / sizeof(icmp_types[0])) {
+            char b[48];
+            return perr(ps, t.line, "bad ICMP type %s", tok_desc(&t, b));
+        }
+        ic->type = icmp_types[i].v;
+    }
+    struct tok *c = peek(ps, 0);
+    if (c->kind == TK_WORD && !is_word(c, "mtu") && !is_word(c, "id")) {
+        struct tok ct = next(ps);
+        num = numbered(&ct, "code_");
+        if (num >= 0) {
+            ic->code = (uint8_t)num;
+        } else {
+            size_t k = 0, nk = sizeof(icmp_unreach_codes) / sizeof(icmp_unreach_codes[0]);
+            while (ic->type == SYNACK_ICMP_DEST_UNREACH && k < nk &&
+                   !is_word(&ct, icmp_unreach_codes[k].name))
+                k++;
+            if (ic->type != SYNACK_ICMP_DEST_UNREACH || k == nk) {
+                char b[48];
+                return perr(ps, ct.line, "bad ICMP code %s", tok_desc(&ct, b));
+            }
+            ic->code = icmp_unreach_codes[k].v;
+        }
+    }
+    int64_t v;
+    if (is_word(peek(ps, 0), "mtu")) {
+        int line = next(ps).line;
+        if (expect_int(ps, 0, 65535, "ICMP MTU", &v) < 0)
+            return -1;
+        if (ic->type != SYNACK_ICMP_DEST_UNREACH || ic->code != SYNACK_ICMP_UNREACH_NEEDFRAG)
+            return perr(ps, line, "ICMP mtu is only valid for unreachable frag_needed");
+        ic->has_mtu = true;
+        ic->mtu = (uint16_t)v;
+    }
+    if (is_word(peek(ps, 0), "id"))
+        return punsup(ps, peek(ps, 0)->line, "ICMP echo id (synack's scripts test TCP)");
+    if (is_punct(peek(ps, 0), '[')) {
+        int line = next(ps).line;
+        if (peek(ps, 0)->kind != TK_INT) {
+            char b[48];
+            return punsup(ps, line, "ICMP quoting %s (only a TCP segment: [start:end(len)])",
+                          tok_desc(peek(ps, 0), b));
+        }
+        int64_t start, end, len;
+        if (expect_int(ps, 0, UINT32_MAX, "start sequence number", &start) < 0 ||
+            expect_punct(ps, ':') < 0 ||
+            expect_int(ps, 0, UINT32_MAX, "end sequence number", &end) < 0 ||
+            expect_punct(ps, '(') < 0 || expect_int(ps, 0, 65535, "payload length", &len) < 0 ||
+            expect_punct(ps, ')') < 0)
+            return -1;
+        if (end != start + len)
+            return perr(ps, line, "inconsistent TCP sequence numbers and payload size");
+        ic->quote_abs = bang(ps);
+        if (expect_punct(ps, ']') < 0)
+            return -1;
+        ic->has_quote = true;
+        ic->quote_seq = (uint32_t)start;
+        ic->quote_len = (uint32_t)len;
+    }
+    return 0;
 }
 
 /* F S R P U E W, then '.' for ACK; '.' alone; '-' for none. */
@@ -857,6 +1012,10 @@ static int parse_packet(struct parser *ps, struct sn_event *ev)
         if (parse_ip_info(ps, p) < 0)
             return -1;
     }
+    if (is_word(peek(ps, 0), "icmp")) {
+        next(ps);
+        return parse_icmp(ps, p);
+    }
     if (peek(ps, 0)->kind == TK_INT && is_punct(peek(ps, 1), '>')) {
         /* Port 0 only inbound: a hostile segment synack must drop. */
         int64_t lo = p->outbound ? 1 : 0;
@@ -883,6 +1042,7 @@ static int parse_packet(struct parser *ps, struct sn_event *ev)
                     (long long)start, (long long)end, (long long)len);
     p->seq = (uint32_t)start;
     p->len = (uint32_t)len;
+    p->seq_abs = bang(ps);
     for (;;) {
         struct tok *t = peek(ps, 0);
         bool *has = is_word(t, "ack") ? &p->has_ack : is_word(t, "win") ? &p->has_win
@@ -897,6 +1057,7 @@ static int parse_packet(struct parser *ps, struct sn_event *ev)
             if (expect_int(ps, 0, UINT32_MAX, "ack number", &v) < 0)
                 return -1;
             p->ack = (uint32_t)v;
+            p->ack_abs = bang(ps);
         } else {
             const char *what = has == &p->has_win ? "window" : "urgent pointer";
             next(ps);
@@ -1058,8 +1219,10 @@ int sn_script_parse(const char *text, size_t len, struct sn_script *sc, int *err
             }
             struct tok o = next(&ps);
             parse_option(&ps, &o);
-        } else if (t->kind == TK_BACKTICK && sc->nev == 0) {
-            /* packetdrill's init command: a `command` before any event, no time */
+        } else if (t->kind == TK_BACKTICK) {
+            /* packetdrill's init command: a `command` before any event, no
+             * time; third-party scripts also write one later without a
+             * time: it happens when the previous event ended (+0). */
             struct sn_event *ev = sc_alloc(sc, sizeof(*ev));
             if (ev == NULL) {
                 oom(&ps);
@@ -1171,17 +1334,49 @@ static void render_opt(const struct sn_tcp_opt *o, char *buf, size_t cap)
         app(buf, cap, "sackOK");
         break;
     case SYNACK_TCPOPT_TIMESTAMP:
-        app(buf, cap, "TS val %u ecr %u", (unsigned)o->v1, (unsigned)o->v2);
+        app(buf, cap, "TS val %u ecr %u%s", (unsigned)o->v1, (unsigned)o->v2, o->abs ? "!" : "");
         break;
     case SYNACK_TCPOPT_SACK:
         app(buf, cap, "sack");
         for (unsigned i = 0; i < o->nsack; i++)
-            app(buf, cap, " %u:%u", (unsigned)o->sack[i][0], (unsigned)o->sack[i][1]);
+            app(buf, cap, " %u:%u%s", (unsigned)o->sack[i][0], (unsigned)o->sack[i][1],
+                o->abs ? "!" : "");
+        break;
+    case SN_TCPOPT_MD5:
+        app(buf, cap, "md5 ");
+        for (unsigned i = 0; i < sizeof(o->md5); i++)
+            app(buf, cap, "%02x", o->md5[i]);
         break;
     default:
         app(buf, cap, "kind %u len %u", o->kind, o->len);
         break;
     }
+}
+
+static void render_icmp(const struct sn_icmp *ic, char *buf, size_t cap)
+{
+    const char *type = NULL, *code = NULL;
+    for (size_t i = 0; i < sizeof(icmp_types) / sizeof(icmp_types[0]); i++)
+        if (icmp_types[i].v == ic->type)
+            type = icmp_types[i].name;
+    for (size_t i = 0; ic->type == SYNACK_ICMP_DEST_UNREACH &&
+                       i < sizeof(icmp_unreach_codes) / sizeof(icmp_unreach_codes[0]); i++)
+        if (icmp_unreach_codes[i].v == ic->code)
+            code = icmp_unreach_codes[i].name;
+    if (type)
+        app(buf, cap, "icmp %s", type);
+    else
+        app(buf, cap, "icmp type_%u", ic->type);
+    if (code)
+        app(buf, cap, " %s", code);
+    else if (ic->code)
+        app(buf, cap, " code_%u", ic->code);
+    if (ic->has_mtu)
+        app(buf, cap, " mtu %u", ic->mtu);
+    if (ic->has_quote)
+        app(buf, cap, " [%u:%u(%u)%s]", (unsigned)ic->quote_seq,
+            (unsigned)(ic->quote_seq + ic->quote_len), (unsigned)ic->quote_len,
+            ic->quote_abs ? "!" : "");
 }
 
 void sn_packet_render(const struct sn_packet *p, char *buf, size_t cap)
@@ -1194,12 +1389,18 @@ void sn_packet_render(const struct sn_packet *p, char *buf, size_t cap)
         return;
     buf[0] = '\0';
     app(buf, cap, "%c ", p->outbound ? '>' : '<');
+    if (p->has_ttl)
+        app(buf, cap, "(ttl %u) ", p->ttl);
     if (p->tos_check == SN_TOS_ECN)
         app(buf, cap, "[%s] ", ecn[p->tos & 3]);
     else if (p->tos_check == SN_TOS_ECT01)
         app(buf, cap, "[ect01] ");
     else if (p->tos_check == SN_TOS_FULL)
         app(buf, cap, "(tos 0x%02x) ", p->tos);
+    if (p->is_icmp) {
+        render_icmp(&p->icmp, buf, cap);
+        return;
+    }
     if (p->has_ports)
         app(buf, cap, "%u>%u ", p->sport, p->dport);
     char flags[10];
@@ -1212,10 +1413,10 @@ void sn_packet_render(const struct sn_packet *p, char *buf, size_t cap)
     if (nf == 0)
         flags[nf++] = '-';
     flags[nf] = '\0';
-    app(buf, cap, "%s %u:%u(%u)", flags, (unsigned)p->seq, (unsigned)(p->seq + p->len),
-        (unsigned)p->len);
+    app(buf, cap, "%s %u:%u(%u)%s", flags, (unsigned)p->seq, (unsigned)(p->seq + p->len),
+        (unsigned)p->len, p->seq_abs ? "!" : "");
     if (p->has_ack)
-        app(buf, cap, " ack %u", (unsigned)p->ack);
+        app(buf, cap, " ack %u%s", (unsigned)p->ack, p->ack_abs ? "!" : "");
     if (p->has_win)
         app(buf, cap, " win %u", p->win);
     if (p->has_urg)
