@@ -550,6 +550,19 @@ static int merge_segments(struct sn_runner *r, const struct sn_packet *e, struct
     return 0;
 }
 
+/* The packet matched; was it sent within [lo, hi]?  Returns 0 or -1 (failure recorded). */
+static int check_time(struct sn_runner *r, const struct sn_event *ev, synack_time_t sent,
+                      synack_time_t lo, synack_time_t hi, const char *when, const char *act)
+{
+    if (sent >= lo && sent <= hi)
+        return 0;
+    char t[32];
+    sn_fail(r, ev->line, "outbound packet too %s: expected %s, sent at %s",
+            sent < lo ? "early" : "late", when, sn_time_str(sent, t));
+    sn_fail(r, ev->line, "  actual   %s", act);
+    return -1;
+}
+
 int sn_packet_expect(struct sn_runner *r, const struct sn_event *ev, synack_time_t lo,
                      synack_time_t hi, const char *when)
 {
@@ -580,11 +593,8 @@ int sn_packet_expect(struct sn_runner *r, const struct sn_event *ev, synack_time
             sn_fail(r, ev->line, "  actual   %s", act);
             return -1;
         }
-        if (a.t < lo || a.t > hi) {
-            sn_fail(r, ev->line, "outbound packet too %s: expected %s, sent at %s",
-                    a.t < lo ? "early" : "late", when, sn_time_str(a.t, t));
+        if (check_time(r, ev, a.t, lo, hi, when, act) < 0)
             return -1;
-        }
         sn_trace(r, "%s", strchr(act, ' ') + 1);
         return 0;
     }
@@ -609,12 +619,8 @@ int sn_packet_expect(struct sn_runner *r, const struct sn_event *ev, synack_time
         sn_fail(r, ev->line, "  actual   %s", act);
         return -1;
     }
-    if (a.t < lo || a.t > hi) {
-        sn_fail(r, ev->line, "outbound packet too %s: expected %s, sent at %s",
-                a.t < lo ? "early" : "late", when, sn_time_str(a.t, t));
-        sn_fail(r, ev->line, "  actual   %s", act);
+    if (check_time(r, ev, a.t, lo, hi, when, act) < 0)
         return -1;
-    }
     learn(r, e, &a);
     sn_trace(r, "%s", strchr(act, ' ') + 1);
     return 0;

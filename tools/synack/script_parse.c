@@ -857,6 +857,26 @@ static int parse_ip_info(struct parser *ps, struct sn_packet *p)
     return expect_punct(ps, open.c == '(' ? ')' : ']');
 }
 
+/* start:end(length), then an optional '!'. */
+static int parse_seq_range(struct parser *ps, uint32_t *seq, uint32_t *len, bool *abs)
+{
+    int line = peek(ps, 0)->line;
+    int64_t start, end, n;
+    if (expect_int(ps, 0, UINT32_MAX, "start sequence number", &start) < 0 ||
+        expect_punct(ps, ':') < 0 ||
+        expect_int(ps, 0, UINT32_MAX, "end sequence number", &end) < 0 ||
+        expect_punct(ps, '(') < 0 || expect_int(ps, 0, 65535, "payload length", &n) < 0 ||
+        expect_punct(ps, ')') < 0)
+        return -1;
+    if (end != start + n)
+        return perr(ps, line, "inconsistent TCP sequence numbers and payload size: %lld:%lld(%lld)",
+                    (long long)start, (long long)end, (long long)n);
+    *seq = (uint32_t)start;
+    *len = (uint32_t)n;
+    *abs = bang(ps);
+    return 0;
+}
+
 /* ICMPv4 names as packetdrill's icmp_packet.c spells them (RFC 792), or
  * `type_N` / `code_N`. */
 static const struct { const char *name; uint8_t v; } icmp_types[] = {
@@ -950,21 +970,10 @@ static int parse_icmp(struct parser *ps, struct sn_packet *p)
             return punsup(ps, line, "ICMP quoting %s (only a TCP segment: [start:end(len)])",
                           tok_desc(peek(ps, 0), b));
         }
-        int64_t start, end, len;
-        if (expect_int(ps, 0, UINT32_MAX, "start sequence number", &start) < 0 ||
-            expect_punct(ps, ':') < 0 ||
-            expect_int(ps, 0, UINT32_MAX, "end sequence number", &end) < 0 ||
-            expect_punct(ps, '(') < 0 || expect_int(ps, 0, 65535, "payload length", &len) < 0 ||
-            expect_punct(ps, ')') < 0)
-            return -1;
-        if (end != start + len)
-            return perr(ps, line, "inconsistent TCP sequence numbers and payload size");
-        ic->quote_abs = bang(ps);
-        if (expect_punct(ps, ']') < 0)
+        if (parse_seq_range(ps, &ic->quote_seq, &ic->quote_len, &ic->quote_abs) < 0 ||
+            expect_punct(ps, ']') < 0)
             return -1;
         ic->has_quote = true;
-        ic->quote_seq = (uint32_t)start;
-        ic->quote_len = (uint32_t)len;
     }
     return 0;
 }
@@ -1005,7 +1014,7 @@ static int parse_flags(struct parser *ps, struct sn_packet *p)
 static int parse_packet(struct parser *ps, struct sn_event *ev)
 {
     struct sn_packet *p = &ev->u.pkt;
-    int64_t start, end, len, v;
+    int64_t v;
     ev->kind = SN_EV_PACKET;
     p->outbound = next(ps).c == '>';
     if (is_punct(peek(ps, 0), '[') || is_punct(peek(ps, 0), '(')) {
@@ -1031,18 +1040,8 @@ static int parse_packet(struct parser *ps, struct sn_event *ev)
     if (parse_flags(ps, p) < 0)
         return -1;
     int line = peek(ps, 0)->line;
-    if (expect_int(ps, 0, UINT32_MAX, "start sequence number", &start) < 0 ||
-        expect_punct(ps, ':') < 0 ||
-        expect_int(ps, 0, UINT32_MAX, "end sequence number", &end) < 0 ||
-        expect_punct(ps, '(') < 0 || expect_int(ps, 0, 65535, "payload length", &len) < 0 ||
-        expect_punct(ps, ')') < 0)
+    if (parse_seq_range(ps, &p->seq, &p->len, &p->seq_abs) < 0)
         return -1;
-    if (end != start + len)
-        return perr(ps, line, "inconsistent TCP sequence numbers and payload size: %lld:%lld(%lld)",
-                    (long long)start, (long long)end, (long long)len);
-    p->seq = (uint32_t)start;
-    p->len = (uint32_t)len;
-    p->seq_abs = bang(ps);
     for (;;) {
         struct tok *t = peek(ps, 0);
         bool *has = is_word(t, "ack") ? &p->has_ack : is_word(t, "win") ? &p->has_win
