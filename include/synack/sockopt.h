@@ -33,6 +33,13 @@
  *   TCP_NODELAY    RW  Nagle's algorithm off
  *   TCP_CORK       RW  hold partial segments until uncorked (setting 0 sends
  *                      them), a full segment or the FIN; no 200 ms ceiling
+ *   TCP_QUICKACK   RW  1: Linux's quick-ACK mode for this connection (and the
+ *                      children of a listener): the first data segments (up
+ *                      to 16) and those after an idle spell longer than the
+ *                      RTO are ACKed at once, and an ACK being delayed goes
+ *                      now; 0 (the default, unlike Linux): delayed ACKs
+ *                      (RFC 1122 4.2.3.2).  Kept until changed, where Linux
+ *                      calls its flag "not permanent".
  *   TCP_MAXSEG     RW  before connect/listen: the MSS offered, and the most
  *                      sent (88..65495); once connected, reads the send MSS
  *   TCP_KEEPIDLE   RW  seconds idle before the first probe (1..32767)
@@ -71,6 +78,7 @@
     X(IPPROTO_IP, IP_TTL, SYNACK_OPT_RW)             \
     X(IPPROTO_TCP, TCP_NODELAY, SYNACK_OPT_RW)       \
     X(IPPROTO_TCP, TCP_CORK, SYNACK_OPT_RW)          \
+    X(IPPROTO_TCP, TCP_QUICKACK, SYNACK_OPT_RW)      \
     X(IPPROTO_TCP, TCP_MAXSEG, SYNACK_OPT_RW)        \
     X(IPPROTO_TCP, TCP_KEEPIDLE, SYNACK_OPT_RW)      \
     X(IPPROTO_TCP, TCP_KEEPINTVL, SYNACK_OPT_RW)     \

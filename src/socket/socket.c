@@ -489,6 +489,28 @@ int synack_setsockopt(struct synack_stack *s, int fd, int level, int name, const
                 tcb->x->ka_intvl = (uint16_t)v;
             sn_tcp_arm_keepalive(s, tcb);
             return 0;
+        case TCP_QUICKACK: {
+            /* Linux: 1 enters quick-ACK mode and sends an ACK that is being
+             * delayed now; 0 goes back to delayed ACKs.  Unlike Linux, where
+             * the option is "not permanent", synack keeps the choice for the
+             * connection (and its listener's children): quick ACKs at the
+             * start and after each idle spell (tcp_input.c quick_ack()). */
+            struct sn_tcb_ext *x = sn_tcb_ext_get(s, tcb);
+            if (!x)
+                return fail(ENOMEM);
+            if (!v) {
+                x->quickack &= (uint8_t)~SN_QA_ON;
+                x->quickacks = 0;
+                sn_tcb_ext_trim(s, tcb);
+                return 0;
+            }
+            x->quickack |= SN_QA_ON;
+            if (tcb->deadline[SN_TT_DELACK] != SYNACK_TIME_NEVER) {
+                tcb->flags |= SN_TF_ACKNOW;
+                sn_tcp_output(s, tcb);
+            }
+            return 0;
+        }
         case TCP_CORK:
             if (v) {
                 tcb->flags |= SN_TF_CORK;
@@ -593,6 +615,7 @@ int synack_getsockopt(struct synack_stack *s, int fd, int level, int name, void 
         switch (name) {
         case TCP_NODELAY: v = (tcb->flags & SN_TF_NODELAY) != 0; break;
         case TCP_CORK: v = (tcb->flags & SN_TF_CORK) != 0; break;
+        case TCP_QUICKACK: v = (sn_x(tcb)->quickack & SN_QA_ON) != 0; break;
         case TCP_KEEPIDLE: v = sn_tcp_ka_idle(tcb); break;
         case TCP_KEEPINTVL: v = sn_tcp_ka_intvl(tcb); break;
         case TCP_KEEPCNT: v = sn_tcp_ka_cnt(tcb); break;

@@ -141,6 +141,7 @@ static int tcp_input_listen(struct synack_stack *s, struct sn_tcb *l, const stru
     cx->ka_intvl = sn_x(l)->ka_intvl;
     cx->ka_cnt = sn_x(l)->ka_cnt;
     cx->linger_time = sn_x(l)->linger_time;
+    cx->quickack = sn_x(l)->quickack & SN_QA_ON;
     c->state = SYNACK_LISTEN; /* so the trace shows LISTEN -> SYN-RECEIVED */
     c->rcv_mss = (uint16_t)(s->cfg.mtu - 40u);
     if (l->rcv_mss && l->rcv_mss < c->rcv_mss)
@@ -464,6 +465,34 @@ static void tcp_input_fin(struct synack_stack *s, struct sn_tcb *tcb)
     sn_tcp_notify(s, tcb);
 }
 
+/* Linux's quick-ACK mode, for a connection with TCP_QUICKACK set (the
+ * delayed ACK of RFC 1122 4.2.3.2 stays the default).  Linux ACKs the first
+ * data segments of a connection at once, and again after an idle spell
+ * longer than the RTO, so that a peer in slow start is not held up by
+ * delayed ACKs (tcp_event_data_recv, tcp_incr_quickack): as many segments as
+ * half the receive window holds at Linux's initial receive-MSS estimate of
+ * 536 bytes, at least 2 and at most 16.  Called for every data segment;
+ * returns whether this one is to be ACKed at once. */
+static bool quick_ack(struct synack_stack *s, struct sn_tcb *tcb)
+{
+    struct sn_tcb_ext *x = tcb->x;
+    if (!x || !(x->quickack & SN_QA_ON))
+        return false;
+    if (!(x->quickack & SN_QA_DATA) || s->now - x->last_data > tcb->rto) {
+        uint32_t mss = tcb->rcv_mss < 536 ? tcb->rcv_mss : 536;
+        uint32_t n = sn_tcp_rcv_space(tcb) / (2 * (mss ? mss : 536));
+        n = n < 2 ? 2 : n > SN_QA_MAX ? SN_QA_MAX : n;
+        if (n > x->quickacks)
+            x->quickacks = (uint8_t)n;
+    }
+    x->quickack |= SN_QA_DATA;
+    x->last_data = s->now;
+    if (x->quickacks == 0)
+        return false;
+    x->quickacks--;
+    return true;
+}
+
 /* Is [seq, seq + len) parked among the out-of-order ranges? */
 static bool ooo_holds(const struct sn_tcb *tcb, uint32_t seq, uint32_t len)
 {
@@ -649,9 +678,12 @@ static int tcp_input_synchronized(struct synack_stack *s, struct sn_tcb *tcb,
         uint8_t had_ooo = sn_x(tcb)->nooo;
         uint32_t adv = sn_tcp_reass(s, tcb, seq, data, dlen);
         tcb->bytes_received += adv;
+        bool quick = quick_ack(s, tcb);
         if (!in_order || had_ooo != sn_x(tcb)->nooo || had_ooo > 0) {
             /* RFC 5681 4.2: out-of-order data, or data filling a gap, is ACKed at once. */
             tcb->flags |= SN_TF_ACKNOW;
+        } else if (quick) {
+            tcb->flags |= SN_TF_ACKNOW; /* TCP_QUICKACK: Linux's quick-ACK mode */
         } else if (++tcb->segs_since_ack >= 2) {
             /* RFC 1122 4.2.3.2 / RFC 5681 4.2: at least every second full segment. */
             tcb->flags |= SN_TF_ACKNOW;

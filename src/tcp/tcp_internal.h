@@ -153,7 +153,16 @@ struct sn_tcb_ext {
      * first outstanding, snd_una last moved, or the window closed. */
     uint32_t user_timeout;
     uint32_t stall_ms;
+    /* TCP_QUICKACK: Linux's quick-ACK mode (tcp_input.c quick_ack()):
+     * SN_QA_* bits, data segments still to ACK at once, and when data last
+     * arrived (for the refill after an idle spell). */
+    uint8_t quickack;
+    uint8_t quickacks;
+    synack_time_t last_data;
 };
+#define SN_QA_ON   1u /* TCP_QUICKACK set: quick ACKs at the start and after idle */
+#define SN_QA_DATA 2u /* data has arrived (last_data is valid) */
+#define SN_QA_MAX  16u /* Linux's TCP_MAX_QUICKACKS */
 
 struct sn_tcb {
     struct sn_tuple_entry te;         /* te.tuple: the connection's addresses (the table entry) */
