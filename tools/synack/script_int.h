@@ -250,6 +250,7 @@ struct sn_runner {
     struct sn_out_pkt q[SN_QUEUE_CAP];
     size_t qhead, qlen;
     bool qoverflow;
+    size_t oversize;          /* the first datagram synack sent over the MTU, or 0 */
 
     /* the ports of packet lines that give none: the latest connection */
     uint16_t lport, rport;    /* lport 0: not known yet (active open) */

@@ -75,6 +75,8 @@ void sn_trace(struct sn_runner *r, const char *fmt, ...)
 static int on_output(void *user, const uint8_t *pkt, size_t len)
 {
     struct sn_runner *r = user;
+    if (len > synack_stack_mtu(r->stack) && r->oversize == 0)
+        r->oversize = len;   /* DF is set on everything: it would never arrive */
     if (r->qlen == SN_QUEUE_CAP) {
         r->qoverflow = true;
         return -ENOBUFS;
@@ -89,6 +91,37 @@ static int on_output(void *user, const uint8_t *pkt, size_t len)
         (struct sn_out_pkt){.t = r->now, .len = len, .data = copy};
     r->qlen++;
     return 0;
+}
+
+/* Checks that need no script line: the output queue's bound, no datagram
+ * over the MTU, and the stack's promise that advance(t) runs every timer
+ * due by t.  Returns 0 or -1 (failure recorded against `line`). */
+static int check_stack(struct sn_runner *r, int line, synack_time_t advanced_to)
+{
+    char t1[32], t2[32];
+    if (r->qoverflow) {
+        sn_fail(r, line, "more than %d outbound packets waiting for a '>' line", SN_QUEUE_CAP);
+        return -1;
+    }
+    if (r->oversize) {
+        sn_fail(r, line, "synack sent a datagram of %zu bytes, over the MTU (%u)", r->oversize,
+                (unsigned)synack_stack_mtu(r->stack));
+        return -1;
+    }
+    synack_time_t d = synack_stack_next_deadline(r->stack);
+    if (advanced_to != SYNACK_TIME_NEVER && d <= advanced_to) {
+        sn_fail(r, line, "after synack_stack_advance(%s) the next deadline is %s: a timer due "
+                "was left for later", sn_time_str(advanced_to, t1), sn_time_str(d, t2));
+        return -1;
+    }
+    return 0;
+}
+
+/* Moves synack's clock to t (running what is due) and checks it. */
+static int advance(struct sn_runner *r, synack_time_t t)
+{
+    synack_stack_advance(r->stack, t);
+    return check_stack(r, 0, t);
 }
 
 int sn_run_next(struct sn_runner *r, synack_time_t limit)
@@ -107,11 +140,8 @@ int sn_run_next(struct sn_runner *r, synack_time_t limit)
                 sn_time_str(d, t));
         return -1;
     }
-    synack_stack_advance(r->stack, r->now);
-    if (r->qoverflow) {
-        sn_fail(r, 0, "more than %d outbound packets waiting for a '>' line", SN_QUEUE_CAP);
+    if (advance(r, r->now) < 0)
         return -1;
-    }
     return sn_call_retry(r) < 0 ? -1 : 1;
 }
 
@@ -125,7 +155,8 @@ static int run_until(struct sn_runner *r, synack_time_t t)
         return -1;
     if (t > r->now) {
         r->now = t;
-        synack_stack_advance(r->stack, t);
+        if (advance(r, t) < 0)
+            return -1;
     }
     return sn_call_retry(r);
 }
@@ -214,11 +245,8 @@ static int run_script(struct sn_runner *r)
         r->past_last_expect = i >= last_expect;
         if (run_event(r, sc->ev[i]) < 0)
             return -1;
-        if (r->qoverflow) {
-            sn_fail(r, sc->ev[i]->line, "more than %d outbound packets waiting for a '>' line",
-                    SN_QUEUE_CAP);
+        if (check_stack(r, sc->ev[i]->line, SYNACK_TIME_NEVER) < 0)
             return -1;
-        }
     }
     int last = sc->nev ? sc->ev[sc->nev - 1]->line : 0;
     r->past_last_expect = true;
