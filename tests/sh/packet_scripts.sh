@@ -165,4 +165,21 @@ echo "== as written"
 "$SYNACK_BIN" script "${scripts[@]}" || status=1
 echo "== --wrap"
 "$SYNACK_BIN" script --wrap "${scripts[@]}" || status=1
+
+# Scripts in the style of third-party suites (tests/packetdrill-compat): they
+# pass with the packetdrill compatibility flags, both ways, and fail without.
+mapfile -t compat < <(find "$SYNACK_SRC/tests/packetdrill-compat" -name '*.pkt' | LC_ALL=C sort)
+if [ ${#compat[@]} -eq 0 ]; then
+    echo "packet_scripts: no scripts under $SYNACK_SRC/tests/packetdrill-compat"
+    exit 1
+fi
+echo "== packetdrill-compat: --lenient-tail --quickack"
+"$SYNACK_BIN" script --lenient-tail --quickack "${compat[@]}" || status=1
+"$SYNACK_BIN" script --lenient-tail --quickack --wrap "${compat[@]}" || status=1
+for f in "${compat[@]}"; do
+    if "$SYNACK_BIN" script "$f" > /dev/null 2>&1; then
+        echo "packet_scripts: $f passes without --lenient-tail --quickack: it tests neither"
+        status=1
+    fi
+done
 exit $status

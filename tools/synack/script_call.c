@@ -307,7 +307,18 @@ static int c_socket(struct att *a)
         arg_any_int(a, 2, &proto) < 0)
         return ATT_FAIL;
     int rc = synack_socket(a->r->stack, dom, type, proto);
-    return done(a, rc, errno);
+    int err = errno;
+    if (rc >= 0 && a->r->quickack) {
+        /* --quickack: every socket in Linux's quick-ACK mode, as scripts
+         * written for Linux expect (TCP_QUICKACK, sockopt.h). */
+        int one = 1;
+        if (synack_setsockopt(a->r->stack, rc, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one)) < 0) {
+            sn_fail(a->r, a->ev->line, "--quickack: setsockopt(TCP_QUICKACK) failed: %s",
+                    strerror(errno));
+            return ATT_FAIL;
+        }
+    }
+    return done(a, rc, err);
 }
 
 static int c_bind(struct att *a)

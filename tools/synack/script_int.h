@@ -223,6 +223,7 @@ struct sn_run_opts {
     bool verbose;        /* --verbose */
     bool wrap;           /* --wrap: number spaces start just below 2^32 */
     bool lenient_tail;   /* --lenient-tail: packets after the last `>` line are ignored */
+    bool quickack;       /* --quickack: every socket starts with TCP_QUICKACK set */
 };
 
 /* --wrap: how far below 2^32 the script's number spaces start, so that they
@@ -239,6 +240,7 @@ struct sn_runner {
     const char *path;
     bool verbose;
     bool lenient_tail;
+    bool quickack;
     bool past_last_expect;    /* lenient_tail: every `>` line has been matched */
     uint32_t wrap_seq, wrap_ts;  /* added to the peer's sequence numbers and TS vals (0: no --wrap) */
     FILE *out;

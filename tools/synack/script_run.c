@@ -339,6 +339,7 @@ static bool run_file(const char *path, const struct sn_run_opts *o, FILE *out)
     r->path = path;
     r->verbose = o->verbose;
     r->lenient_tail = o->lenient_tail;
+    r->quickack = o->quickack;
     if (o->wrap) {
         r->wrap_seq = SN_WRAP_PEER_SEQ;
         r->wrap_ts = SN_WRAP_PEER_TS;
@@ -379,7 +380,7 @@ static bool run_file(const char *path, const struct sn_run_opts *o, FILE *out)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: synack script [--verbose] [--wrap] [--lenient-tail] FILE...\n"
+    fprintf(f, "usage: synack script [--verbose] [--wrap] [--lenient-tail] [--quickack] FILE...\n"
                "Runs packetdrill-style scripts against a synack stack in virtual time and\n"
                "prints PASS or FAIL for each, with the differences (tests/scripts/README.md).\n"
                "  -v, --verbose     trace every packet and call, and what is ignored\n"
@@ -388,7 +389,10 @@ static void usage(FILE *f)
                "                    (the script's numbers are mapped; it runs unchanged)\n"
                "  --lenient-tail    ignore packets synack sends after the last '>' line has\n"
                "                    matched, as packetdrill does (for third-party suites);\n"
-               "                    by default any packet no line expects is a failure\n");
+               "                    by default any packet no line expects is a failure\n"
+               "  --quickack        every socket starts in Linux's quick-ACK mode\n"
+               "                    (TCP_QUICKACK), as scripts written for Linux expect;\n"
+               "                    by default synack delays ACKs (RFC 1122 4.2.3.2)\n");
 }
 
 int synack_cmd_script(int argc, char **argv)
@@ -411,6 +415,8 @@ int synack_cmd_script(int argc, char **argv)
             o.wrap = true;
         } else if (strcmp(a, "--lenient-tail") == 0) {
             o.lenient_tail = true;
+        } else if (strcmp(a, "--quickack") == 0) {
+            o.quickack = true;
         } else {
             fprintf(stderr, "synack script: unknown option %s\n", a);
             usage(stderr);
