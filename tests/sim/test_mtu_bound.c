@@ -365,25 +365,72 @@ static void test_no_deadline_left_at_now(void **state)
         advance_checked(p, now);
     }
     /* Random jumps (many landing exactly on a deadline), losses and
-     * socket calls that re-arm timers. */
+     * socket calls that re-arm timers, over connections opened and closed
+     * all along, so that every state and timer kind is met: handshakes
+     * retrying, data and its retransmission, zero windows (nobody reads a
+     * small buffer), keepalive, orphans closing, TIME-WAIT. */
+    int fds[2][8];
+    for (int k = 0; k < 8; k++)
+        fds[0][k] = fds[1][k] = -1;
+    fds[0][0] = cfd;
+    fds[1][0] = sfd;
+    int lfd0 = synack_socket(p->st[0], AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    struct sockaddr_in a0 = {.sin_family = AF_INET, .sin_port = htons(PORT)};
+    assert_int_equal(synack_bind(p->st[0], lfd0, (struct sockaddr *)&a0, sizeof(a0)), 0);
+    assert_int_equal(synack_listen(p->st[0], lfd0, 4), 0);
+    int lfds[2] = {lfd0, lfd};
     uint64_t x = 88172645463325252ull;
-    for (int round = 0; round < 3000; round++) {
+    for (int round = 0; round < 4000; round++) {
         x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-        int side = (int)(x & 1), fd = side ? sfd : cfd;
-        switch ((x >> 1) % 8) {
-        case 0:
-            synack_send(p->st[side], fd, buf, (size_t)(x >> 8) % 5000, 0);
-            break;
-        case 1:
-            synack_recv(p->st[side], fd, buf, sizeof(buf), 0);
-            break;
-        case 2: {
-            int v = (int)((x >> 8) % 3) + 1;
-            synack_setsockopt(p->st[side], fd, IPPROTO_TCP,
-                              (x >> 12) & 1 ? TCP_KEEPIDLE : TCP_KEEPINTVL, &v, sizeof(v));
-            break;
+        int side = (int)(x & 1), k = (int)((x >> 4) % 8), fd = fds[side][k];
+        for (int sd = 0; sd < 2; sd++) {   /* take what the listeners hold */
+            int nfd = synack_accept(p->st[sd], lfds[sd], NULL, NULL);
+            for (int m = 0; nfd >= 0 && m < 8; m++)
+                if (fds[sd][m] < 0) {
+                    fds[sd][m] = nfd;
+                    nfd = -1;
+                }
+            if (nfd >= 0)
+                synack_close(p->st[sd], nfd);
         }
+        switch ((x >> 1) % 12) {
+        case 0:
+        case 1:
+            if (fd >= 0)
+                synack_send(p->st[side], fd, buf, (size_t)(x >> 8) % 5000, 0);
+            break;
+        case 2:
+            if (fd >= 0 && (x >> 9) % 4)   /* sometimes nobody reads: zero windows */
+                synack_recv(p->st[side], fd, buf, sizeof(buf), 0);
+            break;
         case 3:
+            if (fd >= 0) {
+                int v = (int)((x >> 8) % 3) + 1;
+                synack_setsockopt(p->st[side], fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+                synack_setsockopt(p->st[side], fd, IPPROTO_TCP,
+                                  (x >> 12) & 1 ? TCP_KEEPIDLE : TCP_KEEPINTVL, &v, sizeof(v));
+            }
+            break;
+        case 4:
+            if (fd >= 0 && (x >> 10) % 3 == 0) {
+                synack_close(p->st[side], fd);   /* an orphan finishes on its own */
+                fds[side][k] = -1;
+            } else if (fd >= 0) {
+                synack_shutdown(p->st[side], fd, SHUT_WR);
+            }
+            break;
+        case 5:
+            if (fd < 0) {
+                int nfd = synack_socket(p->st[side], AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+                int small = 2048;
+                synack_setsockopt(p->st[side], nfd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+                struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(PORT),
+                                         .sin_addr.s_addr = htonl(side ? AADDR : BADDR)};
+                synack_connect(p->st[side], nfd, (struct sockaddr *)&to, sizeof(to));
+                fds[side][k] = nfd;
+            }
+            break;
+        case 6:
             p->nq[0] = p->nq[1] = 0;
             break;
         default:
@@ -399,6 +446,18 @@ static void test_no_deadline_left_at_now(void **state)
             now += (x >> 24) % ((x >> 40) & 1 ? SYNACK_SEC(200) : SYNACK_MSEC(300));
         advance_checked(p, now);
     }
+    /* The walk met what it is meant to: many connections, retransmissions,
+     * keepalive probes' answers and resets included. */
+    const struct synack_stack_stats *s0 = synack_stack_stats(p->st[0]), *s1 = synack_stack_stats(p->st[1]);
+    if (getenv("SYNACK_VERBOSE"))
+        print_message("opened %llu/%llu accepted %llu/%llu retrans %llu/%llu rst %llu/%llu\n",
+                      (unsigned long long)s0->tcp_conns_opened, (unsigned long long)s1->tcp_conns_opened,
+                      (unsigned long long)s0->tcp_conns_accepted, (unsigned long long)s1->tcp_conns_accepted,
+                      (unsigned long long)s0->tcp_retrans, (unsigned long long)s1->tcp_retrans,
+                      (unsigned long long)s0->tcp_rst_out, (unsigned long long)s1->tcp_rst_out);
+    assert_true(s0->tcp_conns_opened + s1->tcp_conns_opened >= 20);
+    assert_true(s0->tcp_conns_accepted + s1->tcp_conns_accepted >= 10);
+    assert_true(s0->tcp_retrans > 0 && s1->tcp_retrans > 0);
     /* A long silence: keepalives fall due, go unanswered, the connection dies. */
     for (int i = 0; i < 30; i++) {
         p->nq[0] = p->nq[1] = 0;
