@@ -46,9 +46,10 @@ static void table_put(struct sn_ring *r, struct sn_mem *m)
 {
     if (!r->t)
         return;
-    for (uint32_t i = 0; i < r->t->npages; i++)
+    for (uint32_t i = 0; i < r->t->npages && r->t->nalloc > 0; i++)
         if (r->t->page[i]) {
             free(r->t->page[i]);
+            r->t->nalloc--;
             sn_mem_uncharge(m, SN_BUF_CHUNK);
         }
     sn_mem_uncharge(m, table_bytes(r->t->npages));

@@ -40,7 +40,8 @@ const char net_opts_help[] =
     "  --timeout SEC       give up after this long (default: never)\n"
     "  --sndbuf B --rcvbuf B  socket buffer sizes (default: 256k, or 32 segments if\n"
     "                      more; k and m suffixes)\n"
-    "  --max-conns N       connections at once (default 4096)\n";
+    "  --max-conns N       connections at once (default: one per 16 KiB of RAM, at most\n"
+    "                      1048576; an idle connection costs a few hundred bytes)\n";
 
 void net_opts_default(struct net_opts *o, uint16_t port)
 {
@@ -50,8 +51,19 @@ void net_opts_default(struct net_opts *o, uint16_t port)
     o->trace_rows = 60;
     o->seed = 1;
     o->close_wait = SYNACK_SEC(5);
-    o->max_conns = 4096;
+    o->max_conns = net_default_max_conns();
     o->trace_out = stdout;
+}
+
+/* The default connection limit follows memory, not a constant: one
+ * connection per 16 KiB of RAM (an idle one costs ~300 bytes, a busy one
+ * its buffers' chunks), between 1024 and 1048576. */
+uint32_t net_default_max_conns(void)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+    uint64_t ram = pages > 0 && size > 0 ? (uint64_t)pages * (uint64_t)size : 64u << 20;
+    uint64_t n = ram / (16u << 10);
+    return (uint32_t)(n < 1024 ? 1024 : n > NET_MAX_CONNS ? NET_MAX_CONNS : n);
 }
 
 synack_time_t net_now(void)
@@ -211,8 +223,8 @@ int net_opt(struct net_opts *o, const char *cmd, int c, const char *arg)
     case NET_OPT_RCVBUF:
         return parse_bytes(arg, &o->rcvbuf) ? 1 : bad(cmd, "rcvbuf", arg, "want 1k..64m");
     case NET_OPT_MAX_CONNS:
-        if (!parse_ulong(arg, 1, 65536, &v))
-            return bad(cmd, "max-conns", arg, "want 1..65536");
+        if (!parse_ulong(arg, 1, NET_MAX_CONNS, &v))
+            return bad(cmd, "max-conns", arg, "want 1..1048576");
         o->max_conns = (uint32_t)v;
         return 1;
     case NET_OPT_QUIET:
@@ -456,7 +468,7 @@ int net_start(struct net *n, const char *cmd, const struct net_opts *o)
     cfg.addr = o->addr;
     cfg.mtu = o->mtu;
     cfg.seed = o->seed ^ (uint64_t)n->t0; /* ISNs must differ from run to run */
-    cfg.max_conns = o->max_conns + 64;    /* room for TIME-WAIT and half-open ones */
+    cfg.max_conns = o->max_conns + 64;    /* room for half-open ones (TIME-WAIT are records) */
     cfg.max_sockets = o->max_conns + 16;
     /* Buffers of at least 32 full-size segments: 256 KiB is 180 segments
      * at MTU 1500 but only 4 at MTU 65535, too few to keep a window open. */

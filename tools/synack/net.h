@@ -73,7 +73,10 @@ enum {
 /* The common options' help text. */
 extern const char net_opts_help[];
 
+#define NET_MAX_CONNS 1048576u
 void net_opts_default(struct net_opts *o, uint16_t port);
+/* --max-conns by default: it follows the machine's memory. */
+uint32_t net_default_max_conns(void);
 /* One parsed option: 1 if it was a common one (applied), 0 if not, -1 if
  * its argument is bad (a message was printed). */
 int net_opt(struct net_opts *o, const char *cmd, int c, const char *arg);

@@ -1,6 +1,11 @@
 /* `synack serve`: run a server application (apps.h) on synack, on a TUN or
  * TAP interface.  Connections are handled as the stack reports them ready
- * (synack_set_event_cb), never by scanning them all. */
+ * (synack_set_event_cb), never by scanning them all.
+ *
+ * Defaults a server should have: the connection limit follows memory
+ * (net_default_max_conns); a connection idle for --idle-timeout is closed
+ * (an LRU list by last activity: O(1) per event, the oldest checked first);
+ * a connection over the limit is refused visibly, with a RST, and counted. */
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -15,14 +20,52 @@
 
 #define ROUND_BYTES (1024 * 1024)
 
+/* Last activity of a connection, in an LRU list of descriptors. */
+struct idle {
+    synack_time_t last;
+    int prev, next;            /* -1: none */
+    uint64_t seen;             /* c->in + c->out when last seen */
+};
+
 struct serve {
     struct net net;
     struct app *app;
     int lfd;
     struct app_conn **conns;   /* by descriptor */
+    struct idle *idle;         /* by descriptor */
+    int lru_head, lru_tail;    /* least recently active first */
+    synack_time_t idle_timeout; /* 0: never */
     uint32_t nconns, peak;
-    uint64_t accepted, refused, finished, aborted, bytes_in, bytes_out;
+    uint64_t accepted, refused, finished, aborted, timed_out, bytes_in, bytes_out;
 };
+
+static void lru_unlink(struct serve *sv, int fd)
+{
+    struct idle *e = &sv->idle[fd];
+    if (e->prev >= 0)
+        sv->idle[e->prev].next = e->next;
+    else if (sv->lru_head == fd)
+        sv->lru_head = e->next;
+    if (e->next >= 0)
+        sv->idle[e->next].prev = e->prev;
+    else if (sv->lru_tail == fd)
+        sv->lru_tail = e->prev;
+    e->prev = e->next = -1;
+}
+
+/* fd was active now: to the tail. */
+static void lru_touch(struct serve *sv, int fd)
+{
+    lru_unlink(sv, fd);
+    struct idle *e = &sv->idle[fd];
+    e->last = net_now();
+    e->prev = sv->lru_tail;
+    if (sv->lru_tail >= 0)
+        sv->idle[sv->lru_tail].next = fd;
+    else
+        sv->lru_head = fd;
+    sv->lru_tail = fd;
+}
 
 static void usage(FILE *f)
 {
@@ -38,6 +81,7 @@ static void usage(FILE *f)
             "  chargen    send the character pattern until the client closes (RFC 864)\n"
             "  http=DIR   serve the files of DIR over HTTP/1.1 (GET, HEAD, keep-alive)\n\n"
             "  --backlog N         listen backlog (default 1024)\n"
+            "  --idle-timeout SEC  close a connection idle this long (default 60; 0: never)\n"
             "%s\n"
             "example (as root):\n"
             "  synack serve --tun syn0 --addr 10.200.0.2/24 --peer 10.200.0.1 --app http=.\n"
@@ -62,7 +106,25 @@ static void finish(struct serve *sv, int fd, enum app_status st)
     app_close(sv->app, c);
     sv->conns[fd] = NULL;
     sv->nconns--;
+    lru_unlink(sv, fd);
     synack_close(sv->net.stack, fd);
+}
+
+/* Close the connections idle for --idle-timeout (with a FIN, as a
+ * keep-alive timeout does); returns when the next one is due. */
+static synack_time_t expire_idle(struct serve *sv)
+{
+    if (!sv->idle_timeout)
+        return SYNACK_TIME_NEVER;
+    synack_time_t now = net_now();
+    while (sv->lru_head >= 0) {
+        int fd = sv->lru_head;
+        if (sv->idle[fd].last + sv->idle_timeout > now)
+            return sv->idle[fd].last + sv->idle_timeout;
+        sv->timed_out++;
+        finish(sv, fd, APP_DONE);
+    }
+    return SYNACK_TIME_NEVER;
 }
 
 /* Let the connection's application work; returns the bytes it sent. */
@@ -74,6 +136,10 @@ static uint64_t handle(struct serve *sv, int fd)
     uint64_t before = c->out;
     enum app_status st = app_step(sv->app, c, sv->net.stack, fd);
     uint64_t sent = c->out - before;
+    if (c->in + c->out != sv->idle[fd].seen) {
+        sv->idle[fd].seen = c->in + c->out;
+        lru_touch(sv, fd);
+    }
     if (st == APP_AGAIN)
         net_mark_ready(&sv->net, fd);
     else if (st == APP_DONE || st == APP_ABORT)
@@ -91,6 +157,9 @@ static void accept_all(struct serve *sv)
         if (sv->nconns < sv->net.o.max_conns && (uint32_t)fd < sv->net.fd_cap)
             c = app_open(sv->app);
         if (!c) {
+            /* Refused visibly: a RST (SO_LINGER {1, 0}), counted. */
+            struct linger lg = {.l_onoff = 1, .l_linger = 0};
+            synack_setsockopt(sv->net.stack, fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
             sv->refused++;
             synack_close(sv->net.stack, fd);
             continue;
@@ -102,6 +171,8 @@ static void accept_all(struct serve *sv)
             synack_setsockopt(sv->net.stack, fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         }
         sv->conns[fd] = c;
+        sv->idle[fd] = (struct idle){.prev = -1, .next = -1};
+        lru_touch(sv, fd);
         sv->nconns++;
         if (sv->nconns > sv->peak)
             sv->peak = sv->nconns;
@@ -134,9 +205,11 @@ static int listen_on(struct serve *sv, int backlog)
 static void print_summary(const struct serve *sv)
 {
     fprintf(stderr, "synack serve: %llu connections, %u at once: %llu finished, %llu aborted, "
-                    "%llu refused (--max-conns); %llu bytes in, %llu bytes out\n",
+                    "%llu refused with RST (--max-conns), %llu closed idle (--idle-timeout); "
+                    "%llu bytes in, %llu bytes out\n",
             (unsigned long long)sv->accepted, sv->peak, (unsigned long long)sv->finished,
             (unsigned long long)sv->aborted, (unsigned long long)sv->refused,
+            (unsigned long long)sv->timed_out,
             (unsigned long long)sv->bytes_in, (unsigned long long)sv->bytes_out);
 }
 
@@ -145,12 +218,14 @@ int synack_cmd_serve(int argc, char **argv)
     static const struct option longopts[] = {
         NET_LONG_OPTIONS,
         {"backlog", required_argument, 0, NET_OPT_FIRST_OWN},
+        {"idle-timeout", required_argument, 0, NET_OPT_FIRST_OWN + 1},
         {0, 0, 0, 0},
     };
     struct net_opts o;
     net_opts_default(&o, 0);
     o.app = "echo";
     long backlog = 1024;
+    double idle_s = 60;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "hq", longopts, NULL)) != -1) {
@@ -164,6 +239,14 @@ int synack_cmd_serve(int argc, char **argv)
             backlog = strtol(optarg, &end, 10);
             if (*end || backlog < 1 || backlog > 4096) {
                 fprintf(stderr, "synack serve: --backlog %s: want 1..4096\n", optarg);
+                return 2;
+            }
+        } else if (c == NET_OPT_FIRST_OWN + 1) {
+            char *end;
+            idle_s = strtod(optarg, &end);
+            if (*end || !(idle_s >= 0 && idle_s <= 86400 * 365)) {
+                fprintf(stderr, "synack serve: --idle-timeout %s: want seconds, 0 for never\n",
+                        optarg);
                 return 2;
             }
         } else if (c == 'h' || c == NET_OPT_HELP) {
@@ -183,6 +266,8 @@ int synack_cmd_serve(int argc, char **argv)
 
     struct serve sv;
     memset(&sv, 0, sizeof(sv));
+    sv.lru_head = sv.lru_tail = -1;
+    sv.idle_timeout = (synack_time_t)(idle_s * 1e6);
     if (app_new(o.app, &sv.app) < 0)
         return 2;
     if (o.port == 0) {
@@ -194,7 +279,8 @@ int synack_cmd_serve(int argc, char **argv)
     if (net_start(&sv.net, "serve", &o) < 0)
         goto out;
     sv.conns = calloc(sv.net.fd_cap, sizeof(*sv.conns));
-    int rc = sv.conns ? listen_on(&sv, (int)backlog) : -ENOMEM;
+    sv.idle = calloc(sv.net.fd_cap, sizeof(*sv.idle));
+    int rc = sv.conns && sv.idle ? listen_on(&sv, (int)backlog) : -ENOMEM;
     if (rc < 0) {
         char e[96];
         fprintf(stderr, "synack serve: cannot listen on port %u: %s\n", o.port,
@@ -215,7 +301,8 @@ int synack_cmd_serve(int argc, char **argv)
 
     synack_time_t end = o.timeout ? net_now() + o.timeout : SYNACK_TIME_NEVER;
     while (!sv.net.stop && net_now() < end) {
-        net_round(&sv.net, sv.net.nready ? 0 : end);
+        synack_time_t next_idle = expire_idle(&sv);
+        net_round(&sv.net, sv.net.nready ? 0 : next_idle < end ? next_idle : end);
         /* Only those ready now (one that asks to go again waits its turn),
          * and only ROUND_BYTES of output before the loop reads the device
          * again: the kernel answers a burst with ACKs, which wait in the
@@ -248,6 +335,7 @@ int synack_cmd_serve(int argc, char **argv)
 out:
     net_stop(&sv.net);
     free(sv.conns);
+    free(sv.idle);
     app_free(sv.app);
     return status;
 }
