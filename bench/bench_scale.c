@@ -193,7 +193,7 @@ int main(int argc, char **argv)
     net_init(&n, (uint32_t)max);
 
     printf("Per-segment cost with idle connections present (ns per data segment, wall; both\n"
-           "stacks, the simulator and the copies; %u MiB over one connection):\n\n",
+           "stacks, the simulator and the copies; %u MiB over one connection, fastest of 3):\n\n",
            XFER_BYTES >> 20);
     printf("| idle connections | ns per data segment | closing a listener with 10 children |\n");
     printf("|---:|---:|---:|\n");
@@ -201,7 +201,13 @@ int main(int argc, char **argv)
     int round = 0;
     for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]) && steps[i] <= max; i++) {
         grow_idle(&n, steps[i]);
+        /* The fastest of three transfers: the machine's other work only
+         * ever adds time. */
         double ns = segment_cost(&n, round++);
+        for (int k = 0; k < 2; k++) {
+            double again = segment_cost(&n, round++);
+            ns = again < ns ? again : ns;
+        }
         double lc = listener_close_cost(&n, 10);
         if (first == 0)
             first = ns;
