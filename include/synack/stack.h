@@ -93,13 +93,18 @@ typedef void (*synack_state_fn)(void *user, uint32_t conn_id, const struct synac
  * takes the defaults for the rest.  Never allocate the struct any other way
  * than as a whole `struct synack_config` of your headers. */
 #define SYNACK_CONFIG_V1 1
-#define SYNACK_CONFIG_V2 2 /* + max_timewait */
+#define SYNACK_CONFIG_V2 2 /* + max_timewait, secret, max_syncache, syncookies, mem_max */
 #define SYNACK_CONFIG_VERSION SYNACK_CONFIG_V2
 struct synack_config {
     uint32_t addr;             /* this host's IPv4 address, host order */
     uint16_t mtu;              /* link MTU, 68..65535 (default 1500): the MSS we offer is mtu - 40 */
     uint8_t ttl;               /* default 64 */
-    uint64_t seed;             /* seeds the stack's PRNG (ISNs, ports, hash keys) */
+    /* Where the stack's unpredictable numbers (ISNs, ephemeral ports,
+     * timestamp offsets, SYN cookies, hash keys) come from.  `seed` nonzero:
+     * everything is derived from it, so a run can be replayed (tests, the
+     * simulator); whoever knows the seed predicts everything.  `seed` 0 (the
+     * default): from `secret`, which must then not be all zero. */
+    uint64_t seed;
     uint32_t max_conns;        /* hard bound on connection blocks (default 65536) */
     uint32_t max_sockets;      /* hard bound on descriptors (default 65536) */
     uint16_t ephemeral_lo, ephemeral_hi;  /* ephemeral port range (default 32768..60999, like Linux) */
@@ -120,14 +125,32 @@ struct synack_config {
      * tcp_max_tw_buckets); when full the oldest is dropped, never a new
      * connection.  0: connections close without TIME-WAIT. */
     uint32_t max_timewait;
+    /* 128-bit key (see seed).  The core never asks the OS for randomness:
+     * synack_config_default() fills it from getrandom() (src/dev/random.c);
+     * synack_config_init() leaves it zero for the caller to set. */
+    uint64_t secret[2];
+    uint32_t max_syncache;     /* half-open connections in the SYN cache, all listeners (default
+                                * 4096, Linux's tcp_max_syn_backlog); each listener holds at most
+                                * 4 x its listen backlog + 16 of them */
+    bool syncookies;           /* answer with SYN cookies when the SYN cache is full (default on) */
+    uint64_t mem_max;          /* budget for what connections hold beyond their TCBs (buffers,
+                                * out-of-line state), bytes (default 128 MiB; 0: none), as
+                                * Linux's tcp_mem: past it new buffers are refused */
 };
 
-/* Fill *c with the defaults above (addr 0: set it). */
+/* Fill *c with the defaults above (addr 0: set it), seed 0 and a random
+ * secret from getrandom(2) (a driver-side function: the core does no I/O).
+ * Two stacks made from it choose different ISNs and ports. */
 #define synack_config_default(c) synack_config_default_versioned(SYNACK_CONFIG_VERSION, (c))
 SYNACK_API void synack_config_default_versioned(int version, struct synack_config *c);
+/* The same defaults without the secret (seed 0, secret zero): for hosts
+ * without getrandom(); set seed or secret before synack_stack_new(). */
+#define synack_config_init(c) synack_config_init_versioned(SYNACK_CONFIG_VERSION, (c))
+SYNACK_API void synack_config_init_versioned(int version, struct synack_config *c);
 
-/* Create a stack.  Returns 0 and *out, or -EINVAL (bad config, or a config
- * version this library does not know) / -ENOMEM. */
+/* Create a stack.  Returns 0 and *out, or -EINVAL (bad config, neither a
+ * seed nor a secret, or a config version this library does not know) /
+ * -ENOMEM. */
 #define synack_stack_new(c, output, user, out) \
     synack_stack_new_versioned(SYNACK_CONFIG_VERSION, (c), (output), (user), (out))
 SYNACK_API int synack_stack_new_versioned(int version, const struct synack_config *c,

@@ -19,7 +19,7 @@ static void config_defaults(struct synack_config *c)
     memset(c, 0, sizeof(*c));
     c->mtu = 1500;
     c->ttl = 64;
-    c->seed = 1;
+    c->seed = 0;
     c->max_conns = 65536;
     c->max_sockets = 65536;
     c->ephemeral_lo = 32768;
@@ -37,14 +37,21 @@ static void config_defaults(struct synack_config *c)
     c->timestamps = true;
     c->wscale = true;
     c->max_timewait = 262144; /* Linux's tcp_max_tw_buckets: 16 MiB of records at most */
+    c->max_syncache = 4096;
+    c->syncookies = true;
+    c->mem_max = 128u << 20;
 }
 
-void synack_config_default_versioned(int version, struct synack_config *c)
+/* The defaults without a secret; synack_config_default() (src/dev/random.c,
+ * outside the core) adds one from the OS. */
+void synack_config_init_versioned(int version, struct synack_config *c)
 {
     if (!c || version < 1 || (size_t)version >= CONFIG_VERSIONS)
         return; /* an unknown version: nothing to fill that fits */
     struct synack_config d;
     config_defaults(&d);
+    if (version < SYNACK_CONFIG_V2)
+        d.seed = 1; /* a version-1 program has no secret to give: its old default */
     memcpy(c, &d, config_size[version]);
 }
 
@@ -58,11 +65,50 @@ int sn_config_import(int version, const struct synack_config *c, struct synack_c
     return 0;
 }
 
+/* One key per use, each a keyed hash of the master key and the use's name,
+ * so that what one use reveals (a timestamp offset, a port) says nothing
+ * about another's key (an ISN's).  The master key is the caller's secret,
+ * or, with an explicit seed, drawn from the seed (replayable runs). */
+static void derive_key(const uint64_t master[2], const char *use, uint64_t out[2])
+{
+    char buf[16] = {0};
+    size_t n = strlen(use);
+    memcpy(buf, use, n < 15 ? n : 15);
+    buf[15] = 0;
+    out[0] = sn_siphash(master, buf, sizeof(buf));
+    buf[15] = 1;
+    out[1] = sn_siphash(master, buf, sizeof(buf));
+}
+
+static void stack_keys(struct synack_stack *s, const struct synack_config *c)
+{
+    uint64_t master[2];
+    if (c->seed != 0) {
+        uint64_t x = c->seed;
+        master[0] = sn_splitmix64(&x);
+        master[1] = sn_splitmix64(&x);
+    } else {
+        master[0] = c->secret[0];
+        master[1] = c->secret[1];
+    }
+    uint64_t rng_key[2];
+    derive_key(master, "rng", rng_key);
+    sn_rng_seed(&s->rng, rng_key[0] ^ sn_rotl64(rng_key[1], 32));
+    derive_key(master, "isn", s->keys.isn);
+    derive_key(master, "port", s->keys.port);
+    derive_key(master, "tsoff", s->keys.ts);
+    derive_key(master, "cookie", s->keys.cookie);
+    derive_key(master, "synq", s->keys.synq);
+}
+
 static int config_check(const struct synack_config *c)
 {
     if (c->mtu < 68 || c->ephemeral_lo == 0 || c->ephemeral_lo > c->ephemeral_hi)
         return -EINVAL;
-    if (c->max_conns == 0 || c->max_sockets == 0 || c->msl == 0)
+    if (c->max_conns == 0 || c->max_sockets == 0 || c->msl == 0 || c->max_syncache == 0)
+        return -EINVAL;
+    /* Never predictable by accident: no seed and no secret is an error. */
+    if (c->seed == 0 && c->secret[0] == 0 && c->secret[1] == 0)
         return -EINVAL;
     if (c->rto_min == 0 || c->rto_min > c->rto_max || c->rto_initial == 0)
         return -EINVAL;
@@ -88,20 +134,22 @@ int synack_stack_new_versioned(int version, const struct synack_config *cfg,
     s->cfg = *c;
     s->output = output;
     s->user = user;
-    sn_rng_seed(&s->rng, c->seed);
+    stack_keys(s, c);
+    s->mem.limit = c->mem_max;
     sn_wheel_init(&s->wheel, 0);
     s->port_refs = calloc(65536, sizeof(*s->port_refs));
-    rc = s->port_refs ? sn_tuple_init(&s->conns, 64, c->max_conns, sn_rng_next(&s->rng),
-                                      sn_rng_next(&s->rng))
-                      : -ENOMEM;
+    s->port_auto = calloc(65536 / 64, sizeof(*s->port_auto));
+    rc = s->port_refs && s->port_auto
+             ? sn_tuple_init(&s->conns, 64, c->max_conns, sn_rng_next(&s->rng),
+                             sn_rng_next(&s->rng))
+             : -ENOMEM;
     if (rc < 0) {
+        free(s->port_auto);
         free(s->port_refs);
         free(s);
         return rc;
     }
     sn_tw_init(s);
-    s->ts_key[0] = sn_rng_next(&s->rng);
-    s->ts_key[1] = sn_rng_next(&s->rng);
     s->ip_id = (uint16_t)sn_rng_next(&s->rng);
     s->next_conn_id = 1;
     *out = s;
@@ -140,6 +188,7 @@ void synack_stack_free(struct synack_stack *s)
     sn_tuple_free(&s->conns);
     free(s->fds);
     free(s->fd_user);
+    free(s->port_auto);
     free(s->port_refs);
     free(s);
 }

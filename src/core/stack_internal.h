@@ -17,6 +17,8 @@ struct sn_tcb;
 
 /* Largest packet the stack builds: one IPv4 datagram at the largest MTU. */
 #define SN_PKT_MAX 65535
+/* RFC 6056 3.3.4: entries of the table of per-destination port counters. */
+#define SN_PORT_PERTURB 64
 
 struct synack_stack {
     struct synack_config cfg;
@@ -24,8 +26,11 @@ struct synack_stack {
     void *user;
     synack_time_t now;
 
-    struct sn_rng rng;
-    uint64_t ts_key[2];             /* keys the TSval offsets (sn_tcp_ts_offset) */
+    struct sn_rng rng;              /* non-secret draws (hash-table keys, IP ids) */
+    struct {                        /* SipHash keys derived from the secret (stack.c) */
+        uint64_t isn[2], port[2], ts[2], cookie[2], synq[2];
+    } keys;
+    uint16_t port_perturb[SN_PORT_PERTURB]; /* RFC 6056 algorithm 4's table */
     struct sn_wheel wheel;          /* every TCP timer of every connection */
     struct sn_tuple_table conns;    /* connections and listeners by 4-tuple */
     uint32_t nconns;                /* TCBs allocated (bounded by cfg.max_conns) */
@@ -34,6 +39,8 @@ struct synack_stack {
     uint32_t next_conn_id;
     uint16_t ip_id;                 /* IPv4 identification counter */
     uint16_t *port_refs;            /* per local port: how many sockets hold it */
+    uint64_t *port_auto;            /* bitmap: port held only by connect()s' automatic binds,
+                                     * so shared across destinations (tcp_secret.c) */
 
     /* Descriptor table: fds[i] is descriptor i (0..2 never used, as in a fresh process). */
     struct sn_tcb **fds;

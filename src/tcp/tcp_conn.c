@@ -1,5 +1,5 @@
-/* Connections: creation, state changes, teardown, ports and initial sequence
- * numbers. */
+/* Connections: creation, state changes, teardown.  (Ports, ISNs and other
+ * numbers an attacker must not guess: tcp_secret.c.) */
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -230,56 +230,6 @@ int sn_tcb_insert(struct synack_stack *s, struct sn_tcb *tcb)
     return 0;
 }
 
-/* RFC 9293 3.4.1 asks for an ISN that is hard to predict; RFC 6528's keyed
- * hash of the tuple plus a clock is the hardening step (security issue).
- * Here: the stack's seeded PRNG, which is unpredictable to a peer that does
- * not know the seed and deterministic for the simulator. */
-uint32_t sn_tcp_new_isn(struct synack_stack *s, const struct synack_tuple *t)
-{
-    (void)t;
-    uint32_t isn = (uint32_t)sn_rng_next(&s->rng);
-    return s->initial_fixed ? s->initial_isn : isn;
-}
-
-uint32_t sn_tcp_new_ts_offset(struct synack_stack *s, const struct synack_tuple *t)
-{
-    uint32_t off = sn_tcp_ts_offset(s, t);
-    return s->initial_fixed ? s->initial_ts_offset : off;
-}
-
-int sn_tcp_port_ref(struct synack_stack *s, uint16_t port, bool exclusive)
-{
-    if (port == 0)
-        return -EINVAL;
-    if (exclusive && s->port_refs[port] > 0)
-        return -EADDRINUSE;
-    if (s->port_refs[port] == UINT16_MAX)
-        return -EADDRINUSE;
-    s->port_refs[port]++;
-    return 0;
-}
-
-void sn_tcp_port_unref(struct synack_stack *s, uint16_t port)
-{
-    if (s->port_refs[port] > 0)
-        s->port_refs[port]--;
-}
-
-int sn_tcp_pick_port(struct synack_stack *s, struct sn_tcb *tcb)
-{
-    uint32_t lo = s->cfg.ephemeral_lo, n = (uint32_t)s->cfg.ephemeral_hi - lo + 1;
-    uint32_t start = sn_rng_below(&s->rng, n);
-    for (uint32_t i = 0; i < n; i++) {
-        uint16_t port = (uint16_t)(lo + (start + i) % n);
-        if (s->port_refs[port] == 0) {
-            s->port_refs[port]++;
-            tcb->te.tuple.lport = port;
-            tcb->flags |= SN_TF_BOUND;
-            return 0;
-        }
-    }
-    return -EADDRNOTAVAIL;
-}
 
 short sn_tcp_poll_events(const struct sn_tcb *tcb)
 {
@@ -322,18 +272,6 @@ void sn_tcp_notify(struct synack_stack *s, struct sn_tcb *tcb)
 uint32_t sn_tcp_rcv_space(const struct sn_tcb *tcb)
 {
     return sn_ring_free(&tcb->rcv);
-}
-
-/* RFC 7323 5.4 / 7.1: a per-connection offset that is a keyed hash of the
- * 4-tuple rather than a fresh random number: the peer still cannot learn our
- * clock, and successive incarnations of one tuple carry increasing
- * timestamps, which lets a TIME-WAIT record take the next SYN at once (RFC
- * 6191).  (The defence branch brings the same function with the stack's
- * secret; this one keys it from the stack's seed.) */
-uint32_t sn_tcp_ts_offset(const struct synack_stack *s, const struct synack_tuple *t)
-{
-    uint32_t w[3] = {t->laddr, t->raddr, (uint32_t)t->lport << 16 | t->rport};
-    return (uint32_t)sn_siphash(s->ts_key, w, sizeof(w));
 }
 
 uint32_t sn_tcp_tsval(const struct synack_stack *s, const struct sn_tcb *tcb)

@@ -157,7 +157,7 @@ static int tcp_input_listen(struct synack_stack *s, struct sn_tcb *l, const stru
     c->cc = l->cc;
     c->snd_wl1 = seg->seq;
     c->snd_wl2 = c->iss;
-    c->ts_offset = sn_tcp_new_ts_offset(s, &c->te.tuple);
+    c->ts_offset = sn_tcp_ts_offset(s, &c->te.tuple);
     if (sn_tcp_port_ref(s, c->te.tuple.lport, false) == 0)
         c->flags |= SN_TF_BOUND;
     if (sn_tcb_insert(s, c) < 0) {

@@ -1,7 +1,8 @@
 /* The TCP engine's internal interface: the transmission control block and
  * the functions the engine's files call across one another.
  *
- *   tcp_conn.c    create, find, free connections; state changes; ISNs; ports
+ *   tcp_conn.c    create, find, free connections; state changes
+ *   tcp_secret.c  ISNs, timestamp offsets, ephemeral ports (keyed hashes)
  *   tcp_input.c   segment arrival (RFC 9293 3.10.7), per state
  *   tcp_output.c  building and sending segments; RST and ACK replies
  *   tcp_timer.c   the per-connection deadlines and what each one does
@@ -314,15 +315,22 @@ void sn_tcp_drop(struct synack_stack *s, struct sn_tcb *tcb, int err);
  * TIME-WAIT record takes over (no trace event, still counted active). */
 void sn_tcp_detach(struct synack_stack *s, struct sn_tcb *tcb, bool to_timewait);
 int sn_tcb_insert(struct synack_stack *s, struct sn_tcb *tcb);
+
+/* ---- tcp_secret.c: ISNs, timestamp offsets, ports ---- */
+/* RFC 6528 ISN for the tuple, at the stack's current time. */
 uint32_t sn_tcp_new_isn(struct synack_stack *s, const struct synack_tuple *t);
-/* A new connection's TSval clock offset (RFC 7323 5.4: random per connection). */
-/* The TSval offset of a new connection on tuple t: sn_tcp_ts_offset(), or
- * the script runner's fixed value (sn_stack_fix_initial). */
-uint32_t sn_tcp_new_ts_offset(struct synack_stack *s, const struct synack_tuple *t);
+/* The connection's TSval offset (RFC 7323 7.1), a function of tuple and secret. */
+uint32_t sn_tcp_ts_offset(const struct synack_stack *s, const struct synack_tuple *t);
+/* Take a reference on a local port (bind, listener children).  exclusive:
+ * fail with -EADDRINUSE if anyone holds it.  Returns 0 or -EINVAL/-EADDRINUSE. */
 int sn_tcp_port_ref(struct synack_stack *s, uint16_t port, bool exclusive);
 void sn_tcp_port_unref(struct synack_stack *s, uint16_t port);
-/* Pick an ephemeral local port for a connection to (raddr, rport). */
+/* Pick an ephemeral local port (RFC 6056) for a connection to (raddr,
+ * rport), or a free one for bind/listen (rport 0).  Returns 0 (lport set,
+ * SN_TF_BOUND) or -EADDRNOTAVAIL. */
 int sn_tcp_pick_port(struct synack_stack *s, struct sn_tcb *tcb);
+
+/* ---- tcp_conn.c (continued) ---- */
 void sn_tcp_notify(struct synack_stack *s, struct sn_tcb *tcb);
 /* Readiness as poll(2) reports it (POLLIN, POLLOUT, POLLERR, POLLHUP, POLLRDHUP). */
 short sn_tcp_poll_events(const struct sn_tcb *tcb);
@@ -331,8 +339,6 @@ uint32_t sn_tcp_rcv_space(const struct sn_tcb *tcb);
 uint8_t sn_tcp_choose_wscale(uint32_t cap);
 /* Our TSval clock (RFC 7323 5.4: 1 ms ticks, offset per connection). */
 uint32_t sn_tcp_tsval(const struct synack_stack *s, const struct sn_tcb *tcb);
-/* The TSval offset for a connection on tuple t (RFC 7323 5.4). */
-uint32_t sn_tcp_ts_offset(const struct synack_stack *s, const struct synack_tuple *t);
 
 /* A half-open child of listener l completed its handshake: onto the accept queue. */
 void sn_tcp_child_established(struct sn_tcb *l, struct sn_tcb *c);

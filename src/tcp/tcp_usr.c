@@ -86,7 +86,7 @@ int sn_tcp_usr_connect(struct synack_stack *s, struct sn_tcb *tcb, uint32_t radd
     if (!tcb->rcv_mss || tcb->rcv_mss > s->cfg.mtu - 40u)
         tcb->rcv_mss = (uint16_t)(s->cfg.mtu - 40u);
     tcb->rcv_wscale = s->cfg.wscale ? sn_tcp_choose_wscale(tcb->rcv.cap) : 0;
-    tcb->ts_offset = sn_tcp_new_ts_offset(s, &tcb->te.tuple);
+    tcb->ts_offset = sn_tcp_ts_offset(s, &tcb->te.tuple);
     tcb->so_error = 0;
     tcb->rtx_count = 0;
     int rc = sn_tcb_insert(s, tcb);

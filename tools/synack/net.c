@@ -200,6 +200,7 @@ int net_opt(struct net_opts *o, const char *cmd, int c, const char *arg)
         if (!parse_ulong(arg, 0, ULONG_MAX, &v))
             return bad(cmd, "seed", arg, "want a number");
         o->seed = v;
+        o->seed_given = true;
         return 1;
     case NET_OPT_LOSS: return parse_prob(arg, &o->out.loss) ? 1 : bad(cmd, "loss", arg, "want a probability");
     case NET_OPT_DUP: return parse_prob(arg, &o->out.dup) ? 1 : bad(cmd, "dup", arg, "want a probability");
@@ -467,7 +468,10 @@ int net_start(struct net *n, const char *cmd, const struct net_opts *o)
     synack_config_default(&cfg);
     cfg.addr = o->addr;
     cfg.mtu = o->mtu;
-    cfg.seed = o->seed ^ (uint64_t)n->t0; /* ISNs must differ from run to run */
+    /* Without --seed the stack keeps the random secret synack_config_default
+     * drew from getrandom(): ISNs and ports differ from run to run. */
+    if (o->seed_given)
+        cfg.seed = o->seed;
     cfg.max_conns = o->max_conns + 64;    /* room for half-open ones (TIME-WAIT are records) */
     cfg.max_sockets = o->max_conns + 16;
     /* Buffers of at least 32 full-size segments: 256 KiB is 180 segments

@@ -31,6 +31,7 @@ struct net_opts {
     bool trace;
     unsigned trace_rows;
     uint64_t seed;
+    bool seed_given;              /* --seed: the stack's numbers too are replayable */
     struct impair_params out, in; /* impairment of what synack sends / receives */
     synack_time_t close_wait;     /* how long to wait for closing handshakes at exit */
     synack_time_t timeout;        /* connect: give up after this long (0: never) */
