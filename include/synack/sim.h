@@ -141,6 +141,37 @@ struct synack_sim_link_stats {
 SYNACK_API int synack_sim_link_stats(const struct synack_sim *sim, int link, int from,
                           struct synack_sim_link_stats *out);
 
+/* The SYN-flood scenario (src/sim/sim_synflood.c): `spoofed` SYNs from
+ * random unanswering sources spread over `duration` against a listener
+ * (backlog `backlog`), while `legit` clients (over four client stacks) start
+ * evenly through the flood, each sending `bytes` that the server echoes;
+ * `settle` after the flood, `after` more clients, one every 50 ms.  Fill
+ * the parameters with synack_synflood_params_default() first (fields are
+ * only ever appended). */
+struct synack_synflood_params {
+    uint64_t seed;
+    uint32_t spoofed, legit, after, bytes;
+    synack_time_t duration, settle, delay;
+    int backlog;
+    bool syncookies;           /* the server's cfg.syncookies */
+    uint32_t max_syncache;     /* the server's cfg.max_syncache (0: default) */
+};
+struct synack_synflood_result {
+    uint32_t legit_done, legit_total;  /* during the flood: echoed intact / started */
+    uint32_t legit_fast;               /* of those done, within 1 s of their start */
+    uint32_t after_done, after_total;  /* after it */
+    uint64_t spoofed_sent, cookies_sent;
+    uint64_t cookies_after_flood;      /* sent from `settle` after the flood's end on */
+    uint64_t halfopen_peak, mem_peak;  /* the server's */
+    synack_time_t duration;            /* virtual time the run took */
+    struct synack_stack_stats server;
+};
+/* Defaults: 100,000 SYNs over 10 s, 200 clients of 8 KiB, 20 after, backlog 128. */
+SYNACK_API void synack_synflood_params_default(struct synack_synflood_params *p);
+/* Run it.  Returns 0 (results in *r), or -EINVAL / -ENOMEM. */
+SYNACK_API int synack_sim_synflood(const struct synack_synflood_params *p,
+                                   struct synack_synflood_result *r);
+
 #ifdef __cplusplus
 }
 #endif

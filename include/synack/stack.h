@@ -199,6 +199,17 @@ struct synack_stack_stats {
     uint64_t tcp_tw_evicted, tcp_tw_reused, tcp_tw_refused;
     uint64_t tcp_timeouts;      /* retransmission timer expiries (RFC 6298 5.4) */
     uint64_t tcp_fast_retrans;  /* fast retransmits: loss recovery entered (RFC 5681 3.2, RFC 6675) */
+    /* SYN flood defence (RFC 4987): half-open entries now / at most, entries
+     * added and timed out, SYNs that found the cache full, cookies sent,
+     * connections completed from a cookie, cookie ACKs that failed the check,
+     * SYNs (and completing ACKs) dropped for a full accept queue or cache. */
+    uint64_t tcp_halfopen, tcp_halfopen_peak, tcp_syncache_added, tcp_syncache_expired;
+    uint64_t tcp_syncache_overflow, tcp_syncookies_sent, tcp_syncookies_recv;
+    uint64_t tcp_syncookies_failed, tcp_listen_drops;
+    /* Memory the stack holds (its object and tables, TCBs, buffers, SYN
+     * cache, ...), now and at most; allocations refused for the budget
+     * (cfg.mem_max). */
+    uint64_t mem_bytes, mem_peak_bytes, mem_refused;
     /* New counters go here, and into the name table of src/core/stats.c. */
 };
 SYNACK_API const struct synack_stack_stats *synack_stack_stats(const struct synack_stack *s);

@@ -1,7 +1,10 @@
 /* The stack's memory account: every on-demand allocation a connection makes
- * (buffer chunks, out-of-line state, TIME-WAIT records) is charged here and
- * uncharged when freed, so that one counter says what the connections hold
- * and a budget can bound it (as Linux's tcp_mem bounds socket memory). */
+ * (TCBs, buffer chunks, out-of-line state, TIME-WAIT records, SYN-cache
+ * entries, fragments in reassembly) is charged here and uncharged when
+ * freed, so that one counter says what the stack holds and a budget
+ * (cfg.mem_max) bounds it, as Linux's tcp_mem bounds socket memory: what a
+ * peer sends can never make the stack allocate past it.  The stack's own
+ * object and tables are counted too (sn_mem_add_fixed) but never refused. */
 #ifndef SYNACK_CORE_MEM_H
 #define SYNACK_CORE_MEM_H
 
@@ -26,6 +29,15 @@ static inline bool sn_mem_charge(struct sn_mem *m, uint64_t n)
     if (m->used > m->peak)
         m->peak = m->used;
     return true;
+}
+
+/* Memory the stack holds whatever the budget (its own object, tables that
+ * grow with max_conns/max_sockets): counted, never refused. */
+static inline void sn_mem_add_fixed(struct sn_mem *m, uint64_t n)
+{
+    m->used += n;
+    if (m->used > m->peak)
+        m->peak = m->used;
 }
 
 static inline void sn_mem_uncharge(struct sn_mem *m, uint64_t n)

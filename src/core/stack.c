@@ -143,6 +143,11 @@ int synack_stack_new_versioned(int version, const struct synack_config *cfg,
              ? sn_tuple_init(&s->conns, 64, c->max_conns, sn_rng_next(&s->rng),
                              sn_rng_next(&s->rng))
              : -ENOMEM;
+    if (rc == 0) {
+        rc = sn_syncache_init(s);
+        if (rc < 0)
+            sn_tuple_free(&s->conns);
+    }
     if (rc < 0) {
         free(s->port_auto);
         free(s->port_refs);
@@ -150,6 +155,9 @@ int synack_stack_new_versioned(int version, const struct synack_config *cfg,
         return rc;
     }
     sn_tw_init(s);
+    sn_mem_add_fixed(&s->mem, sizeof(*s) + 65536 * sizeof(*s->port_refs) +
+                                  65536 / 64 * sizeof(*s->port_auto) +
+                                  (uint64_t)s->conns.nbuckets * sizeof(*s->conns.buckets));
     s->ip_id = (uint16_t)sn_rng_next(&s->rng);
     s->next_conn_id = 1;
     *out = s;
@@ -185,6 +193,7 @@ void synack_stack_free(struct synack_stack *s)
             sn_tcb_free(s, sn_tcb_of_entry(s->conns.buckets[b]));
     }
     sn_tw_free_all(s);
+    sn_syncache_free(s);
     sn_tuple_free(&s->conns);
     free(s->fds);
     free(s->fd_user);
@@ -205,11 +214,15 @@ void synack_stack_advance(struct synack_stack *s, synack_time_t now)
         now = s->now;
     s->now = now;
     sn_wheel_advance(&s->wheel, now, sn_tcp_timer_fire, s);
+    sn_syncache_advance(s);
 }
 
 synack_time_t synack_stack_next_deadline(const struct synack_stack *s)
 {
     uint64_t t = sn_wheel_next(&s->wheel);
+    synack_time_t q = sn_syncache_next(s);
+    if (q < t)
+        t = q;
     return t == UINT64_MAX ? SYNACK_TIME_NEVER : t;
 }
 

@@ -12,6 +12,7 @@
 #include "synack/socket.h"
 #include "synack/stack.h"
 #include "tcp/tcp_timewait.h"
+#include "tcp/tcp_syncache.h"
 
 struct sn_tcb;
 
@@ -32,10 +33,11 @@ struct synack_stack {
     } keys;
     uint16_t port_perturb[SN_PORT_PERTURB]; /* RFC 6056 algorithm 4's table */
     struct sn_wheel wheel;          /* every TCP timer of every connection */
+    struct sn_syncache syncache;    /* half-open connections (tcp_syncache.c) */
     struct sn_tuple_table conns;    /* connections and listeners by 4-tuple */
     uint32_t nconns;                /* TCBs allocated (bounded by cfg.max_conns) */
     struct sn_tw_table tw;          /* TIME-WAIT records (tcp_timewait.c) */
-    struct sn_mem mem;              /* what connections hold beyond their TCBs: buffers, ext blocks */
+    struct sn_mem mem;              /* everything the stack holds (core/mem.h), budget cfg.mem_max */
     uint32_t next_conn_id;
     uint16_t ip_id;                 /* IPv4 identification counter */
     uint16_t *port_refs;            /* per local port: how many sockets hold it */

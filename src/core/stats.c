@@ -39,13 +39,31 @@ static const struct {
     STAT(tcp_timewait), STAT(tcp_conns_active),
     STAT(tcp_tw_evicted), STAT(tcp_tw_reused), STAT(tcp_tw_refused),
     STAT(tcp_timeouts), STAT(tcp_fast_retrans),
+    STAT(tcp_halfopen), STAT(tcp_halfopen_peak), STAT(tcp_syncache_added),
+    STAT(tcp_syncache_expired), STAT(tcp_syncache_overflow), STAT(tcp_syncookies_sent),
+    STAT(tcp_syncookies_recv), STAT(tcp_syncookies_failed), STAT(tcp_listen_drops),
+    STAT(mem_bytes), STAT(mem_peak_bytes), STAT(mem_refused),
 };
 
 #define NSTATS (sizeof(stats_table) / sizeof(stats_table[0]))
 
+/* Gauges live where they change (the memory account, the SYN cache) and
+ * are copied into the counters when read.  A stack is never a const object
+ * (synack_stack_new allocates it), so writing through the cast is defined. */
+static const struct synack_stack_stats *gauges(const struct synack_stack *cs)
+{
+    struct synack_stack *s = (struct synack_stack *)cs;
+    s->stats.mem_bytes = s->mem.used;
+    s->stats.mem_peak_bytes = s->mem.peak;
+    s->stats.mem_refused = s->mem.failed;
+    s->stats.tcp_halfopen = s->syncache.count;
+    s->stats.tcp_halfopen_peak = s->syncache.peak;
+    return &s->stats;
+}
+
 const struct synack_stack_stats *synack_stack_stats(const struct synack_stack *s)
 {
-    return &s->stats;
+    return gauges(s);
 }
 
 int synack_stack_stat(const struct synack_stack *s, const char *name, uint64_t *val)
@@ -54,7 +72,7 @@ int synack_stack_stat(const struct synack_stack *s, const char *name, uint64_t *
         return -EINVAL;
     for (size_t i = 0; i < NSTATS; i++) {
         if (strcmp(stats_table[i].name, name) == 0) {
-            memcpy(val, (const uint8_t *)&s->stats + stats_table[i].off, sizeof(*val));
+            memcpy(val, (const uint8_t *)gauges(s) + stats_table[i].off, sizeof(*val));
             return 0;
         }
     }

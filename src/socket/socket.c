@@ -65,6 +65,7 @@ static int fd_alloc(struct synack_stack *s, struct sn_tcb *tcb)
     memset(users + s->nfds, 0, (n - s->nfds) * sizeof(*users));
     uint32_t i = s->nfds < FD_FIRST ? FD_FIRST : s->nfds;
     s->fds = fds;
+    sn_mem_add_fixed(&s->mem, (uint64_t)(n - s->nfds) * (sizeof(*fds) + sizeof(*users)));
     s->nfds = n;
     s->fds[i] = tcb;
     s->fd_free = i + 1;

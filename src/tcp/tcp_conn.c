@@ -78,6 +78,7 @@ static void tcb_unlink_listener(struct synack_stack *s, struct sn_tcb *tcb)
  * is the number of its own children, whatever the size of the table. */
 static void listener_free_children(struct synack_stack *s, struct sn_tcb *l)
 {
+    sn_syncache_listener_gone(s, l);
     struct sn_listen *q = sn_tcb_lsn(l);
     if (!q)
         return;
@@ -221,9 +222,12 @@ void sn_tcp_detach(struct synack_stack *s, struct sn_tcb *tcb, bool to_timewait)
 
 int sn_tcb_insert(struct synack_stack *s, struct sn_tcb *tcb)
 {
+    uint32_t nb = s->conns.nbuckets;
     int rc = sn_tuple_insert(&s->conns, &tcb->te);
     if (rc < 0)
         return rc;
+    if (s->conns.nbuckets > nb) /* the table grew (it never shrinks): counted, not budgeted */
+        sn_mem_add_fixed(&s->mem, (s->conns.nbuckets - nb) * sizeof(*s->conns.buckets));
     tcb->flags |= SN_TF_INTABLE;
     if (tcb->te.tuple.rport != 0) /* not a listener */
         s->stats.tcp_conns_active++;

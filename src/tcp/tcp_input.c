@@ -40,35 +40,42 @@ static uint32_t send_mss(const struct synack_stack *s, const struct sn_tcb *tcb,
     return mss;
 }
 
-/* Options of a SYN or SYN-ACK (RFC 9293 3.7.1 MSS, RFC 7323 2.2 and 3.2,
- * RFC 2018 2).  For a SYN-ACK, only what we offered can be agreed. */
-static void tcp_syn_options(struct synack_stack *s, struct sn_tcb *tcb, const struct sn_seg *seg)
+/* What the SYN (or SYN-ACK) agreed (RFC 9293 3.7.1 MSS, RFC 7323 2.2 and
+ * 3.2, RFC 2018 2): peer_mss 0 if it sent none, peer_wscale
+ * SN_SYN_NO_WSCALE if it offered no scaling.  rcv_wscale is the caller's. */
+void sn_tcp_negotiate(struct synack_stack *s, struct sn_tcb *tcb, uint16_t peer_mss,
+                      uint8_t peer_wscale, bool sack, bool ts, uint32_t ts_recent)
 {
-    const struct synack_tcp_opts *o = &seg->th.opts;
-    bool active = tcb->state == SYNACK_SYN_SENT;
-    if ((o->present & SYNACK_TCPOPT_F_WSCALE) && s->cfg.wscale) {
+    if (peer_wscale != SN_SYN_NO_WSCALE && s->cfg.wscale) {
         tcb->flags |= SN_TF_WSCALE;
-        tcb->snd_wscale = o->wscale > 14 ? 14 : o->wscale; /* RFC 7323 2.3 */
-        if (!active)
-            tcb->rcv_wscale = sn_tcp_choose_wscale(tcb->rcv.cap);
+        tcb->snd_wscale = peer_wscale > 14 ? 14 : peer_wscale; /* RFC 7323 2.3 */
     } else {
         tcb->flags &= ~SN_TF_WSCALE;
         tcb->snd_wscale = 0;
         tcb->rcv_wscale = 0;
     }
-    if ((o->present & SYNACK_TCPOPT_F_SACK_PERM) && s->cfg.sack)
+    if (sack && s->cfg.sack)
         tcb->flags |= SN_TF_SACK;
-    if ((o->present & SYNACK_TCPOPT_F_TIMESTAMP) && s->cfg.timestamps) {
+    if (ts && s->cfg.timestamps) {
         tcb->flags |= SN_TF_TS;
-        tcb->ts_recent = o->tsval;
+        tcb->ts_recent = ts_recent;
     }
     /* Our own limit is the MSS we offered (the link MTU, or less with
      * TCP_MAXSEG); the peer's option can only lower it. */
-    uint32_t peer_mss = (o->present & SYNACK_TCPOPT_F_MSS) ? o->mss : 536;
-    uint32_t mss = send_mss(s, tcb, peer_mss);
+    uint32_t mss = send_mss(s, tcb, peer_mss ? peer_mss : 536);
     tcb->mss = (uint16_t)mss;
     tcb->cwnd = initial_window(mss);
     tcb->ssthresh = UINT32_MAX / 2;
+}
+
+/* The options of a SYN-ACK answering our SYN: only what we offered can be agreed. */
+static void tcp_syn_options(struct synack_stack *s, struct sn_tcb *tcb, const struct sn_seg *seg)
+{
+    const struct synack_tcp_opts *o = &seg->th.opts;
+    sn_tcp_negotiate(s, tcb, (o->present & SYNACK_TCPOPT_F_MSS) ? o->mss : 0,
+                     (o->present & SYNACK_TCPOPT_F_WSCALE) ? o->wscale : SN_SYN_NO_WSCALE,
+                     (o->present & SYNACK_TCPOPT_F_SACK_PERM) != 0,
+                     (o->present & SYNACK_TCPOPT_F_TIMESTAMP) != 0, o->tsval);
 }
 
 static void enter_established(struct synack_stack *s, struct sn_tcb *tcb)
@@ -99,79 +106,36 @@ static void enter_time_wait(struct synack_stack *s, struct sn_tcb *tcb)
     sn_tcp_set_state(s, tcb, SYNACK_TIME_WAIT);
 }
 
-/* RFC 9293 3.10.7.2 */
+/* RFC 9293 3.10.7.2: a SYN goes to the SYN cache (or gets a cookie), an ACK
+ * may complete a handshake from it (tcp_syncache.c); then the ACK runs
+ * through the usual path as the new connection's, SYN-RECEIVED to
+ * ESTABLISHED, with any data it carries. */
+static int tcp_input_synchronized(struct synack_stack *s, struct sn_tcb *tcb,
+                                  const struct sn_seg *seg);
+
 static int tcp_input_listen(struct synack_stack *s, struct sn_tcb *l, const struct sn_seg *seg)
 {
-    if (seg->flags & SYNACK_TH_RST)
+    if (seg->flags & SYNACK_TH_RST) {
+        sn_syncache_rst(s, seg);
         return 0;
+    }
+    if ((seg->flags & (SYNACK_TH_SYN | SYNACK_TH_ACK)) == SYNACK_TH_ACK) {
+        struct sn_tcb *c = sn_syncache_ack(s, l, seg);
+        if (!c)
+            return 0;
+        /* RFC 7323 4.3: the ACK's TSval, in window, is the newest. */
+        if ((c->flags & SN_TF_TS) && (seg->th.opts.present & SYNACK_TCPOPT_F_TIMESTAMP) &&
+            seq_geq(seg->th.opts.tsval, c->ts_recent))
+            c->ts_recent = seg->th.opts.tsval;
+        return tcp_input_synchronized(s, c, seg);
+    }
     if (seg->flags & SYNACK_TH_ACK) {
-        sn_tcp_respond_rst(s, seg);
+        sn_tcp_respond_rst(s, seg); /* a SYN-ACK */
         return 0;
     }
     if (!(seg->flags & SYNACK_TH_SYN))
         return 0;
-    /* Bounded queues: established children waiting for accept(), and
-     * half-open ones.  A full queue drops the SYN; the peer retries. */
-    struct sn_listen *q = sn_tcb_lsn(l);
-    uint32_t bl = q && q->backlog ? q->backlog : 1;
-    if (!q || q->acc_len >= bl || q->syn_len >= 4 * bl + 16) {
-        s->stats.tcp_drop++;
-        return -ENOBUFS;
-    }
-    struct sn_tcb *c = sn_tcb_new(s);
-    if (!c) {
-        s->stats.tcp_drop++;
-        return -ENOMEM;
-    }
-    struct sn_tcb_ext *cx = sn_tcb_ext_get(s, c); /* holds the link to the listener */
-    if (!cx) {
-        sn_tcb_free(s, c);
-        s->stats.tcp_drop++;
-        return -ENOMEM;
-    }
-    c->te.tuple = (struct synack_tuple){
-        .laddr = seg->dst, .lport = seg->th.dport, .raddr = seg->src, .rport = seg->th.sport};
-    /* Socket options carry over to the child; file status flags such as
-     * O_NONBLOCK do not (accept(2) on Linux). */
-    c->flags |= SN_TF_PASSIVE | (l->flags & (SN_TF_NODELAY | SN_TF_KEEPALIVE | SN_TF_LINGER |
-                                             SN_TF_LINGER0));
-    c->snd.cap = l->snd.cap;
-    c->rcv.cap = l->rcv.cap;
-    cx->ka_idle = sn_x(l)->ka_idle;
-    cx->ka_intvl = sn_x(l)->ka_intvl;
-    cx->ka_cnt = sn_x(l)->ka_cnt;
-    cx->linger_time = sn_x(l)->linger_time;
-    cx->quickack = sn_x(l)->quickack & SN_QA_ON;
-    c->state = SYNACK_LISTEN; /* so the trace shows LISTEN -> SYN-RECEIVED */
-    c->rcv_mss = (uint16_t)(s->cfg.mtu - 40u);
-    if (l->rcv_mss && l->rcv_mss < c->rcv_mss)
-        c->rcv_mss = l->rcv_mss; /* TCP_MAXSEG set on the listener */
-    c->rcv_nxt = seg->seq + 1;
-    c->rcv_adv = c->rcv_nxt;
-    c->last_ack_sent = c->rcv_nxt;
-    tcp_syn_options(s, c, seg);
-    c->iss = sn_tcp_new_isn(s, &c->te.tuple);
-    c->snd_una = c->snd_nxt = c->snd_max = c->snd_sml = c->iss;
-    c->snd_wnd = seg->th.window; /* RFC 7323 2.2: unscaled in a SYN */
-    c->max_sndwnd = c->snd_wnd;
-    c->cc = l->cc;
-    c->snd_wl1 = seg->seq;
-    c->snd_wl2 = c->iss;
-    c->ts_offset = sn_tcp_ts_offset(s, &c->te.tuple);
-    if (sn_tcp_port_ref(s, c->te.tuple.lport, false) == 0)
-        c->flags |= SN_TF_BOUND;
-    if (sn_tcb_insert(s, c) < 0) {
-        sn_tcb_free(s, c);
-        return -EEXIST;
-    }
-    cx->listener = l;
-    cx->acc_next = q->syn_head;
-    q->syn_head = c;
-    q->syn_len++;
-    sn_tcp_set_state(s, c, SYNACK_SYN_RECEIVED);
-    c->last_rcv = s->now;
-    sn_tcp_output(s, c); /* <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK> */
-    return 0;
+    return sn_syncache_syn(s, l, seg);
 }
 
 static void tcp_input_fin(struct synack_stack *s, struct sn_tcb *tcb);

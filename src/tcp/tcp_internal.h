@@ -24,6 +24,7 @@
 #include "synack/wire.h"
 #include "tcp/tcp_buf.h"
 #include "tcp/tcp_seq.h"
+#include "tcp/tcp_syncache.h"
 
 struct synack_stack;
 
@@ -108,7 +109,8 @@ struct sn_seg {
 struct sn_listen {
     struct sn_tcb *acc_head, *acc_tail; /* established children waiting for accept() */
     struct sn_tcb *syn_head;            /* half-open children, in SYN-RECEIVED */
-    uint16_t backlog, acc_len, syn_len; /* bound, accept queue length, half-open count */
+    uint16_t backlog, acc_len, syn_len; /* bound, accept queue length, half-open TCBs */
+    uint32_t cached;                    /* its half-open entries in the SYN cache */
 };
 
 /* Rarely used state, out of line (tcp_ext.c): allocated when something
@@ -375,11 +377,30 @@ void sn_tcp_usr_info(const struct synack_stack *s, const struct sn_tcb *tcb,
                      struct synack_tcp_info *info);
 
 /* ---- tcp_input.c ---- */
+/* Agree on what a SYN/SYN-ACK offered (peer_mss 0: none; peer_wscale
+ * SN_SYN_NO_WSCALE: none): flags, MSS, initial cwnd. */
+void sn_tcp_negotiate(struct synack_stack *s, struct sn_tcb *tcb, uint16_t peer_mss,
+                      uint8_t peer_wscale, bool sack, bool ts, uint32_t ts_recent);
 /* A TCP segment for this host (IPv4 header already checked). */
 int sn_tcp_input(struct synack_stack *s, const struct synack_ipv4_hdr *ip);
 /* An ICMP error quoting a segment we sent on tuple t with sequence number seq. */
 int sn_tcp_icmp_error(struct synack_stack *s, const struct synack_tuple *t, uint32_t seq,
                       uint8_t type, uint8_t code, uint16_t mtu);
+
+/* ---- tcp_syncache.c: half-open connections, SYN cookies (RFC 4987) ---- */
+int sn_syncache_init(struct synack_stack *s);
+void sn_syncache_free(struct synack_stack *s);
+/* A SYN for listener l.  Returns 0, or -ENOBUFS/-ENOMEM when dropped (counted). */
+int sn_syncache_syn(struct synack_stack *s, struct sn_tcb *l, const struct sn_seg *seg);
+/* An ACK for listener l: the new connection (SYN-RECEIVED, in the table)
+ * when it completes a cached handshake or carries a valid cookie; else NULL
+ * (a RST was sent, or the ACK dropped and counted). */
+struct sn_tcb *sn_syncache_ack(struct synack_stack *s, struct sn_tcb *l, const struct sn_seg *seg);
+void sn_syncache_rst(struct synack_stack *s, const struct sn_seg *seg);
+/* The listener is closing: its entries go. */
+void sn_syncache_listener_gone(struct synack_stack *s, struct sn_tcb *l);
+synack_time_t sn_syncache_next(const struct synack_stack *s);
+void sn_syncache_advance(struct synack_stack *s);
 
 /* ---- tcp_output.c ---- */
 /* Send whatever the state, the windows and the flags call for. */

@@ -413,6 +413,8 @@ int synack_cmd_demo(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    if (sc->alone)
+        return sc->alone(seed, delay_ms, quiet);
 
     struct demo *d = calloc(1, sizeof(*d));
     if (!d)

@@ -72,7 +72,10 @@ struct demo_scenario {
     const char *help;
     int (*run)(struct demo *d);     /* 0 when the scenario ended as it should */
     bool own_summary;               /* no ladder and no per-host summary: it prints its own */
+    /* A scenario with its own network (not the two-host ladder): the exit status. */
+    int (*alone)(unsigned long long seed, double delay_ms, bool quiet);
 };
+int demo_synflood(unsigned long long seed, double delay_ms, bool quiet);
 extern const struct demo_scenario demo_scenarios[];
 int demo_transfer_run(struct demo *d);
 int demo_storm_run(struct demo *d);

@@ -324,21 +324,23 @@ static int sc_syn_lost(struct demo *d)
 }
 
 const struct demo_scenario demo_scenarios[] = {
-    {"handshake-close", "open, a small request and reply, client closes first", sc_handshake_close, false},
-    {"server-close", "as handshake-close, but the server closes first", sc_server_close, false},
-    {"simultaneous-open", "both sides connect() at once: the SYNs cross", sc_simultaneous_open, false},
-    {"simultaneous-close", "both sides close() at once: the FINs cross", sc_simultaneous_close, false},
-    {"half-close", "client shutdown(SHUT_WR), still reads the server's reply", sc_half_close, false},
-    {"rst-unread", "client closes with unread data: RST, not FIN", sc_rst_unread, false},
-    {"linger-zero", "SO_LINGER {on, 0}: close() sends RST, no TIME-WAIT", sc_linger_zero, false},
-    {"refused", "connect() to a port nobody listens on: RST, ECONNREFUSED", sc_refused, false},
-    {"syn-lost", "the first SYN is lost and retransmitted after the RTO", sc_syn_lost, false},
+    {"handshake-close", "open, a small request and reply, client closes first", sc_handshake_close, false, NULL},
+    {"server-close", "as handshake-close, but the server closes first", sc_server_close, false, NULL},
+    {"simultaneous-open", "both sides connect() at once: the SYNs cross", sc_simultaneous_open, false, NULL},
+    {"simultaneous-close", "both sides close() at once: the FINs cross", sc_simultaneous_close, false, NULL},
+    {"half-close", "client shutdown(SHUT_WR), still reads the server's reply", sc_half_close, false, NULL},
+    {"rst-unread", "client closes with unread data: RST, not FIN", sc_rst_unread, false, NULL},
+    {"linger-zero", "SO_LINGER {on, 0}: close() sends RST, no TIME-WAIT", sc_linger_zero, false, NULL},
+    {"refused", "connect() to a port nobody listens on: RST, ECONNREFUSED", sc_refused, false, NULL},
+    {"syn-lost", "the first SYN is lost and retransmitted after the RTO", sc_syn_lost, false, NULL},
     {"transfer", "client sends --bytes N to the server; SHA-256 checked at both ends",
-     demo_transfer_run, false},
+     demo_transfer_run, false, NULL},
     {"time-wait-storm", "--connections N (default 1,000,000) that the server closes first; "
                         "TIME-WAIT never stops it accepting",
-     demo_storm_run, true},
-    {NULL, NULL, NULL, false},
+     demo_storm_run, true, NULL},
+    {"syn-flood", "100,000 spoofed SYNs while 200 clients connect: SYN cache and cookies",
+     NULL, true, demo_synflood},
+    {NULL, NULL, NULL, false, NULL},
 };
 
 static void print_states(const struct demo_host *h, const char *name)
