@@ -27,15 +27,23 @@ static uint32_t scaled(uint32_t n)
     return getenv("SYNACK_SANITIZE") && getenv("SYNACK_SANITIZE")[0] == 'O' ? n / 4 : n;
 }
 
+/* The default flood (scaled under the sanitizers), with or without cookies. */
+static void run_flood(bool cookies, struct synack_synflood_params *p,
+                      struct synack_synflood_result *r)
+{
+    synack_synflood_params_default(p);
+    p->spoofed = scaled(p->spoofed);
+    p->duration = p->duration * p->spoofed / 100000;
+    p->syncookies = cookies;
+    assert_int_equal(synack_sim_synflood(p, r), 0);
+}
+
 static void test_flood_with_cookies(void **state)
 {
     (void)state;
     struct synack_synflood_params p;
     struct synack_synflood_result r;
-    synack_synflood_params_default(&p);
-    p.spoofed = scaled(p.spoofed);
-    p.duration = p.duration * p.spoofed / 100000;
-    assert_int_equal(synack_sim_synflood(&p, &r), 0);
+    run_flood(true, &p, &r);
     print_message("legit %u/%u (%u within 1 s), after %u/%u, spoofed %llu, cookies %llu (after flood %llu), "
                   "cookie conns %llu, peak half-open %llu, peak memory %llu, expired %llu\n",
                   r.legit_done, r.legit_total, r.legit_fast, r.after_done, r.after_total,
@@ -68,11 +76,7 @@ static void test_flood_without_cookies(void **state)
     (void)state;
     struct synack_synflood_params p;
     struct synack_synflood_result r;
-    synack_synflood_params_default(&p);
-    p.spoofed = scaled(p.spoofed);
-    p.duration = p.duration * p.spoofed / 100000;
-    p.syncookies = false;
-    assert_int_equal(synack_sim_synflood(&p, &r), 0);
+    run_flood(false, &p, &r);
     print_message("no cookies: legit %u/%u (%u within 1 s), after %u/%u, listen drops %llu, peak half-open %llu\n",
                   r.legit_done, r.legit_total, r.legit_fast, r.after_done, r.after_total,
                   (unsigned long long)r.server.tcp_listen_drops,

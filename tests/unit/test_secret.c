@@ -57,6 +57,25 @@ static int connect_to(struct synack_stack *s, uint32_t ip, uint16_t port)
 }
 
 /* The SYNs of connections to four destinations, at the same time. */
+/* connect() that must fail at once with `err`. */
+static void connect_fails(struct synack_stack *s, uint32_t ip, uint16_t port, int err)
+{
+    int fd = synack_socket(s, AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in d = {.sin_family = AF_INET, .sin_port = htons(port),
+                            .sin_addr.s_addr = htonl(ip)};
+    assert_int_equal(synack_connect(s, fd, (struct sockaddr *)&d, sizeof(d)), -1);
+    assert_int_equal(errno, err);
+}
+
+/* bind() to `port` that must fail with `err`. */
+static void bind_fails(struct synack_stack *s, uint16_t port, int err)
+{
+    struct sockaddr_in b = {.sin_family = AF_INET, .sin_port = htons(port)};
+    int fd = synack_socket(s, AF_INET, SOCK_STREAM, 0);
+    assert_int_equal(synack_bind(s, fd, (struct sockaddr *)&b, sizeof(b)), -1);
+    assert_int_equal(errno, err);
+}
+
 static void first_syns(struct synack_config *cfg, struct synack_tcp_hdr out[4])
 {
     struct cap c = {0};
@@ -175,19 +194,10 @@ static void test_port_shared_across_destinations(void **state)
     assert_int_equal(c.n, 3);
     for (int i = 0; i < 3; i++)
         assert_int_equal(c.syn[i].sport, 50000);
-    int fd = synack_socket(s, AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in d = {.sin_family = AF_INET, .sin_port = htons(80),
-                            .sin_addr.s_addr = htonl(0x0a000002)};
-    assert_int_equal(synack_connect(s, fd, (struct sockaddr *)&d, sizeof(d)), -1);
-    assert_int_equal(errno, EADDRNOTAVAIL);
+    connect_fails(s, 0x0a000002, 80, EADDRNOTAVAIL);
     /* bind() never takes a port connect() shares, nor does bind(0) find one. */
-    struct sockaddr_in b = {.sin_family = AF_INET, .sin_port = htons(50000)};
-    int bfd = synack_socket(s, AF_INET, SOCK_STREAM, 0);
-    assert_int_equal(synack_bind(s, bfd, (struct sockaddr *)&b, sizeof(b)), -1);
-    assert_int_equal(errno, EADDRINUSE);
-    b.sin_port = 0;
-    assert_int_equal(synack_bind(s, bfd, (struct sockaddr *)&b, sizeof(b)), -1);
-    assert_int_equal(errno, EADDRNOTAVAIL);
+    bind_fails(s, 50000, EADDRINUSE);
+    bind_fails(s, 0, EADDRNOTAVAIL);
     synack_stack_free(s);
 }
 
@@ -204,11 +214,7 @@ static void test_bound_port_not_shared(void **state)
     int l = synack_socket(s, AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in b = {.sin_family = AF_INET, .sin_port = htons(50001)};
     assert_int_equal(synack_bind(s, l, (struct sockaddr *)&b, sizeof(b)), 0);
-    int fd = synack_socket(s, AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in d = {.sin_family = AF_INET, .sin_port = htons(80),
-                            .sin_addr.s_addr = htonl(0x0a000002)};
-    assert_int_equal(synack_connect(s, fd, (struct sockaddr *)&d, sizeof(d)), -1);
-    assert_int_equal(errno, EADDRNOTAVAIL);
+    connect_fails(s, 0x0a000002, 80, EADDRNOTAVAIL);
     assert_int_equal(c.n, 0);
     synack_stack_free(s);
 }
