@@ -41,9 +41,9 @@ static uint32_t send_mss(const struct synack_stack *s, const struct sn_tcb *tcb,
 }
 
 /* What the SYN (or SYN-ACK) agreed (RFC 9293 3.7.1 MSS, RFC 7323 2.2 and
- * 3.2, RFC 2018 2): peer_mss 0 if it sent none, peer_wscale
+ * 3.2, RFC 2018 2): peer_mss -1 if it sent none, peer_wscale
  * SN_SYN_NO_WSCALE if it offered no scaling.  rcv_wscale is the caller's. */
-void sn_tcp_negotiate(struct synack_stack *s, struct sn_tcb *tcb, uint16_t peer_mss,
+void sn_tcp_negotiate(struct synack_stack *s, struct sn_tcb *tcb, int32_t peer_mss,
                       uint8_t peer_wscale, bool sack, bool ts, uint32_t ts_recent)
 {
     if (peer_wscale != SN_SYN_NO_WSCALE && s->cfg.wscale) {
@@ -62,7 +62,7 @@ void sn_tcp_negotiate(struct synack_stack *s, struct sn_tcb *tcb, uint16_t peer_
     }
     /* Our own limit is the MSS we offered (the link MTU, or less with
      * TCP_MAXSEG); the peer's option can only lower it. */
-    uint32_t mss = send_mss(s, tcb, peer_mss ? peer_mss : 536);
+    uint32_t mss = send_mss(s, tcb, peer_mss >= 0 ? (uint32_t)peer_mss : 536);
     tcb->mss = (uint16_t)mss;
     tcb->cwnd = initial_window(mss);
     tcb->ssthresh = UINT32_MAX / 2;
@@ -72,7 +72,7 @@ void sn_tcp_negotiate(struct synack_stack *s, struct sn_tcb *tcb, uint16_t peer_
 static void tcp_syn_options(struct synack_stack *s, struct sn_tcb *tcb, const struct sn_seg *seg)
 {
     const struct synack_tcp_opts *o = &seg->th.opts;
-    sn_tcp_negotiate(s, tcb, (o->present & SYNACK_TCPOPT_F_MSS) ? o->mss : 0,
+    sn_tcp_negotiate(s, tcb, (o->present & SYNACK_TCPOPT_F_MSS) ? (int32_t)o->mss : -1,
                      (o->present & SYNACK_TCPOPT_F_WSCALE) ? o->wscale : SN_SYN_NO_WSCALE,
                      (o->present & SYNACK_TCPOPT_F_SACK_PERM) != 0,
                      (o->present & SYNACK_TCPOPT_F_TIMESTAMP) != 0, o->tsval);

@@ -377,9 +377,9 @@ void sn_tcp_usr_info(const struct synack_stack *s, const struct sn_tcb *tcb,
                      struct synack_tcp_info *info);
 
 /* ---- tcp_input.c ---- */
-/* Agree on what a SYN/SYN-ACK offered (peer_mss 0: none; peer_wscale
+/* Agree on what a SYN/SYN-ACK offered (peer_mss -1: no option; peer_wscale
  * SN_SYN_NO_WSCALE: none): flags, MSS, initial cwnd. */
-void sn_tcp_negotiate(struct synack_stack *s, struct sn_tcb *tcb, uint16_t peer_mss,
+void sn_tcp_negotiate(struct synack_stack *s, struct sn_tcb *tcb, int32_t peer_mss,
                       uint8_t peer_wscale, bool sack, bool ts, uint32_t ts_recent);
 /* A TCP segment for this host (IPv4 header already checked). */
 int sn_tcp_input(struct synack_stack *s, const struct synack_ipv4_hdr *ip);

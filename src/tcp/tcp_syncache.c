@@ -246,7 +246,10 @@ static void params_from_syn(const struct synack_stack *s, const struct sn_seg *s
     p->tuple = (struct synack_tuple){
         .laddr = seg->dst, .lport = seg->th.dport, .raddr = seg->src, .rport = seg->th.sport};
     p->irs = seg->seq;
-    p->peer_mss = (o->present & SYNACK_TCPOPT_F_MSS) ? o->mss : 0;
+    if (o->present & SYNACK_TCPOPT_F_MSS) {
+        p->peer_mss = o->mss;
+        p->flags |= SN_SYN_F_MSS;
+    }
     p->peer_wscale = (o->present & SYNACK_TCPOPT_F_WSCALE) && s->cfg.wscale
                          ? (o->wscale > 14 ? 14 : o->wscale) /* RFC 7323 2.3 */
                          : SN_SYN_NO_WSCALE;
@@ -379,6 +382,7 @@ int sn_syncache_syn(struct synack_stack *s, struct sn_tcb *l, const struct sn_se
     if (e) {
         /* The peer sent its SYN again: our SYN-ACK was lost.  Send it
          * again (as Linux's tcp_check_req), the timer keeps running. */
+        e->flags |= SN_SYN_F_RESENT; /* Karn: its ACK may answer either copy */
         params_from_entry(e, &p);
         send_synack(s, l, &p, -1);
         return 0;
@@ -394,7 +398,7 @@ int sn_syncache_syn(struct synack_stack *s, struct sn_tcb *l, const struct sn_se
             s->stats.tcp_drop++;
             return -ENOBUFS;
         }
-        uint32_t peer = p.peer_mss ? p.peer_mss : 536;
+        uint32_t peer = (p.flags & SN_SYN_F_MSS) ? p.peer_mss : 536;
         uint32_t mssind = 0;
         while (mssind < 3 && cookie_mss[mssind + 1] <= peer)
             mssind++;
@@ -488,10 +492,14 @@ static struct sn_tcb *child_new(struct synack_stack *s, struct sn_tcb *l,
     c->snd_wl2 = c->iss;
     c->ts_offset = sn_tcp_ts_offset(s, &p->tuple);
     c->rcv_wscale = p->peer_wscale != SN_SYN_NO_WSCALE ? sn_tcp_choose_wscale(l->rcv.cap) : 0;
-    sn_tcp_negotiate(s, c, p->peer_mss, p->peer_wscale, (p->flags & SN_SYN_F_SACK) != 0,
-                     (p->flags & SN_SYN_F_TS) != 0, p->ts_recent);
-    c->total_retrans = rtx; /* RFC 6298 5.7 looks at it */
-    if (rtx == 0 && synack_sent != SYNACK_TIME_NEVER) {
+    sn_tcp_negotiate(s, c, (p->flags & SN_SYN_F_MSS) ? (int32_t)p->peer_mss : -1, p->peer_wscale,
+                     (p->flags & SN_SYN_F_SACK) != 0, (p->flags & SN_SYN_F_TS) != 0, p->ts_recent);
+    /* A SYN-ACK sent again, by its timer or for a repeated SYN, is a
+     * retransmission: RFC 6298 5.7 and RFC 5681 3.1 look at this count. */
+    c->total_retrans = (uint32_t)rtx + ((p->flags & SN_SYN_F_RESENT) ? 1u : 0u);
+    if (c->total_retrans > 0)
+        c->flags |= SN_TF_SYNRTX;
+    if (rtx == 0 && synack_sent != SYNACK_TIME_NEVER && !(p->flags & SN_SYN_F_RESENT)) {
         /* The SYN-ACK was sent once: its ACK is an RTT sample (RFC 6298 2.1's
          * first measurement; Karn's rule forbids it after a retransmission). */
         c->flags |= SN_TF_RTT_TIMING;
@@ -580,6 +588,7 @@ struct sn_tcb *sn_syncache_ack(struct synack_stack *s, struct sn_tcb *l, const s
     p.irs = irs;
     p.iss = cookie;
     p.peer_mss = cookie_mss[mssind];
+    p.flags |= SN_SYN_F_MSS;
     p.peer_wscale = SN_SYN_NO_WSCALE;
     const struct synack_tcp_opts *o = &seg->th.opts;
     if ((o->present & SYNACK_TCPOPT_F_TIMESTAMP) && s->cfg.timestamps && o->tsecr != 0) {

@@ -25,7 +25,7 @@ struct sn_syn_entry {
     uint32_t ts_recent;                 /* the peer's TSval, echoed */
     uint32_t conn_id;                   /* for the trace hook */
     synack_time_t deadline;             /* next SYN-ACK retransmission */
-    uint16_t peer_mss;                  /* 0: no MSS option */
+    uint16_t peer_mss;                  /* the MSS option's value (SN_SYN_F_MSS) */
     uint8_t peer_wscale;                /* SN_SYN_NO_WSCALE: not offered */
     uint8_t flags;                      /* SN_SYN_F_* */
     uint8_t rtx;                        /* SYN-ACKs retransmitted */
@@ -33,6 +33,8 @@ struct sn_syn_entry {
 #define SN_SYN_NO_WSCALE 0xff
 #define SN_SYN_F_SACK 1u
 #define SN_SYN_F_TS   2u
+#define SN_SYN_F_MSS  4u   /* the SYN had an MSS option (peer_mss) */
+#define SN_SYN_F_RESENT 8u /* the SYN-ACK was sent again for a repeated SYN: no RTT sample */
 
 struct sn_syncache {
     struct sn_syn_entry **buckets;
