@@ -133,9 +133,10 @@ struct synack_config {
                                 * 4096, Linux's tcp_max_syn_backlog); each listener holds at most
                                 * 4 x its listen backlog + 16 of them */
     bool syncookies;           /* answer with SYN cookies when the SYN cache is full (default on) */
-    uint64_t mem_max;          /* budget for what connections hold beyond their TCBs (buffers,
-                                * out-of-line state), bytes (default 128 MiB; 0: none), as
-                                * Linux's tcp_mem: past it new buffers are refused */
+    uint64_t mem_max;          /* budget for what the stack allocates as peers and users come
+                                * and go (TCBs, buffers, out-of-line blocks, TIME-WAIT records,
+                                * SYN-cache entries), bytes (default 128 MiB; 0: none), as
+                                * Linux's tcp_mem: past it allocations are refused */
 };
 
 /* Fill *c with the defaults above (addr 0: set it), seed 0 and a random
@@ -206,9 +207,9 @@ struct synack_stack_stats {
     uint64_t tcp_halfopen, tcp_halfopen_peak, tcp_syncache_added, tcp_syncache_expired;
     uint64_t tcp_syncache_overflow, tcp_syncookies_sent, tcp_syncookies_recv;
     uint64_t tcp_syncookies_failed, tcp_listen_drops;
-    /* Memory the stack holds (its object and tables, TCBs, buffers, SYN
-     * cache, ...), now and at most; allocations refused for the budget
-     * (cfg.mem_max). */
+    /* Memory the stack holds in all (its object and tables, which the budget
+     * does not cover, plus TCBs, buffers, SYN-cache entries, ..., which it
+     * does), now and at most; allocations refused for the budget (cfg.mem_max). */
     uint64_t mem_bytes, mem_peak_bytes, mem_refused;
     /* New counters go here, and into the name table of src/core/stats.c. */
 };

@@ -4,7 +4,8 @@
  * freed, so that one counter says what the stack holds and a budget
  * (cfg.mem_max) bounds it, as Linux's tcp_mem bounds socket memory: what a
  * peer sends can never make the stack allocate past it.  The stack's own
- * object and tables are counted too (sn_mem_add_fixed) but never refused. */
+ * object and tables are counted apart (sn_mem_add_fixed: `fixed`, never
+ * refused), and `total_peak` is the most of both together. */
 #ifndef SYNACK_CORE_MEM_H
 #define SYNACK_CORE_MEM_H
 
@@ -16,7 +17,17 @@ struct sn_mem {
     uint64_t peak;   /* the most ever charged at once */
     uint64_t limit;  /* 0: no budget; else a charge past it fails */
     uint64_t failed; /* charges refused for the budget */
+    uint64_t fixed;  /* the stack's object and tables (not budgeted) */
+    uint64_t total_peak; /* the most of used + fixed at once */
 };
+
+static inline void sn_mem_note_peak(struct sn_mem *m)
+{
+    if (m->used > m->peak)
+        m->peak = m->used;
+    if (m->used + m->fixed > m->total_peak)
+        m->total_peak = m->used + m->fixed;
+}
 
 /* Charge n bytes.  Returns false, and charges nothing, past the budget. */
 static inline bool sn_mem_charge(struct sn_mem *m, uint64_t n)
@@ -26,8 +37,7 @@ static inline bool sn_mem_charge(struct sn_mem *m, uint64_t n)
         return false;
     }
     m->used += n;
-    if (m->used > m->peak)
-        m->peak = m->used;
+    sn_mem_note_peak(m);
     return true;
 }
 
@@ -35,9 +45,8 @@ static inline bool sn_mem_charge(struct sn_mem *m, uint64_t n)
  * grow with max_conns/max_sockets): counted, never refused. */
 static inline void sn_mem_add_fixed(struct sn_mem *m, uint64_t n)
 {
-    m->used += n;
-    if (m->used > m->peak)
-        m->peak = m->used;
+    m->fixed += n;
+    sn_mem_note_peak(m);
 }
 
 static inline void sn_mem_uncharge(struct sn_mem *m, uint64_t n)

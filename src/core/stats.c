@@ -53,8 +53,8 @@ static const struct {
 static const struct synack_stack_stats *gauges(const struct synack_stack *cs)
 {
     struct synack_stack *s = (struct synack_stack *)cs;
-    s->stats.mem_bytes = s->mem.used;
-    s->stats.mem_peak_bytes = s->mem.peak;
+    s->stats.mem_bytes = s->mem.used + s->mem.fixed;
+    s->stats.mem_peak_bytes = s->mem.total_peak;
     s->stats.mem_refused = s->mem.failed;
     s->stats.tcp_halfopen = s->syncache.count;
     s->stats.tcp_halfopen_peak = s->syncache.peak;
