@@ -211,6 +211,12 @@ struct synack_stack_stats {
      * does not cover, plus TCBs, buffers, SYN-cache entries, ..., which it
      * does), now and at most; allocations refused for the budget (cfg.mem_max). */
     uint64_t mem_bytes, mem_peak_bytes, mem_refused;
+    /* Blind-injection defence (RFC 5961, RFC 5927, RFC 7126): challenge ACKs
+     * sent and held back by the rate limits; ICMP "fragmentation needed"
+     * that lowered a connection's MSS, MSS raised again after 10 minutes;
+     * datagrams dropped for carrying a source route. */
+    uint64_t tcp_challenge_acks, tcp_challenge_ack_limited, tcp_pmtu_lowered, tcp_pmtu_raised;
+    uint64_t ip_drop_srcroute;
     /* New counters go here, and into the name table of src/core/stats.c. */
 };
 SYNACK_API const struct synack_stack_stats *synack_stack_stats(const struct synack_stack *s);

@@ -217,6 +217,15 @@ struct synack_tcp_hdr {
  * Returns 0 or a SYNACK_WIRE_E* code. */
 SYNACK_API int synack_tcp_parse(const uint8_t *buf, size_t len, uint32_t src, uint32_t dst,
                      bool verify_csum, struct synack_tcp_hdr *h);
+/* synack_tcp_parse as a receiving host reads a segment (the TCP input path
+ * uses it): the checksum is verified, and the options are read as Linux's
+ * tcp_parse_options does: a known option with an illegal length (MSS/WS/
+ * SACK-perm/TS of the wrong length, SACK not 2+8n) is ignored and the rest
+ * still read; a length of 0 or 1, or one past the header, ends the list.
+ * The segment itself stands (RFC 9293 3.1 MUST-7: be prepared for illegal
+ * option lengths).  Returns 0, ETRUNC, EHDRLEN or ECSUM. */
+SYNACK_API int synack_tcp_parse_input(const uint8_t *buf, size_t len, uint32_t src, uint32_t dst,
+                                      struct synack_tcp_hdr *h);
 /* Length in bytes that synack_tcp_emit_opts will write for `o` (a multiple of 4, <= 40),
  * or SYNACK_WIRE_EINVAL if they do not fit in 40 bytes or describe no valid
  * options (an order emit cannot follow, SACK without 1..4 blocks). */

@@ -160,6 +160,7 @@ int synack_stack_new_versioned(int version, const struct synack_config *cfg,
                                   (uint64_t)s->conns.nbuckets * sizeof(*s->conns.buckets));
     s->ip_id = (uint16_t)sn_rng_next(&s->rng);
     s->next_conn_id = 1;
+    s->challenge_sec = UINT64_MAX; /* no challenge ACK budget drawn yet */
     *out = s;
     return 0;
 }

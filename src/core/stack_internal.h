@@ -40,6 +40,8 @@ struct synack_stack {
     struct sn_mem mem;              /* everything the stack holds (core/mem.h), budget cfg.mem_max */
     uint32_t next_conn_id;
     uint16_t ip_id;                 /* IPv4 identification counter */
+    uint32_t challenge_left;        /* challenge ACKs the stack may still send this second */
+    uint64_t challenge_sec;         /* the second (stack clock) challenge_left is for */
     uint16_t *port_refs;            /* per local port: how many sockets hold it */
     uint64_t *port_auto;            /* bitmap: port held only by connect()s' automatic binds,
                                      * so shared across destinations (tcp_secret.c) */

@@ -43,6 +43,8 @@ static const struct {
     STAT(tcp_syncache_expired), STAT(tcp_syncache_overflow), STAT(tcp_syncookies_sent),
     STAT(tcp_syncookies_recv), STAT(tcp_syncookies_failed), STAT(tcp_listen_drops),
     STAT(mem_bytes), STAT(mem_peak_bytes), STAT(mem_refused),
+    STAT(tcp_challenge_acks), STAT(tcp_challenge_ack_limited), STAT(tcp_pmtu_lowered),
+    STAT(tcp_pmtu_raised), STAT(ip_drop_srcroute),
 };
 
 #define NSTATS (sizeof(stats_table) / sizeof(stats_table[0]))

@@ -11,6 +11,32 @@
 #include "core/stack_internal.h"
 #include "tcp/tcp_internal.h"
 
+/* RFC 7126 4.3/4.4: a datagram carrying Loose or Strict Source and Record
+ * Route (options 131, 137) lets its sender choose the path back, and so
+ * pass for an address it does not hold; like Linux (accept_source_route 0)
+ * such datagrams are dropped.  The options are walked as RFC 791 3.1 lays
+ * them out; a malformed list (a length past the header) counts as carrying
+ * one, since nobody can say what it routes. */
+static bool has_source_route(const uint8_t *pkt, size_t ihl)
+{
+    size_t i = SYNACK_IPV4_HDR_MIN;
+    while (i < ihl) {
+        uint8_t type = pkt[i];
+        if (type == 0) /* end of option list */
+            return false;
+        if (type == 1) { /* no operation */
+            i++;
+            continue;
+        }
+        if (i + 1 >= ihl || pkt[i + 1] < 2 || i + pkt[i + 1] > ihl)
+            return true;
+        if (type == 131 || type == 137)
+            return true;
+        i += pkt[i + 1];
+    }
+    return false;
+}
+
 int sn_ip_input(struct synack_stack *s, const uint8_t *pkt, size_t len)
 {
     struct synack_ipv4_hdr ip;
@@ -26,6 +52,10 @@ int sn_ip_input(struct synack_stack *s, const uint8_t *pkt, size_t len)
     if (ip.dst != s->cfg.addr) {
         s->stats.ip_drop_notme++;
         return -EADDRNOTAVAIL;
+    }
+    if (ip.ihl > SYNACK_IPV4_HDR_MIN && has_source_route(pkt, ip.ihl)) {
+        s->stats.ip_drop_srcroute++;
+        return -EOPNOTSUPP;
     }
     if (synack_ipv4_is_fragment(&ip)) {
         s->stats.ip_drop_frag++;

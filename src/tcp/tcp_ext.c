@@ -96,6 +96,11 @@ void sn_tcb_ext_trim(struct synack_stack *s, struct sn_tcb *tcb)
         x->dsack = (struct synack_sack_block){0};
     if (!(tcb->flags & SN_TF_FIN_OOO))
         x->rcv_fin = 0;
+    if (x->challenge_t) {
+        uint16_t now10 = (uint16_t)(s->now / 10000u);
+        if ((uint16_t)(now10 - x->challenge_t) >= SN_TCP_CHALLENGE_INTERVAL_10MS)
+            x->challenge_t = 0; /* the per-connection limit no longer applies */
+    }
     if (x->nsacked || x->nooo || x->lsn || x->listener)
         return;
     if (memcmp(x, &sn_tcb_ext_none, sizeof(*x)) != 0)

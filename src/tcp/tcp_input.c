@@ -219,10 +219,41 @@ static int tcp_input_syn_sent(struct synack_stack *s, struct sn_tcb *tcb, const 
     return 0;
 }
 
-/* RFC 5961 3.2 / 4.2: answer a suspicious RST or SYN with an ACK that tells
- * a genuine peer where we are. */
+/* RFC 5961 3.2 / 4.2 / 5.2: answer a suspicious RST, SYN or ACK with an
+ * ACK that tells a genuine peer where we are.  RFC 5961 7 asks for a limit,
+ * and CVE-2016-5696 showed that one shared, predictable limit leaks which
+ * connections exist, so there are two, as in Linux since 4.7:
+ *   - per connection: one challenge ACK per 500 ms (tcp_invalid_ratelimit);
+ *   - per stack: about 1000 per second, the exact number drawn afresh each
+ *     second between 500 and 1499 (tcp_challenge_ack_limit, randomised). */
+#define CHALLENGE_STACK_PER_SEC 1000
 static void challenge_ack(struct synack_stack *s, struct sn_tcb *tcb)
 {
+    uint16_t now10 = (uint16_t)(s->now / 10000u);
+    if (now10 == 0)
+        now10 = 1; /* 0 means "never" */
+    uint16_t last = sn_x(tcb)->challenge_t;
+    if (last != 0 && (uint16_t)(now10 - last) < SN_TCP_CHALLENGE_INTERVAL_10MS) {
+        s->stats.tcp_challenge_ack_limited++;
+        return;
+    }
+    uint64_t sec = s->now / SYNACK_SEC(1);
+    if (sec != s->challenge_sec) {
+        s->challenge_sec = sec;
+        s->challenge_left = CHALLENGE_STACK_PER_SEC / 2 + sn_rng_below(&s->rng, CHALLENGE_STACK_PER_SEC);
+    }
+    if (s->challenge_left == 0) {
+        s->stats.tcp_challenge_ack_limited++;
+        return;
+    }
+    struct sn_tcb_ext *x = sn_tcb_ext_get(s, tcb);
+    if (!x) {
+        s->stats.tcp_challenge_ack_limited++; /* no memory to keep the limit: send none */
+        return;
+    }
+    s->challenge_left--;
+    x->challenge_t = now10; /* cleared by sn_tcb_ext_trim once 500 ms have passed */
+    s->stats.tcp_challenge_acks++;
     sn_tcp_send_ack(s, tcb);
 }
 
@@ -293,6 +324,14 @@ static enum ack_result tcp_input_ack(struct synack_stack *s, struct sn_tcb *tcb,
         /* It acknowledges something not yet sent. */
         tcb->flags |= SN_TF_ACKNOW;
         return ACK_STOP;
+    }
+    /* RFC 5961 5.2: an ACK older than SND.UNA - MAX.SND.WND cannot come from
+     * the peer (it has seen more than that): a blind injection.  Drop the
+     * segment, data and all, and send a (rate-limited) challenge ACK. */
+    if (seq_lt(seg->ack, tcb->snd_una - tcb->max_sndwnd)) {
+        s->stats.tcp_drop++;
+        challenge_ack(s, tcb);
+        return ACK_DROP;
     }
     uint32_t flight = tcb->snd_max - tcb->snd_una;
     uint32_t wnd = (uint32_t)seg->th.window << tcb->snd_wscale;
@@ -709,7 +748,7 @@ int sn_tcp_input(struct synack_stack *s, const struct synack_ipv4_hdr *ip)
 {
     struct sn_seg seg;
     s->stats.tcp_in++;
-    int rc = synack_tcp_parse(ip->payload, ip->payload_len, ip->src, ip->dst, true, &seg.th);
+    int rc = synack_tcp_parse_input(ip->payload, ip->payload_len, ip->src, ip->dst, &seg.th);
     if (rc < 0) {
         s->stats.tcp_drop++;
         s->stats.ip_drop_parse[-rc < SYNACK_WIRE_NERR ? -rc : 0]++;
@@ -761,6 +800,46 @@ int sn_tcp_input(struct synack_stack *s, const struct synack_ipv4_hdr *ip)
     }
 }
 
+/* RFC 1191 "fragmentation needed": the path MTU is at most `mtu`.  Never
+ * below 552 bytes (Linux's min_pmtu: a forged ICMP must not shrink segments
+ * to nothing), never above what the connection already uses; the estimate
+ * is raised again after 10 minutes (RFC 1191 6.3, Linux's
+ * ip_rt_mtu_expires), when a too-large segment simply draws another ICMP. */
+#define PMTU_MIN 552u
+#define PMTU_EXPIRES SYNACK_SEC(600)
+void sn_tcp_pmtu_lower(struct synack_stack *s, struct sn_tcb *tcb, uint32_t mtu)
+{
+    if (mtu < PMTU_MIN)
+        mtu = PMTU_MIN; /* also an ICMP without the next-hop MTU (RFC 1191 5: 0) */
+    uint32_t mss = mtu - 40u;
+    if (tcb->flags & SN_TF_TS)
+        mss -= 12;
+    if (mss >= tcb->mss)
+        return;
+    struct sn_tcb_ext *x = sn_tcb_ext_get(s, tcb);
+    if (!x)
+        return; /* without memory to remember the old MSS, keep it */
+    if (x->pmtu_expire == 0)
+        x->mss_full = tcb->mss;
+    x->pmtu_expire = s->now + PMTU_EXPIRES;
+    tcb->mss = (uint16_t)mss;
+    s->stats.tcp_pmtu_lowered++;
+    tcb->snd_nxt = tcb->snd_una; /* resend what was too big */
+    sn_tcp_output(s, tcb);
+}
+
+void sn_tcp_pmtu_check(struct synack_stack *s, struct sn_tcb *tcb)
+{
+    struct sn_tcb_ext *x = tcb->x;
+    if (!x || s->now < x->pmtu_expire)
+        return;
+    tcb->mss = x->mss_full;
+    x->mss_full = 0;
+    x->pmtu_expire = 0;
+    s->stats.tcp_pmtu_raised++;
+    sn_tcb_ext_trim(s, tcb);
+}
+
 int sn_tcp_icmp_error(struct synack_stack *s, const struct synack_tuple *t, uint32_t seq,
                       uint8_t type, uint8_t code, uint16_t mtu)
 {
@@ -772,23 +851,31 @@ int sn_tcp_icmp_error(struct synack_stack *s, const struct synack_tuple *t, uint
     if (!seq_in(seq, tcb->snd_una, tcb->snd_max + 1))
         return 0;
     if (type == SYNACK_ICMP_DEST_UNREACH && code == SYNACK_ICMP_UNREACH_NEEDFRAG) {
-        /* RFC 1191: shrink the MSS to the next hop's MTU. */
-        uint32_t mss = mtu > 68 ? mtu - 40u : 536u;
-        if (tcb->flags & SN_TF_TS)
-            mss -= 12;
-        if (mss < tcb->mss && mss >= 64) {
-            tcb->mss = (uint16_t)mss;
-            tcb->snd_nxt = tcb->snd_una; /* resend what was too big */
-            sn_tcp_output(s, tcb);
-        }
+        sn_tcp_pmtu_lower(s, tcb, mtu);
         return 0;
     }
+    if (type != SYNACK_ICMP_DEST_UNREACH)
+        return 0;
     /* RFC 1122 4.2.3.9: port and protocol unreachable are hard errors; on
-     * an opening connection they end it (as Linux does); others are soft. */
-    if (type == SYNACK_ICMP_DEST_UNREACH &&
-        (code == SYNACK_ICMP_UNREACH_PORT || code == SYNACK_ICMP_UNREACH_PROTO) &&
+     * an opening connection they end it (as Linux does). */
+    if ((code == SYNACK_ICMP_UNREACH_PORT || code == SYNACK_ICMP_UNREACH_PROTO) &&
         tcb->state == SYNACK_SYN_SENT) {
         sn_tcp_drop(s, tcb, ECONNREFUSED);
+        return 0;
+    }
+    /* Network and host unreachable (and their "unknown" and TOS forms) are
+     * soft errors: TCP carries on (RFC 1122 4.2.3.9 SHOULD NOT abort), but
+     * should the connection time out, the user learns why: EHOSTUNREACH or
+     * ENETUNREACH rather than ETIMEDOUT (Linux's sk_err_soft). */
+    switch (code) {
+    case 0: case 6: case 9: case 11: /* net, net unknown, net prohibited, net for TOS */
+        sn_tcp_output_error(s, tcb, ENETUNREACH);
+        break;
+    case 1: case 7: case 10: case 12: /* host, host unknown, host prohibited, host for TOS */
+        sn_tcp_output_error(s, tcb, EHOSTUNREACH);
+        break;
+    default:
+        break;
     }
     return 0;
 }

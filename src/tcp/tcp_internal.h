@@ -83,6 +83,10 @@ enum sn_tcp_timer {
  * timestamp clock wrapped; TS.Recent is then no longer used by PAWS. */
 #define SN_TCP_PAWS_IDLE SYNACK_SEC(24ull * 24 * 3600)
 
+/* RFC 5961 7: at most one challenge ACK per connection per 500 ms (Linux's
+ * tcp_invalid_ratelimit), in the 10 ms units of ext->challenge_t. */
+#define SN_TCP_CHALLENGE_INTERVAL_10MS 50
+
 /* A segment after parsing, as the input path sees it. */
 struct sn_seg {
     struct synack_tcp_hdr th;
@@ -146,6 +150,9 @@ struct sn_tcb_ext {
     /* An error the output function returned (EHOSTUNREACH, ...): Linux's
      * sk_err_soft, reported instead of ETIMEDOUT if the connection times out. */
     uint8_t soft_err;
+    uint16_t mss_full;                /* the MSS before an ICMP lowered it (pmtu_expire set) */
+    uint16_t challenge_t;             /* the last challenge ACK, 10 ms units mod 2^16 (0: none lately) */
+    synack_time_t pmtu_expire;        /* 0, or when to try mss_full again (RFC 1191 6.3) */
     /* A child of a listener until accept(): the listener, and the link in
      * its accept queue or half-open list. */
     struct sn_tcb *listener;
@@ -377,6 +384,10 @@ void sn_tcp_usr_info(const struct synack_stack *s, const struct sn_tcb *tcb,
                      struct synack_tcp_info *info);
 
 /* ---- tcp_input.c ---- */
+/* ICMP "fragmentation needed" (RFC 1191) with next-hop MTU mtu (0: none given). */
+void sn_tcp_pmtu_lower(struct synack_stack *s, struct sn_tcb *tcb, uint32_t mtu);
+/* x->pmtu_expire is set: raise the MSS again if its time has come (RFC 1191 6.3). */
+void sn_tcp_pmtu_check(struct synack_stack *s, struct sn_tcb *tcb);
 /* Agree on what a SYN/SYN-ACK offered (peer_mss -1: no option; peer_wscale
  * SN_SYN_NO_WSCALE: none): flags, MSS, initial cwnd. */
 void sn_tcp_negotiate(struct synack_stack *s, struct sn_tcb *tcb, int32_t peer_mss,

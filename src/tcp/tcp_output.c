@@ -436,6 +436,8 @@ static void output(struct synack_stack *s, struct sn_tcb *tcb)
 
 void sn_tcp_output(struct synack_stack *s, struct sn_tcb *tcb)
 {
+    if (tcb->x && tcb->x->pmtu_expire)
+        sn_tcp_pmtu_check(s, tcb);
     output(s, tcb);
     /* Every change of the out-of-line state ends in an output: what has
      * gone back to its default is freed here (a reported D-SACK, a

@@ -62,7 +62,10 @@ static int parse_known(const uint8_t *p, uint8_t olen, struct synack_tcp_opts *o
 }
 
 /* Options are the bytes [SYNACK_TCP_HDR_MIN, doff) of the header. */
-static int parse_opts(const uint8_t *p, size_t n, struct synack_tcp_opts *o)
+/* lenient: read as a receiving host (Linux's tcp_parse_options): a known
+ * option with an illegal length is ignored and the rest still read; a
+ * length that cannot be (0, 1, past the header) ends the list. */
+static int parse_opts(const uint8_t *p, size_t n, struct synack_tcp_opts *o, bool lenient)
 {
     size_t i = 0;
 
@@ -80,17 +83,17 @@ static int parse_opts(const uint8_t *p, size_t n, struct synack_tcp_opts *o)
         }
         /* RFC 9293 3.1 (MUST-7): be prepared for an illegal option length. */
         if (n - i < 2 || p[i + 1] < 2 || p[i + 1] > n - i)
-            return SYNACK_WIRE_EOPTLEN;
+            return lenient ? SYNACK_WIRE_OK : SYNACK_WIRE_EOPTLEN;
         rc = parse_known(p + i, p[i + 1], o);
-        if (rc < 0)
+        if (rc < 0 && !lenient)
             return rc;
         i += p[i + 1];
     }
     return SYNACK_WIRE_OK;
 }
 
-int synack_tcp_parse(const uint8_t *buf, size_t len, uint32_t src, uint32_t dst,
-                     bool verify_csum, struct synack_tcp_hdr *h)
+static int tcp_parse(const uint8_t *buf, size_t len, uint32_t src, uint32_t dst, bool verify_csum,
+                     bool lenient, struct synack_tcp_hdr *h)
 {
     size_t doff;
     int rc;
@@ -109,7 +112,7 @@ int synack_tcp_parse(const uint8_t *buf, size_t len, uint32_t src, uint32_t dst,
          synack_csum_fold(synack_csum_partial(
              buf, len, synack_csum_pseudo(src, dst, SYNACK_IPPROTO_TCP, (uint16_t)len))) != 0))
         return SYNACK_WIRE_ECSUM;
-    rc = parse_opts(buf + SYNACK_TCP_HDR_MIN, doff - SYNACK_TCP_HDR_MIN, &h->opts);
+    rc = parse_opts(buf + SYNACK_TCP_HDR_MIN, doff - SYNACK_TCP_HDR_MIN, &h->opts, lenient);
     if (rc < 0)
         return rc;
 
@@ -126,6 +129,18 @@ int synack_tcp_parse(const uint8_t *buf, size_t len, uint32_t src, uint32_t dst,
     h->payload = buf + doff;
     h->payload_len = len - doff;
     return SYNACK_WIRE_OK;
+}
+
+int synack_tcp_parse(const uint8_t *buf, size_t len, uint32_t src, uint32_t dst,
+                     bool verify_csum, struct synack_tcp_hdr *h)
+{
+    return tcp_parse(buf, len, src, dst, verify_csum, false, h);
+}
+
+int synack_tcp_parse_input(const uint8_t *buf, size_t len, uint32_t src, uint32_t dst,
+                           struct synack_tcp_hdr *h)
+{
+    return tcp_parse(buf, len, src, dst, true, true, h);
 }
 
 /* ---- emit ----------------------------------------------------------------- */
