@@ -66,8 +66,13 @@ int app_new(const char *spec, struct app **out)
     } else if (!strncmp(spec, "http=", 5) && spec[5]) {
         a->kind = APP_HTTP;
         struct stat st;
-        if (!realpath(spec + 5, a->root) || stat(a->root, &st) < 0 || !S_ISDIR(st.st_mode)) {
-            fprintf(stderr, "synack serve: --app %s: not a directory\n", spec);
+        const char *why = NULL;
+        if (!realpath(spec + 5, a->root) || stat(a->root, &st) < 0)
+            why = strerror(errno);
+        else if (!S_ISDIR(st.st_mode))
+            why = "not a directory";
+        if (why) {
+            fprintf(stderr, "synack serve: --app %s: %s: %s\n", spec, spec + 5, why);
             free(a);
             return -1;
         }

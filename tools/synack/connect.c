@@ -56,7 +56,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: synack connect (--tun NAME | --tap NAME) --addr A.B.C.D/P [--peer A.B.C.D]\n"
-            "                      --to A.B.C.D --port N --app APP [OPTIONS]\n\n"
+            "                      --to A.B.C.D --app APP [--port N] [OPTIONS]\n\n"
             "Opens one connection from synack to a server on the kernel's side.\n\n"
             "applications:\n"
             "  get=PATH      fetch PATH over HTTP/1.1 and save the body to --out\n"
@@ -65,6 +65,7 @@ static void usage(FILE *f)
             "  expect-reset  send data the server does not read; succeed when recv() fails\n"
             "                with ECONNRESET (the server closed with unread data)\n\n"
             "  --to A.B.C.D        the server (required)\n"
+            "  --port N            the server's port, 1..65535 (default 80)\n"
             "  --out FILE          where get and recv save (default: standard output, and\n"
             "                      then --trace writes to standard error)\n"
             "  --expect ERRNAME    succeed only if the connection fails with ERRNAME\n"
@@ -286,7 +287,8 @@ static int open_files(struct client *cl)
         cl->file = open(cl->arg, O_RDONLY | O_CLOEXEC);
         struct stat st;
         if (cl->file < 0 || fstat(cl->file, &st) < 0 || !S_ISREG(st.st_mode)) {
-            fprintf(stderr, "synack connect: send=%s: not a readable file\n", cl->arg);
+            fprintf(stderr, "synack connect: --app send=%s: %s: %s\n", cl->arg, cl->arg,
+                    cl->file < 0 ? strerror(errno) : "not a regular file");
             return -1;
         }
         cl->file_size = (uint64_t)st.st_size;

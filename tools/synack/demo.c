@@ -3,6 +3,7 @@
  * printed as a row of a ladder diagram with both sides' states. */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include "cmds.h"
 #include "demo.h"
 #include "errname.h"
+#include "opt.h"
 #include "synack/sim.h"
 #include "synack/socket.h"
 
@@ -285,14 +287,15 @@ static void usage(FILE *f)
     for (const struct demo_scenario *sc = demo_scenarios; sc->name; sc++)
         fprintf(f, "                     %-18s %s\n", sc->name, sc->help);
     fprintf(f, "  --pcap FILE      write the capture (open it with Wireshark or tshark)\n"
-               "  --loss P         random loss on the link, percent (default 0)\n"
+               "  --loss P         random loss on the link, percent 0..100 (default 0)\n"
                "  --seed N         seed of every random choice (default 1)\n"
-               "  --delay MS       one-way delay (default 10)\n"
-               "  --msl SEC        maximum segment lifetime; TIME-WAIT is 2*MSL (default 30)\n"
+               "  --delay MS       one-way delay, 0..10000 (default 10)\n"
+               "  --msl SEC        maximum segment lifetime, 0.001..3600; TIME-WAIT is 2*MSL\n"
+               "                   (default 30)\n"
                "  --quiet          only the summary\n"
-               "  --dup P          packets duplicated, percent (default 0)\n"
-               "  --reorder P      packets held back by 2*delay+1 ms, percent (default 0)\n"
-               "  --corrupt P      packets with one bit flipped, percent (default 0)\n"
+               "  --dup P          packets duplicated, percent 0..100 (default 0)\n"
+               "  --reorder P      packets held back by 2*delay+1 ms, percent 0..100 (default 0)\n"
+               "  --corrupt P      packets with one bit flipped, percent 0..100 (default 0)\n"
                "  --rate R         link rate in bit/s, suffix K, M or G (x1000; default:\n"
                "                   no serialisation delay)\n"
                "  transfer only:\n"
@@ -345,64 +348,54 @@ int synack_cmd_demo(int argc, char **argv)
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        char *end = NULL;
+        bool ok = true;
+        unsigned long ul;
         switch (c) {
         case 's': scenario = optarg; break;
         case 'p': pcap = optarg; break;
-        case 'l': loss = strtod(optarg, &end); break;
-        case 'S': seed = strtoull(optarg, &end, 0); break;
-        case 'd': delay_ms = strtod(optarg, &end); break;
-        case 'm': msl_s = strtod(optarg, &end); break;
+        /* Percentages, 0..100 (a trailing % allowed), as everywhere. */
+        case 'l': ok = opt_percent("demo", "loss", optarg, &loss); loss *= 100; break;
+        case 'D': ok = opt_percent("demo", "dup", optarg, &dup); dup *= 100; break;
+        case 'R': ok = opt_percent("demo", "reorder", optarg, &reorder); reorder *= 100; break;
+        case 'C': ok = opt_percent("demo", "corrupt", optarg, &corrupt); corrupt *= 100; break;
+        case 'S':
+            ok = opt_ulong("demo", "seed", optarg, 0, ULONG_MAX, &ul);
+            seed = ul;
+            break;
+        case 'd': ok = opt_double("demo", "delay", optarg, 0, 10000, "milliseconds", &delay_ms); break;
+        case 'm': ok = opt_double("demo", "msl", optarg, 0.001, 3600, "seconds", &msl_s); break;
         case 'q': quiet = true; break;
-        case 'D': dup = strtod(optarg, &end); break;
-        case 'R': reorder = strtod(optarg, &end); break;
-        case 'C': corrupt = strtod(optarg, &end); break;
         case 'b':
             /* Whole bytes, binary multiples: 1M = 1048576; at most 1 TiB. */
             if (!parse_scaled(optarg, 1024, 1099511627777.0, &bytes) ||
-                bytes != (double)(uint64_t)bytes) {
-                fprintf(stderr, "synack demo: --bytes takes a byte count such as 4096, 64K, 1G\n");
-                return 2;
-            }
+                bytes != (double)(uint64_t)bytes)
+                ok = opt_bad("demo", "bytes", optarg, "a byte count, 0..1T (4096, 64K, 1G)");
             break;
         case 'r':
-            if (!parse_scaled(optarg, 1000, 1e13, &rate) || rate < 1000) {
-                fprintf(stderr, "synack demo: --rate takes bit/s from 1K, such as 100M or 1G\n");
-                return 2;
-            }
+            if (!parse_scaled(optarg, 1000, 1e13, &rate) || rate < 1000)
+                ok = opt_bad("demo", "rate", optarg, "bit/s, 1K..10T (100M, 1G)");
             break;
         case 'c':
-            if (strcmp(optarg, "reno") && strcmp(optarg, "cubic")) {
-                fprintf(stderr, "synack demo: --cc takes reno or cubic\n");
-                return 2;
-            }
+            if (strcmp(optarg, "reno") && strcmp(optarg, "cubic"))
+                ok = opt_bad("demo", "cc", optarg, "reno or cubic");
             cc = optarg;
             break;
-        case 'N': connections = strtoull(optarg, &end, 0); break;
-        case 'K': concurrency = strtoull(optarg, &end, 0); break;
+        case 'N':
+            ok = opt_ulong("demo", "connections", optarg, 1, 100000000, &ul);
+            connections = ul;
+            break;
+        case 'K':
+            ok = opt_ulong("demo", "concurrency", optarg, 1, 20000, &ul);
+            concurrency = ul;
+            break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
-        if (end && *end) {
-            fprintf(stderr, "synack demo: bad number '%s'\n", optarg);
+        if (!ok)
             return 2;
-        }
     }
     if (optind < argc) {
         fprintf(stderr, "synack demo: unexpected argument '%s'\n", argv[optind]);
-        return 2;
-    }
-    if (loss < 0 || loss > 100 || delay_ms < 0 || delay_ms > 10000 || msl_s <= 0 || msl_s > 3600) {
-        fprintf(stderr, "synack demo: --loss takes 0..100, --delay 0..10000, --msl 0..3600\n");
-        return 2;
-    }
-    if (!(dup >= 0 && dup <= 100 && reorder >= 0 && reorder <= 100 && corrupt >= 0 &&
-          corrupt <= 100)) {
-        fprintf(stderr, "synack demo: --dup, --reorder and --corrupt take 0..100 (percent)\n");
-        return 2;
-    }
-    if (connections < 1 || connections > 100000000 || concurrency < 1 || concurrency > 20000) {
-        fprintf(stderr, "synack demo: --connections takes 1..100000000, --concurrency 1..20000\n");
         return 2;
     }
     const struct demo_scenario *sc = demo_scenarios;
@@ -441,8 +434,12 @@ int synack_cmd_demo(int argc, char **argv)
     d->link_params = lp;
     if (rc == 0)
         rc = d->link = synack_sim_link(d->sim, d->host[0].node, d->host[1].node, &lp, &lp);
-    if (rc >= 0 && pcap)
-        rc = synack_sim_pcap(d->sim, d->link, pcap);
+    if (rc >= 0 && pcap && (rc = synack_sim_pcap(d->sim, d->link, pcap)) < 0) {
+        fprintf(stderr, "synack demo: --pcap %s: %s\n", pcap, synack_strerror(rc));
+        synack_sim_free(d->sim);
+        free(d);
+        return 1;
+    }
     if (rc < 0) {
         fprintf(stderr, "synack demo: set-up failed: %s\n", synack_strerror(rc));
         demo_free(d);

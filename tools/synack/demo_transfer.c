@@ -90,7 +90,12 @@ static void pump(struct transfer *t)
         t->pos += (size_t)n;
         t->sent += (uint64_t)n;
     }
-    if (t->sent == d->bytes && !t->fin_sent) {
+    /* The FIN once everything is written, and not before the connection
+     * is established (with --bytes 0 nothing else waits for it: a
+     * shutdown in SYN-SENT would abandon the connection, RFC 9293 3.10.4). */
+    struct pollfd pw = {.fd = t->cfd, .events = POLLOUT};
+    if (t->sent == d->bytes && !t->fin_sent && synack_poll(st(t, C), &pw, 1) == 1 &&
+        (pw.revents & POLLOUT)) {
         t->fin_sent = true;
         snprintf(what, sizeof(what), "shutdown(%d, SHUT_WR) after %llu bytes", t->cfd,
                  (unsigned long long)t->sent);

@@ -14,6 +14,7 @@
 
 #include "errname.h"
 #include "netcfg.h"
+#include "opt.h"
 #include "synack/socket.h"
 
 const char net_opts_help[] =
@@ -25,7 +26,7 @@ const char net_opts_help[] =
     "  --peer A.B.C.D      give the kernel's side this address (in the subnet); without it\n"
     "                      synack only brings the interface up, the rest is yours to set\n"
     "  --mtu N             link MTU, 68..65535 (default 1500); synack's MSS is MTU - 40\n"
-    "  --port N            the TCP port\n"
+
     "observing:\n"
     "  --trace             print each connection's ladder diagram when it ends\n"
     "  --trace-rows N      rows per ladder at most (default 60; 0: all)\n"
@@ -34,7 +35,7 @@ const char net_opts_help[] =
     "impairment inside synack (seeded: --seed N):\n"
     "  --loss P --dup P --reorder P --delay MS            on what synack sends\n"
     "  --in-loss P --in-dup P --in-reorder P --in-delay MS on what it receives\n"
-    "                      P is a probability (0.01) or a percentage (1%)\n"
+    "                      P is a percentage, 0..100 (1 and 1% both mean 1%)\n"
     "limits:\n"
     "  --close-wait SEC    at exit, wait this long for closing handshakes (default 5)\n"
     "  --timeout SEC       give up after this long (default: never)\n"
@@ -71,10 +72,33 @@ synack_time_t net_now(void)
     return synack_clock_now();
 }
 
-static int bad(const char *cmd, const char *opt, const char *arg, const char *why)
+static int bad(const char *cmd, const char *opt, const char *arg, const char *want)
 {
-    fprintf(stderr, "synack %s: --%s %s: %s\n", cmd, opt, arg, why);
+    opt_bad(cmd, opt, arg, want);
     return -1;
+}
+
+/* 1 when the value was taken, -1 (the message printed) when not. */
+static int take_ulong(const char *cmd, const char *opt, const char *arg, unsigned long lo,
+                      unsigned long hi, unsigned long *v)
+{
+    return opt_ulong(cmd, opt, arg, lo, hi, v) ? 1 : -1;
+}
+
+static int take_percent(const char *cmd, const char *opt, const char *arg, double *out)
+{
+    return opt_percent(cmd, opt, arg, out) ? 1 : -1;
+}
+
+/* A duration in milliseconds or seconds (decimals allowed), up to `max` of them. */
+static int take_time(const char *cmd, const char *opt, const char *arg, bool seconds, double max,
+                     synack_time_t *out)
+{
+    double v;
+    if (!opt_double(cmd, opt, arg, 0, max, seconds ? "seconds" : "milliseconds", &v))
+        return -1;
+    *out = (synack_time_t)(v * (seconds ? 1e6 : 1e3));
+    return 1;
 }
 
 static bool parse_ip(const char *s, uint32_t *out)
@@ -83,47 +107,6 @@ static bool parse_ip(const char *s, uint32_t *out)
     if (inet_pton(AF_INET, s, &a) != 1)
         return false;
     *out = ntohl(a.s_addr);
-    return true;
-}
-
-static bool parse_ulong(const char *s, unsigned long lo, unsigned long hi, unsigned long *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long v = strtoul(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi || s[0] == '-')
-        return false;
-    *out = v;
-    return true;
-}
-
-/* A probability: "0.01" or "1%". */
-static bool parse_prob(const char *s, double *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s)
-        return false;
-    if (*end == '%') {
-        v /= 100.0;
-        end++;
-    }
-    if (*end || !(v >= 0.0 && v <= 1.0))
-        return false;
-    *out = v;
-    return true;
-}
-
-/* A duration in `unit` microseconds (decimals allowed). */
-static bool parse_time(const char *s, double unit, synack_time_t *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end || !(v >= 0.0 && v <= 1e6))
-        return false;
-    *out = (synack_time_t)(v * unit);
     return true;
 }
 
@@ -151,7 +134,11 @@ int net_opt(struct net_opts *o, const char *cmd, int c, const char *arg)
     case NET_OPT_TUN:
     case NET_OPT_TAP:
         if (strlen(arg) == 0 || strlen(arg) >= 16)
-            return bad(cmd, c == NET_OPT_TUN ? "tun" : "tap", arg, "an interface name is 1..15 bytes");
+            return bad(cmd, c == NET_OPT_TUN ? "tun" : "tap", arg, "an interface name of 1..15 bytes");
+        if (o->kind && o->kind != (c == NET_OPT_TUN ? SYNACK_DEV_TUN : SYNACK_DEV_TAP)) {
+            fprintf(stderr, "synack %s: --tun and --tap exclude each other: give one device\n", cmd);
+            return -1;
+        }
         o->kind = c == NET_OPT_TUN ? SYNACK_DEV_TUN : SYNACK_DEV_TAP;
         o->ifname = arg;
         return 1;
@@ -160,26 +147,28 @@ int net_opt(struct net_opts *o, const char *cmd, int c, const char *arg)
         const char *slash = strchr(arg, '/');
         size_t len = slash ? (size_t)(slash - arg) : strlen(arg);
         if (!slash || len >= sizeof(ip))
-            return bad(cmd, "addr", arg, "want A.B.C.D/PREFIX");
+            return bad(cmd, "addr", arg, "A.B.C.D/PREFIX with a prefix of 1..30");
         memcpy(ip, arg, len);
         ip[len] = 0;
-        if (!parse_ip(ip, &o->addr) || !parse_ulong(slash + 1, 1, 30, &v))
-            return bad(cmd, "addr", arg, "want A.B.C.D/PREFIX with a prefix of 1..30");
+        char *end;
+        v = strtoul(slash + 1, &end, 10);
+        if (!parse_ip(ip, &o->addr) || end == slash + 1 || *end || v < 1 || v > 30)
+            return bad(cmd, "addr", arg, "A.B.C.D/PREFIX with a prefix of 1..30");
         o->prefix = (uint8_t)v;
         return 1;
     }
     case NET_OPT_PEER:
         if (!parse_ip(arg, &o->peer))
-            return bad(cmd, "peer", arg, "want A.B.C.D");
+            return bad(cmd, "peer", arg, "an IPv4 address, A.B.C.D");
         return 1;
     case NET_OPT_MTU:
-        if (!parse_ulong(arg, 68, 65535, &v))
-            return bad(cmd, "mtu", arg, "want 68..65535");
+        if (take_ulong(cmd, "mtu", arg, 68, 65535, &v) < 0)
+            return -1;
         o->mtu = (uint16_t)v;
         return 1;
     case NET_OPT_PORT:
-        if (!parse_ulong(arg, 1, 65535, &v))
-            return bad(cmd, "port", arg, "want 1..65535");
+        if (take_ulong(cmd, "port", arg, 1, 65535, &v) < 0)
+            return -1;
         o->port = (uint16_t)v;
         return 1;
     case NET_OPT_APP:
@@ -192,40 +181,33 @@ int net_opt(struct net_opts *o, const char *cmd, int c, const char *arg)
         o->trace = true;
         return 1;
     case NET_OPT_TRACE_ROWS:
-        if (!parse_ulong(arg, 0, 10000000, &v))
-            return bad(cmd, "trace-rows", arg, "want a count");
+        if (take_ulong(cmd, "trace-rows", arg, 0, 10000000, &v) < 0)
+            return -1;
         o->trace_rows = (unsigned)v;
         return 1;
     case NET_OPT_SEED:
-        if (!parse_ulong(arg, 0, ULONG_MAX, &v))
-            return bad(cmd, "seed", arg, "want a number");
+        if (take_ulong(cmd, "seed", arg, 0, ULONG_MAX, &v) < 0)
+            return -1;
         o->seed = v;
         o->seed_given = true;
         return 1;
-    case NET_OPT_LOSS: return parse_prob(arg, &o->out.loss) ? 1 : bad(cmd, "loss", arg, "want a probability");
-    case NET_OPT_DUP: return parse_prob(arg, &o->out.dup) ? 1 : bad(cmd, "dup", arg, "want a probability");
-    case NET_OPT_REORDER:
-        return parse_prob(arg, &o->out.reorder) ? 1 : bad(cmd, "reorder", arg, "want a probability");
-    case NET_OPT_DELAY:
-        return parse_time(arg, 1e3, &o->out.delay) ? 1 : bad(cmd, "delay", arg, "want milliseconds");
-    case NET_OPT_IN_LOSS:
-        return parse_prob(arg, &o->in.loss) ? 1 : bad(cmd, "in-loss", arg, "want a probability");
-    case NET_OPT_IN_DUP: return parse_prob(arg, &o->in.dup) ? 1 : bad(cmd, "in-dup", arg, "want a probability");
-    case NET_OPT_IN_REORDER:
-        return parse_prob(arg, &o->in.reorder) ? 1 : bad(cmd, "in-reorder", arg, "want a probability");
-    case NET_OPT_IN_DELAY:
-        return parse_time(arg, 1e3, &o->in.delay) ? 1 : bad(cmd, "in-delay", arg, "want milliseconds");
-    case NET_OPT_CLOSE_WAIT:
-        return parse_time(arg, 1e6, &o->close_wait) ? 1 : bad(cmd, "close-wait", arg, "want seconds");
-    case NET_OPT_TIMEOUT:
-        return parse_time(arg, 1e6, &o->timeout) ? 1 : bad(cmd, "timeout", arg, "want seconds");
+    case NET_OPT_LOSS: return take_percent(cmd, "loss", arg, &o->out.loss);
+    case NET_OPT_DUP: return take_percent(cmd, "dup", arg, &o->out.dup);
+    case NET_OPT_REORDER: return take_percent(cmd, "reorder", arg, &o->out.reorder);
+    case NET_OPT_DELAY: return take_time(cmd, "delay", arg, false, 1e6, &o->out.delay);
+    case NET_OPT_IN_LOSS: return take_percent(cmd, "in-loss", arg, &o->in.loss);
+    case NET_OPT_IN_DUP: return take_percent(cmd, "in-dup", arg, &o->in.dup);
+    case NET_OPT_IN_REORDER: return take_percent(cmd, "in-reorder", arg, &o->in.reorder);
+    case NET_OPT_IN_DELAY: return take_time(cmd, "in-delay", arg, false, 1e6, &o->in.delay);
+    case NET_OPT_CLOSE_WAIT: return take_time(cmd, "close-wait", arg, true, 1e6, &o->close_wait);
+    case NET_OPT_TIMEOUT: return take_time(cmd, "timeout", arg, true, 1e6, &o->timeout);
     case NET_OPT_SNDBUF:
-        return parse_bytes(arg, &o->sndbuf) ? 1 : bad(cmd, "sndbuf", arg, "want 1k..64m");
+        return parse_bytes(arg, &o->sndbuf) ? 1 : bad(cmd, "sndbuf", arg, "a size, 1k..64m");
     case NET_OPT_RCVBUF:
-        return parse_bytes(arg, &o->rcvbuf) ? 1 : bad(cmd, "rcvbuf", arg, "want 1k..64m");
+        return parse_bytes(arg, &o->rcvbuf) ? 1 : bad(cmd, "rcvbuf", arg, "a size, 1k..64m");
     case NET_OPT_MAX_CONNS:
-        if (!parse_ulong(arg, 1, NET_MAX_CONNS, &v))
-            return bad(cmd, "max-conns", arg, "want 1..1048576");
+        if (take_ulong(cmd, "max-conns", arg, 1, NET_MAX_CONNS, &v) < 0)
+            return -1;
         o->max_conns = (uint32_t)v;
         return 1;
     case NET_OPT_QUIET:

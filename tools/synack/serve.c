@@ -16,6 +16,7 @@
 #include "apps.h"
 #include "cmds.h"
 #include "net.h"
+#include "opt.h"
 #include "synack/socket.h"
 
 #define ROUND_BYTES (1024 * 1024)
@@ -35,6 +36,7 @@ struct serve {
     struct idle *idle;         /* by descriptor */
     int lru_head, lru_tail;    /* least recently active first */
     synack_time_t idle_timeout; /* 0: never */
+    uint8_t *closing;          /* at exit, by descriptor: FIN sent, waiting for the peer's */
     uint32_t nconns, peak;
     uint64_t accepted, refused, finished, aborted, timed_out, bytes_in, bytes_out;
 };
@@ -74,13 +76,15 @@ static void usage(FILE *f)
             "                    [--port N] [--app APP] [OPTIONS]\n\n"
             "Runs APP on synack's TCP port N (default 80 for http, else 7, 9, 19 as the RFCs say)\n"
             "until SIGINT or SIGTERM; then closes every connection with a FIN and waits\n"
-            "(--close-wait) for the closing handshakes.\n\n"
+            "(--close-wait) for the closing handshakes; a connection still open then (or at\n"
+            "a second signal) is reset, so that no client is left waiting.\n\n"
             "applications:\n"
             "  echo       send back what is received (RFC 862)\n"
             "  discard    read and drop (RFC 863)\n"
             "  chargen    send the character pattern until the client closes (RFC 864)\n"
             "  http=DIR   serve the files of DIR over HTTP/1.1 (GET, HEAD, keep-alive)\n\n"
-            "  --backlog N         listen backlog (default 1024)\n"
+            "  --port N            the port, 1..65535 (default: the application's, above)\n"
+            "  --backlog N         listen backlog, 1..4096 (default 1024)\n"
             "  --idle-timeout SEC  close a connection idle this long (default 60; 0: never)\n"
             "%s\n"
             "example (as root):\n"
@@ -107,7 +111,69 @@ static void finish(struct serve *sv, int fd, enum app_status st)
     sv->conns[fd] = NULL;
     sv->nconns--;
     lru_unlink(sv, fd);
+    if (!sv->closing || !sv->closing[fd])
+        synack_close(sv->net.stack, fd);
+}
+
+/* A connection being closed at exit: read and drop what the peer still
+ * sends.  Returns true (and closes the descriptor) once the peer's FIN or
+ * an error has come. */
+static bool drain(struct serve *sv, int fd)
+{
+    static uint8_t sink[65536];
+    ssize_t n;
+    while ((n = synack_recv(sv->net.stack, fd, sink, sizeof(sink), 0)) > 0)
+        ;
+    if (n < 0 && errno == EAGAIN)
+        return false;
+    sv->closing[fd] = 0;
     synack_close(sv->net.stack, fd);
+    return true;
+}
+
+/* SIGINT/SIGTERM: no new connections (those not yet accepted are reset
+ * with the listener); every open one gets its FIN after its unsent data,
+ * and what the peer still sends is read and dropped until its FIN.  One
+ * that has not finished within --close-wait (at once after a second
+ * signal) is reset with SO_LINGER {1, 0}, so that no peer is left waiting
+ * on a half-closed connection.  Returns how many were reset. */
+static uint32_t stop_all(struct serve *sv)
+{
+    struct synack_stack *s = sv->net.stack;
+    synack_close(s, sv->lfd);
+    sv->closing = calloc(sv->net.fd_cap, 1);
+    uint32_t open = 0;
+    for (uint32_t fd = 0; fd < sv->net.fd_cap; fd++) {
+        if (!sv->conns[fd])
+            continue;
+        if (sv->closing)
+            sv->closing[fd] = 1;
+        finish(sv, (int)fd, APP_DONE);
+        if (!sv->closing)
+            continue; /* no memory to track it: a plain close */
+        synack_shutdown(s, (int)fd, SHUT_WR);
+        open += !drain(sv, (int)fd);
+    }
+    synack_time_t deadline = net_now() + sv->net.o.close_wait;
+    while (open > 0 && sv->net.o.close_wait > 0 && net_now() < deadline) {
+        net_round(&sv->net, deadline);
+        int fd;
+        while ((fd = net_next_ready(&sv->net)) >= 0)
+            if ((uint32_t)fd < sv->net.fd_cap && sv->closing[fd] && drain(sv, fd))
+                open--;
+    }
+    uint32_t reset = 0;
+    struct linger abort_close = {1, 0};
+    for (uint32_t fd = 0; open > 0 && fd < sv->net.fd_cap; fd++) {
+        if (!sv->closing[fd])
+            continue;
+        synack_setsockopt(s, (int)fd, SOL_SOCKET, SO_LINGER, &abort_close, sizeof(abort_close));
+        synack_close(s, (int)fd);
+        sv->closing[fd] = 0;
+        reset++;
+        open--;
+    }
+    return reset;
 }
 
 /* Close the connections idle for --idle-timeout (with a FIN, as a
@@ -235,20 +301,14 @@ int synack_cmd_serve(int argc, char **argv)
         if (r > 0)
             continue;
         if (c == NET_OPT_FIRST_OWN) {
-            char *end;
-            backlog = strtol(optarg, &end, 10);
-            if (*end || backlog < 1 || backlog > 4096) {
-                fprintf(stderr, "synack serve: --backlog %s: want 1..4096\n", optarg);
+            unsigned long v;
+            if (!opt_ulong("serve", "backlog", optarg, 1, 4096, &v))
                 return 2;
-            }
+            backlog = (long)v;
         } else if (c == NET_OPT_FIRST_OWN + 1) {
-            char *end;
-            idle_s = strtod(optarg, &end);
-            if (*end || !(idle_s >= 0 && idle_s <= 86400 * 365)) {
-                fprintf(stderr, "synack serve: --idle-timeout %s: want seconds, 0 for never\n",
-                        optarg);
+            /* 0: never */
+            if (!opt_double("serve", "idle-timeout", optarg, 0, 86400 * 365, "seconds", &idle_s))
                 return 2;
-            }
         } else if (c == 'h' || c == NET_OPT_HELP) {
             usage(stdout);
             return 0;
@@ -318,15 +378,13 @@ int synack_cmd_serve(int argc, char **argv)
         }
     }
 
-    /* Stop: no new connections (those not yet accepted are reset), and
-     * every open one closed; its unsent data still goes before the FIN. */
-    synack_close(sv.net.stack, sv.lfd);
-    for (uint32_t fd = 0; fd < sv.net.fd_cap; fd++)
-        if (sv.conns[fd])
-            finish(&sv, (int)fd, APP_DONE);
+    uint32_t reset = stop_all(&sv);
     bool clean = net_wait_closed(&sv.net);
     if (!o.quiet) {
         print_summary(&sv);
+        if (reset)
+            fprintf(stderr, "synack serve: %u connections reset: not closed within --close-wait %.1f s\n",
+                    reset, (double)o.close_wait / 1e6);
         if (!clean)
             fprintf(stderr, "synack serve: %u connections still closing after %.1f s\n",
                     sv.net.open_conns, (double)o.close_wait / 1e6);
@@ -336,6 +394,7 @@ out:
     net_stop(&sv.net);
     free(sv.conns);
     free(sv.idle);
+    free(sv.closing);
     app_free(sv.app);
     return status;
 }
