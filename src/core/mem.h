@@ -19,6 +19,11 @@ struct sn_mem {
     uint64_t failed; /* charges refused for the budget */
     uint64_t fixed;  /* the stack's object and tables (not budgeted) */
     uint64_t total_peak; /* the most of used + fixed at once */
+    /* Free buffer chunks kept for the next connection (tcp_buf.c), a list
+     * through their first bytes, at most SN_BUF_CACHE of them: short
+     * connections do not pay malloc and free for every chunk. */
+    void *chunk_cache;
+    uint32_t chunks_cached;
 };
 
 static inline void sn_mem_note_peak(struct sn_mem *m)

@@ -195,6 +195,7 @@ void synack_stack_free(struct synack_stack *s)
     }
     sn_tw_free_all(s);
     sn_syncache_free(s);
+    sn_ring_cache_free(&s->mem);
     sn_tuple_free(&s->conns);
     free(s->fds);
     free(s->fd_user);

@@ -42,13 +42,45 @@ static int table_get(struct sn_ring *r, struct sn_mem *m)
     return 0;
 }
 
+/* A chunk: from the stack's cache of free ones, else malloc. */
+static uint8_t *chunk_get(struct sn_mem *m)
+{
+    void *p = m->chunk_cache;
+    if (!p)
+        return malloc(SN_BUF_CHUNK);
+    memcpy(&m->chunk_cache, p, sizeof(void *));
+    m->chunks_cached--;
+    return p;
+}
+
+static void chunk_put(struct sn_mem *m, uint8_t *p)
+{
+    if (m->chunks_cached >= SN_BUF_CACHE) {
+        free(p);
+        return;
+    }
+    memcpy(p, &m->chunk_cache, sizeof(void *));
+    m->chunk_cache = p;
+    m->chunks_cached++;
+}
+
+void sn_ring_cache_free(struct sn_mem *m)
+{
+    while (m->chunk_cache) {
+        void *p = m->chunk_cache;
+        memcpy(&m->chunk_cache, p, sizeof(void *));
+        free(p);
+    }
+    m->chunks_cached = 0;
+}
+
 static void table_put(struct sn_ring *r, struct sn_mem *m)
 {
     if (!r->t)
         return;
     for (uint32_t i = 0; i < r->t->npages && r->t->nalloc > 0; i++)
         if (r->t->page[i]) {
-            free(r->t->page[i]);
+            chunk_put(m, r->t->page[i]);
             r->t->nalloc--;
             sn_mem_uncharge(m, SN_BUF_CHUNK);
         }
@@ -71,7 +103,7 @@ static int pages_get(struct sn_ring_table *t, struct sn_mem *m, uint32_t off, ui
         if (!t->page[i]) {
             if (!sn_mem_charge(m, SN_BUF_CHUNK))
                 return -ENOMEM;
-            t->page[i] = malloc(SN_BUF_CHUNK);
+            t->page[i] = chunk_get(m);
             if (!t->page[i]) {
                 sn_mem_uncharge(m, SN_BUF_CHUNK);
                 return -ENOMEM;
@@ -187,7 +219,7 @@ void sn_ring_consume(struct sn_ring *r, struct sn_mem *m, uint32_t n, bool parke
     uint32_t to = t->head / SN_BUF_CHUNK;
     for (uint32_t i = from; i != to; i = (i + 1) % t->npages) {
         if (t->page[i]) {
-            free(t->page[i]);
+            chunk_put(m, t->page[i]);
             t->page[i] = NULL;
             t->nalloc--;
             sn_mem_uncharge(m, SN_BUF_CHUNK);

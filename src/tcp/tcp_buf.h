@@ -59,6 +59,10 @@ void sn_ring_release(struct sn_ring *r, struct sn_mem *m);
  * use only grows; its bytes (parked ones too) keep their offsets.
  * Returns 0 or -ENOMEM. */
 int sn_ring_resize(struct sn_ring *r, struct sn_mem *m, uint32_t cap);
+/* Free chunks kept for reuse per stack (struct sn_mem), at most. */
+#define SN_BUF_CACHE 64u
+/* Free the kept chunks (the stack goes away). */
+void sn_ring_cache_free(struct sn_mem *m);
 /* Memory the ring holds now (table and chunks), bytes. */
 uint32_t sn_ring_mem(const struct sn_ring *r);
 

@@ -48,6 +48,7 @@ static void test_small_data_small_memory(void **state)
     assert_null(r.t);
     assert_int_equal(m.used, 0);
     assert_true(m.peak >= SN_BUF_CHUNK);
+    sn_ring_cache_free(&m);
 }
 
 /* Stream many bytes through in odd-sized writes and reads: the bytes come
@@ -81,6 +82,7 @@ static void test_stream_order_and_memory(void **state)
     assert_true(wrote > 100000);
     sn_ring_release(&r, &m);
     assert_int_equal(m.used, 0);
+    sn_ring_cache_free(&m);
 }
 
 /* A full ring refuses more; data parked past the end (as the reassembly
@@ -108,6 +110,7 @@ static void test_full_and_parked(void **state)
     assert_int_equal(sn_ring_write(&r, &m, a, 1), 0);
     sn_ring_release(&r, &m);
     assert_int_equal(m.used, 0);
+    sn_ring_cache_free(&m);
 }
 
 /* Growing a ring in use keeps every byte at its offset, parked ones too. */
@@ -136,6 +139,7 @@ static void test_resize_keeps_offsets(void **state)
     assert_int_equal(m.used, sn_ring_mem(&r));
     sn_ring_release(&r, &m);
     assert_int_equal(m.used, 0);
+    sn_ring_cache_free(&m);
 }
 
 /* A memory budget: a write that would need a chunk past it stores nothing
@@ -158,6 +162,7 @@ static void test_budget_refuses(void **state)
     assert_int_equal(sn_ring_write(&r, &m, a, 10), 10);
     sn_ring_release(&r, &m);
     assert_int_equal(m.used, 0);
+    sn_ring_cache_free(&m);
 }
 
 static void peek_csum_check(struct sn_ring *r, uint32_t off, uint32_t n, uint32_t init)
@@ -204,6 +209,7 @@ static void test_peek_csum_every_wrap(void **state)
             peek_csum_check(&big, off, n, 7);
     sn_ring_release(&big, &m);
     assert_int_equal(m.used, 0);
+    sn_ring_cache_free(&m);
 }
 
 int main(void)
