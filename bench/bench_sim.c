@@ -68,7 +68,7 @@ static void transfer(uint64_t bytes, uint16_t mtu, bool tso, struct result *out)
         cfg.addr = i == 0 ? CADDR : SADDR;
         cfg.mtu = mtu;
         cfg.seed = 0;
-        (void)tso; //TSO
+        cfg.offload = tso ? SYNACK_OFFLOAD_TSO : 0;
         node[i] = synack_sim_add_stack(sim, &cfg, &st[i]);
         if (node[i] < 0)
             die("synack_sim_add_stack", -node[i]);

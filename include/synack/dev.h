@@ -31,6 +31,7 @@
 #include <stdint.h>
 
 #include "synack/base.h"
+#include "synack/stack.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -44,7 +45,7 @@ enum synack_dev_kind { SYNACK_DEV_TUN = 1, SYNACK_DEV_TAP = 2 };
 
 /* Versioned like struct synack_config (stack.h): fill it with
  * synack_dev_config_default(); the macros pass SYNACK_DEV_CONFIG_VERSION. */
-#define SYNACK_DEV_CONFIG_VERSION 1
+#define SYNACK_DEV_CONFIG_VERSION 2 /* 2: + offload */
 struct synack_dev_config {
     enum synack_dev_kind kind;
     const char *name;        /* interface name (< 16 bytes); NULL or "": the kernel picks tunN/tapN */
@@ -59,6 +60,13 @@ struct synack_dev_config {
     uint8_t mac[6];          /* synack's MAC; all zero: 02:53:4b + the low 3 bytes of addr */
     synack_time_t arp_reachable; /* how long a learned neighbour is used (default 60 s) */
     uint32_t arp_queue;      /* packets held while addresses are resolved (default 64) */
+    /* Version 2.  TUN: SYNACK_OFFLOAD_* wanted (default 0).  With any, the
+     * device is opened with IFF_VNET_HDR and TUNSETOFFLOAD: the kernel takes
+     * TCP segments of up to 64 KiB and partial checksums
+     * (synack_dev_output_meta), and hands over coalesced segments (GRO) and
+     * packets whose checksum it vouches for (synack_dev_recv_meta).  What it
+     * refuses is left out: synack_dev_offload says what was granted. */
+    unsigned offload;
 };
 #define synack_dev_config_default(c) \
     synack_dev_config_default_versioned(SYNACK_DEV_CONFIG_VERSION, (c))
@@ -88,11 +96,24 @@ SYNACK_API const uint8_t *synack_dev_mac(const struct synack_dev *d);
  * during the call.  The return value is the stack's (synack_stack_input). */
 typedef int (*synack_dev_rx_fn)(void *user, const uint8_t *pkt, size_t len, synack_time_t now);
 
-/* Read up to `batch` packets (or `batch_bytes`), handing each IPv4 one to fn, stamped with
- * synack_clock_now() as it was read (also the driver's clock for ARP).
+/* The same with the packet's SYNACK_RX_* flags (synack_stack_input_meta). */
+typedef int (*synack_dev_rx_meta_fn)(void *user, const uint8_t *pkt, size_t len,
+                                     synack_time_t now, unsigned rx_flags);
+
+/* Read up to `batch` packets (or `batch_bytes`) into the device's ring,
+ * until the kernel has no more (EAGAIN), then hand each IPv4 one to fn,
+ * stamped with synack_clock_now() as it was read (also the driver's clock
+ * for ARP).  With offloads, a TCP checksum the kernel left partial (its own
+ * packet) is completed in place first, so fn sees only complete packets.
  * Returns the number of reads that returned a packet (0: nothing to read),
  * or a negative errno on a read error other than EAGAIN. */
 SYNACK_API int synack_dev_recv(struct synack_dev *d, synack_dev_rx_fn fn, void *user);
+/* synack_dev_recv for a receiver that takes flags: a partial checksum is
+ * not completed but reported as SYNACK_RX_CSUM_VALID (the kernel's own
+ * packet), as is one the kernel verified (CHECKSUM_UNNECESSARY). */
+SYNACK_API int synack_dev_recv_meta(struct synack_dev *d, synack_dev_rx_meta_fn fn, void *user);
+/* The offloads the kernel granted (SYNACK_OFFLOAD_*; 0 without IFF_VNET_HDR). */
+SYNACK_API unsigned synack_dev_offload(const struct synack_dev *d);
 
 /* Send one IPv4 packet (a synack_output_fn: pass the device as `user`).
  * TAP: framed for its next hop, or held while ARP resolves it.  Returns 0,
@@ -100,6 +121,13 @@ SYNACK_API int synack_dev_recv(struct synack_dev *d, synack_dev_rx_fn fn, void *
  * -ENOBUFS (backlog full), -ENETUNREACH (TAP: not on the subnet), or the
  * write's error. */
 SYNACK_API int synack_dev_output(void *dev, const uint8_t *pkt, size_t len);
+/* Send one packet with its descriptor (a synack_output_meta_fn, for
+ * synack_stack_set_output_meta with synack_dev_offload's offloads): one
+ * writev of the virtio-net header and the stack's packet, no copy.  A TSO
+ * packet the kernel refuses is cut in software (synack_gso_segment) and GSO
+ * is not tried again (counted in tx_gso_fallback). */
+SYNACK_API int synack_dev_output_meta(void *dev, const uint8_t *pkt, size_t len,
+                           const struct synack_pkt_meta *m);
 /* True while packets wait in the backlog: wait for the descriptor to be
  * writable, then call synack_dev_flush. */
 SYNACK_API bool synack_dev_want_write(const struct synack_dev *d);
@@ -119,6 +147,8 @@ struct synack_dev_stats {
     uint64_t tx_backlogged;          /* held because the kernel said EAGAIN */
     uint64_t tx_dropped;             /* refused: see synack_dev_output */
     uint64_t reads, read_batches;    /* read(2) calls that returned data; synack_dev_recv calls that read any */
+    uint64_t rx_gro, rx_csum_partial;/* coalesced (GSO) packets read; partial checksums received */
+    uint64_t tx_gso, tx_gso_fallback;/* TSO packets written whole; cut in software instead */
     /* TAP */
     uint64_t arp_requests_out, arp_replies_out, arp_requests_in, arp_replies_in;
     uint64_t arp_learned, arp_expired, arp_failed, arp_queued, arp_queue_drops;

@@ -46,6 +46,9 @@ SYNACK_API void synack_loop_free(struct synack_loop *l);
 /* Receive the device's packets in fn instead of synack_stack_input (to
  * capture, trace or impair them on the way; fn passes them on). */
 SYNACK_API void synack_loop_set_rx(struct synack_loop *l, synack_dev_rx_fn fn, void *user);
+/* The same for a receiver that takes the packets' SYNACK_RX_* flags (the
+ * default receiver, the stack, does: synack_stack_input_meta). */
+SYNACK_API void synack_loop_set_rx_meta(struct synack_loop *l, synack_dev_rx_meta_fn fn, void *user);
 
 /* Another sans-IO component with deadlines (an impairment queue, an
  * application timer).  At most SYNACK_LOOP_MAX_TIMERS.  Returns 0 or -ENOSPC. */

@@ -32,6 +32,22 @@ struct synack_stack;
  * then counted as dropped; TCP recovers as from any loss). */
 typedef int (*synack_output_fn)(void *user, const uint8_t *pkt, size_t len);
 
+/* Offloads an output can take (synack_stack_set_output_meta; a device or
+ * the simulator's link does the rest, as a NIC would). */
+#define SYNACK_OFFLOAD_CSUM 1u /* TCP checksums left partial (SYNACK_PKT_CSUM_PARTIAL) */
+#define SYNACK_OFFLOAD_TSO  2u /* TCP segments up to 64 KiB, cut at gso_size (implies CSUM) */
+
+/* An output that gets a descriptor with each packet (wire.h: struct
+ * synack_pkt_meta): segmentation and checksum offload.  The packet is the
+ * stack's, valid during the call, as for synack_output_fn. */
+typedef int (*synack_output_meta_fn)(void *user, const uint8_t *pkt, size_t len,
+                                     const struct synack_pkt_meta *m);
+
+/* Flags of a received packet (synack_stack_input_meta). */
+#define SYNACK_RX_CSUM_VALID 1u /* the TCP checksum is known good (the kernel's
+                                 * CHECKSUM_UNNECESSARY, or its own partially
+                                 * checksummed packet): not verified again */
+
 /* TCP states, numbered as in RFC 9293 3.3.2 (CLOSED first). */
 enum synack_tcp_state {
     SYNACK_CLOSED = 0,
@@ -94,7 +110,8 @@ typedef void (*synack_state_fn)(void *user, uint32_t conn_id, const struct synac
  * than as a whole `struct synack_config` of your headers. */
 #define SYNACK_CONFIG_V1 1
 #define SYNACK_CONFIG_V2 2 /* + max_timewait, secret, max_syncache, syncookies, mem_max */
-#define SYNACK_CONFIG_VERSION SYNACK_CONFIG_V2
+#define SYNACK_CONFIG_V3 3 /* + offload */
+#define SYNACK_CONFIG_VERSION SYNACK_CONFIG_V3
 struct synack_config {
     uint32_t addr;             /* this host's IPv4 address, host order */
     uint16_t mtu;              /* link MTU, 68..65535 (default 1500): the MSS we offer is mtu - 40 */
@@ -137,6 +154,10 @@ struct synack_config {
                                 * and go (TCBs, buffers, out-of-line blocks, TIME-WAIT records,
                                 * SYN-cache entries), bytes (default 128 MiB; 0: none), as
                                 * Linux's tcp_mem: past it allocations are refused */
+    /* SYNACK_OFFLOAD_* for synack_sim_add_stack (its link cuts and
+     * checksums, as a NIC would); synack_stack_new ignores it: a driver
+     * enables offloads with synack_stack_set_output_meta.  Default 0. */
+    unsigned offload;
 };
 
 /* Fill *c with the defaults above (addr 0: set it), seed 0 and a random
@@ -169,6 +190,17 @@ SYNACK_API void synack_stack_free(struct synack_stack *s);
  * fragment: synack does not reassemble), -EPROTONOSUPPORT (neither TCP nor
  * ICMP).  Every drop is counted. */
 SYNACK_API int synack_stack_input(struct synack_stack *s, const uint8_t *pkt, size_t len, synack_time_t now);
+/* synack_stack_input for a packet with SYNACK_RX_* flags from the driver.
+ * A TCP segment may be larger than the MTU (the kernel's GRO coalesced it). */
+SYNACK_API int synack_stack_input_meta(struct synack_stack *s, const uint8_t *pkt, size_t len,
+                            synack_time_t now, unsigned rx_flags);
+/* Send through `fn` instead of the output given at creation, and let the
+ * stack use the offloads in `offload` (SYNACK_OFFLOAD_*; TSO implies CSUM).
+ * Without TSO every packet fits the MTU.  Returns 0 or -EINVAL. */
+SYNACK_API int synack_stack_set_output_meta(struct synack_stack *s, synack_output_meta_fn fn, void *user,
+                                 unsigned offload);
+/* The offloads in use (0 with a plain output). */
+SYNACK_API unsigned synack_stack_offload(const struct synack_stack *s);
 /* Move the clock to `now` (never backwards) and run every timer due by then. */
 SYNACK_API void synack_stack_advance(struct synack_stack *s, synack_time_t now);
 /* The earliest time at which the stack needs synack_stack_advance(), or
@@ -217,6 +249,7 @@ struct synack_stack_stats {
      * datagrams dropped for carrying a source route. */
     uint64_t tcp_challenge_acks, tcp_challenge_ack_limited, tcp_pmtu_lowered, tcp_pmtu_raised;
     uint64_t ip_drop_srcroute;
+    uint64_t tcp_tso_packets;  /* packets handed out as TSO (each several wire segments) */
     /* New counters go here, and into the name table of src/core/stats.c. */
 };
 SYNACK_API const struct synack_stack_stats *synack_stack_stats(const struct synack_stack *s);

@@ -226,6 +226,10 @@ SYNACK_API int synack_tcp_parse(const uint8_t *buf, size_t len, uint32_t src, ui
  * option lengths).  Returns 0, ETRUNC, EHDRLEN or ECSUM. */
 SYNACK_API int synack_tcp_parse_input(const uint8_t *buf, size_t len, uint32_t src, uint32_t dst,
                                       struct synack_tcp_hdr *h);
+/* The same for a segment whose checksum the driver vouches for (the
+ * kernel's CHECKSUM_UNNECESSARY or its own partial checksum): not verified. */
+SYNACK_API int synack_tcp_parse_input_nocsum(const uint8_t *buf, size_t len,
+                                             struct synack_tcp_hdr *h);
 /* Length in bytes that synack_tcp_emit_opts will write for `o` (a multiple of 4, <= 40),
  * or SYNACK_WIRE_EINVAL if they do not fit in 40 bytes or describe no valid
  * options (an order emit cannot follow, SACK without 1..4 blocks). */
@@ -247,6 +251,40 @@ SYNACK_API int synack_tcp_emit(uint8_t *buf, size_t cap, const struct synack_tcp
  * copies it).  Same checks and codes as synack_tcp_emit (cap must hold the
  * payload too).  Returns the header length (20..60). */
 SYNACK_API int synack_tcp_emit_hdr(uint8_t *buf, size_t cap, const struct synack_tcp_hdr *h);
+
+/* ---- segmentation offload (TSO/GSO) and partial checksums ---------------
+ *
+ * What a packet handed to an offload-aware output carries besides its
+ * bytes (stack.h: synack_stack_set_output_meta), in the manner of Linux's
+ * virtio_net_hdr: "cut this TCP segment at gso_size payload bytes" and "the
+ * TCP checksum field holds only the pseudo-header sum: complete it". */
+#define SYNACK_PKT_CSUM_PARTIAL 1u   /* checksum to complete over [csum_start, len) */
+struct synack_pkt_meta {
+    uint8_t flags;          /* SYNACK_PKT_* */
+    uint16_t gso_size;      /* 0: one packet; else TCP payload bytes per wire segment */
+    uint16_t gso_segs;      /* wire packets this one becomes (1 without gso_size) */
+    uint16_t hdr_len;       /* IPv4 + TCP header bytes (what each wire segment repeats) */
+    uint16_t csum_start;    /* CSUM_PARTIAL: where the summed bytes begin (the TCP header) */
+    uint16_t csum_offset;   /* and where the checksum goes, from csum_start (16 for TCP) */
+};
+
+/* Complete a partial TCP checksum in place (pkt[csum_start + csum_offset]
+ * holds the pseudo-header sum).  Returns 0 or SYNACK_WIRE_EINVAL. */
+SYNACK_API int synack_pkt_csum_finish(uint8_t *pkt, size_t len, const struct synack_pkt_meta *m);
+
+/* Software segmentation: cut an IPv4/TCP packet with m->gso_size into the
+ * wire packets a TSO NIC (or Linux's GSO) would send: each repeats the
+ * headers with its own total length, IP ID (+1 per segment), checksum,
+ * sequence number, FIN and PSH only on the last, and a complete TCP
+ * checksum (payload copied and summed in one pass).  Each packet is built
+ * in `out` (cap bytes, at least hdr_len + gso_size) and handed to fn; a
+ * packet without gso_size is passed through (its checksum completed if
+ * partial).  Returns the packets handed to fn (stops at fn's first
+ * negative return, which it returns), or SYNACK_WIRE_EINVAL for a packet
+ * the descriptor does not describe. */
+SYNACK_API int synack_gso_segment(const uint8_t *pkt, size_t len, const struct synack_pkt_meta *m,
+                       uint8_t *out, size_t cap,
+                       int (*fn)(void *user, const uint8_t *seg, size_t seglen), void *user);
 
 /* Render the flags as tcpdump does ("S", "S.", "P.", "F.", "R.", ...) into buf:
  * F S R P, "." for ACK, then U E W (URG, ECE, CWR); "none" for no flag. */

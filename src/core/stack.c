@@ -11,6 +11,7 @@
  * When fields are appended: freeze the last entry at offsetof(the first new
  * field), add sizeof for the new version, raise SYNACK_CONFIG_VERSION. */
 static const size_t config_size[] = {0, offsetof(struct synack_config, max_timewait),
+                                     offsetof(struct synack_config, offload),
                                      sizeof(struct synack_config)};
 #define CONFIG_VERSIONS (sizeof(config_size) / sizeof(config_size[0]))
 
@@ -206,9 +207,33 @@ void synack_stack_free(struct synack_stack *s)
 
 int synack_stack_input(struct synack_stack *s, const uint8_t *pkt, size_t len, synack_time_t now)
 {
-    synack_stack_advance(s, now);
-    return sn_ip_input(s, pkt, len);
+    return synack_stack_input_meta(s, pkt, len, now, 0);
 }
+
+int synack_stack_input_meta(struct synack_stack *s, const uint8_t *pkt, size_t len,
+                            synack_time_t now, unsigned rx_flags)
+{
+    synack_stack_advance(s, now);
+    s->rx_flags = rx_flags;
+    int rc = sn_ip_input(s, pkt, len);
+    s->rx_flags = 0;
+    return rc;
+}
+
+int synack_stack_set_output_meta(struct synack_stack *s, synack_output_meta_fn fn, void *user,
+                                 unsigned offload)
+{
+    if (!s || !fn || (offload & ~(SYNACK_OFFLOAD_CSUM | SYNACK_OFFLOAD_TSO)))
+        return -EINVAL;
+    if (offload & SYNACK_OFFLOAD_TSO)
+        offload |= SYNACK_OFFLOAD_CSUM; /* a segment the output cuts gets its checksums there */
+    s->output_meta = fn;
+    s->user = user;
+    s->offload = offload;
+    return 0;
+}
+
+unsigned synack_stack_offload(const struct synack_stack *s) { return s->offload; }
 
 void synack_stack_advance(struct synack_stack *s, synack_time_t now)
 {

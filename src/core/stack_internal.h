@@ -25,6 +25,9 @@ struct synack_stack {
     struct synack_config cfg;
     synack_output_fn output;
     void *user;
+    synack_output_meta_fn output_meta; /* when set, used instead of output */
+    unsigned offload;               /* SYNACK_OFFLOAD_* the output takes */
+    unsigned rx_flags;              /* SYNACK_RX_* of the packet being processed */
     synack_time_t now;
 
     struct sn_rng rng;              /* non-secret draws (hash-table keys, IP ids) */
@@ -78,12 +81,15 @@ void sn_stack_fix_initial(struct synack_stack *s, uint32_t isn, uint32_t ts_offs
 /* ---- ip layer (src/ip) ---- */
 int sn_ip_input(struct synack_stack *s, const uint8_t *pkt, size_t len);
 /* Send an IPv4 datagram whose payload (plen bytes) is already at
- * s->pkt + SYNACK_IPV4_HDR_MIN: writes the header, hands it to the output. */
-int sn_ip_output(struct synack_stack *s, uint32_t dst, uint8_t proto, size_t plen);
+ * s->pkt + SYNACK_IPV4_HDR_MIN: writes the header, hands it to the output.
+ * `m` (or NULL) describes offloads (TSO, partial checksum); hdr_len and
+ * csum_start are filled in here. */
+int sn_ip_output(struct synack_stack *s, uint32_t dst, uint8_t proto, size_t plen,
+                 struct synack_pkt_meta *m);
 /* The same with a TOS byte and a TTL (0: cfg.ttl), for a socket's IP_TOS/IP_TTL.
  * Returns 0 or the output function's negative errno. */
 int sn_ip_output_tos(struct synack_stack *s, uint32_t dst, uint8_t proto, size_t plen, uint8_t tos,
-                     uint8_t ttl);
+                     uint8_t ttl, struct synack_pkt_meta *m);
 int sn_icmp_input(struct synack_stack *s, const struct synack_ipv4_hdr *ip);
 
 #endif

@@ -45,6 +45,7 @@ static const struct {
     STAT(mem_bytes), STAT(mem_peak_bytes), STAT(mem_refused),
     STAT(tcp_challenge_acks), STAT(tcp_challenge_ack_limited), STAT(tcp_pmtu_lowered),
     STAT(tcp_pmtu_raised), STAT(ip_drop_srcroute),
+    STAT(tcp_tso_packets),
 };
 
 #define NSTATS (sizeof(stats_table) / sizeof(stats_table[0]))

@@ -13,7 +13,18 @@
 /* Reads use one buffer that holds the largest frame a TAP can carry at the
  * largest MTU, whatever the configured one (a read into a shorter buffer
  * would truncate a packet the kernel sent with its own, larger, MTU). */
-#define SN_DEV_RXBUF (SYNACK_ETH_HDR_LEN + 65535)
+#define SN_DEV_RXBUF (SN_DEV_VNET_LEN + SYNACK_ETH_HDR_LEN + 65535)
+/* struct virtio_net_hdr, which leads every packet with IFF_VNET_HDR. */
+#define SN_DEV_VNET_LEN 10
+
+/* A packet read in the current batch: where it sits in the receive ring. */
+struct sn_dev_rx {
+    uint32_t off, len;       /* the packet after any virtio-net header */
+    synack_time_t now;       /* when it was read */
+    uint8_t rx_flags;        /* SYNACK_RX_* */
+    uint8_t partial;         /* the kernel left its TCP checksum partial */
+    uint16_t csum_start, csum_offset;
+};
 
 /* A packet the kernel refused for now (EAGAIN). */
 struct sn_dev_held {
@@ -39,7 +50,17 @@ struct synack_dev {
     uint32_t addr, mask;
     struct sn_arp *arp;
 
-    uint8_t rxbuf[SN_DEV_RXBUF];
+    /* IFF_VNET_HDR (TUN): a virtio-net header leads every packet both ways. */
+    bool vnet;
+    unsigned offload;                 /* SYNACK_OFFLOAD_* the kernel accepted */
+    bool gso_refused;                 /* a GSO write failed: segment in software from now on */
+    uint8_t *segbuf;                  /* software segmentation's packet (with offloads) */
+
+    /* Reads go into one preallocated ring: a batch is read until EAGAIN (or
+     * its bounds), then handed up; no allocation per packet. */
+    uint8_t *ring;
+    uint32_t ring_cap;                /* batch_bytes + one largest packet */
+    struct sn_dev_rx *rx;             /* `batch` descriptors */
 };
 
 /* Write one frame (TUN: an IPv4 packet) now, or hold it if the kernel says

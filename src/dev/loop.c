@@ -38,7 +38,8 @@ struct synack_loop {
     int ep, tfd;
     synack_time_t armed;    /* the timerfd's deadline, SYNACK_TIME_NEVER when disarmed */
     bool dev_out;           /* EPOLLOUT is in the device's interest set */
-    synack_dev_rx_fn rx;
+    synack_dev_rx_fn rx;            /* a plain receiver (synack_loop_set_rx), or */
+    synack_dev_rx_meta_fn rx_meta;  /* one that takes flags (the stack by default) */
     void *rx_user;
     struct loop_timer timers[SYNACK_LOOP_MAX_TIMERS];
     unsigned ntimers;
@@ -53,9 +54,10 @@ synack_time_t synack_clock_now(void)
     return (synack_time_t)ts.tv_sec * 1000000u + (synack_time_t)ts.tv_nsec / 1000u;
 }
 
-static int stack_rx(void *user, const uint8_t *pkt, size_t len, synack_time_t now)
+static int stack_rx(void *user, const uint8_t *pkt, size_t len, synack_time_t now,
+                    unsigned rx_flags)
 {
-    return synack_stack_input(user, pkt, len, now);
+    return synack_stack_input_meta(user, pkt, len, now, rx_flags);
 }
 
 static int ep_ctl(struct synack_loop *l, int op, int fd, uint32_t events, uint64_t tag)
@@ -74,7 +76,7 @@ int synack_loop_new(struct synack_stack *s, struct synack_dev *d, struct synack_
         return -ENOMEM;
     l->stack = s;
     l->dev = d;
-    l->rx = stack_rx;
+    l->rx_meta = stack_rx;
     l->rx_user = s;
     l->armed = SYNACK_TIME_NEVER;
     for (int i = 0; i < SYNACK_LOOP_MAX_WATCHES; i++)
@@ -108,7 +110,15 @@ void synack_loop_free(struct synack_loop *l)
 
 void synack_loop_set_rx(struct synack_loop *l, synack_dev_rx_fn fn, void *user)
 {
-    l->rx = fn ? fn : stack_rx;
+    l->rx = fn;
+    l->rx_meta = fn ? NULL : stack_rx;
+    l->rx_user = fn ? user : l->stack;
+}
+
+void synack_loop_set_rx_meta(struct synack_loop *l, synack_dev_rx_meta_fn fn, void *user)
+{
+    l->rx = NULL;
+    l->rx_meta = fn ? fn : stack_rx;
     l->rx_user = fn ? user : l->stack;
 }
 
@@ -248,7 +258,12 @@ int synack_loop_run_once(struct synack_loop *l, synack_time_t until)
             if (ev & EPOLLOUT)
                 synack_dev_flush(l->dev);
             if (ev & (EPOLLIN | EPOLLERR | EPOLLHUP))
-                synack_dev_recv(l->dev, l->rx, l->rx_user);
+            {
+                if (l->rx_meta)
+                    synack_dev_recv_meta(l->dev, l->rx_meta, l->rx_user);
+                else
+                    synack_dev_recv(l->dev, l->rx, l->rx_user);
+            }
         } else if (tag == TAG_TIMER) {
             uint64_t expirations;
             if (read(l->tfd, &expirations, sizeof(expirations)) > 0) {

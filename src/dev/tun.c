@@ -1,27 +1,33 @@
 /* The TUN driver, and what the TAP driver shares with it: the /dev/net/tun
- * descriptor, batched reads, writes with a bounded backlog (see
- * include/synack/dev.h).
+ * descriptor, batched reads, writes with a bounded backlog, and the
+ * offloads of IFF_VNET_HDR (see include/synack/dev.h).
  *
  * A TUN/TAP descriptor returns one packet per read(2) and takes one per
  * write(2); it has no recvmmsg/sendmmsg.  So a "batch" is a run of reads
- * until EAGAIN or the batch's bounds, and writes are one call per packet,
- * made at once (holding packets back to write them later would only add
- * latency: there is nothing to amortise). */
+ * until EAGAIN or the batch's bounds into one preallocated ring, handed up
+ * afterwards; and what amortises writes is segmentation offload: with
+ * IFF_VNET_HDR a single write carries a TCP segment of up to 64 KiB that the
+ * kernel cuts at the MSS (GSO), and the kernel hands over segments its GRO
+ * coalesced.  The virtio-net header goes in front of the stack's packet by
+ * writev, so the packet is not copied. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <linux/if.h>
 #include <linux/if_tun.h>
+#include <linux/virtio_net.h>
 
 #include "dev/dev_internal.h"
 
 /* struct synack_dev_config's size per version (the rule of stack.c's config_size). */
-static const size_t dev_config_size[] = {0, sizeof(struct synack_dev_config)};
+static const size_t dev_config_size[] = {0, offsetof(struct synack_dev_config, offload),
+                                         sizeof(struct synack_dev_config)};
 #define DEV_CONFIG_VERSIONS (sizeof(dev_config_size) / sizeof(dev_config_size[0]))
 
 static void dev_config_defaults(struct synack_dev_config *c)
@@ -46,7 +52,20 @@ void synack_dev_config_default_versioned(int version, struct synack_dev_config *
     memcpy(c, &d, dev_config_size[version]);
 }
 
-static int tun_attach(struct synack_dev *d, const char *name)
+/* TUNSETOFFLOAD: tell the kernel which offloads synack takes (what it may
+ * hand us: partial checksums, coalesced TCP segments).  Returns the
+ * SYNACK_OFFLOAD_* granted: a kernel that refuses TSO may still take
+ * checksums, and one that refuses both leaves plain packets. */
+static unsigned tun_offload(int fd, unsigned want)
+{
+    if ((want & SYNACK_OFFLOAD_TSO) && ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4) == 0)
+        return SYNACK_OFFLOAD_TSO | SYNACK_OFFLOAD_CSUM;
+    if (want && ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM) == 0)
+        return SYNACK_OFFLOAD_CSUM;
+    return 0;
+}
+
+static int tun_attach(struct synack_dev *d, const char *name, unsigned offload)
 {
     int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0)
@@ -54,15 +73,26 @@ static int tun_attach(struct synack_dev *d, const char *name)
     struct ifreq ifr;
     memset(&ifr, 0, sizeof(ifr));
     /* IFF_NO_PI: no 4-byte packet-information prefix; each read/write is
-     * exactly one IPv4 packet (TUN) or Ethernet frame (TAP). */
-    ifr.ifr_flags = (short)((d->kind == SYNACK_DEV_TAP ? IFF_TAP : IFF_TUN) | IFF_NO_PI);
+     * exactly one IPv4 packet (TUN) or Ethernet frame (TAP), after the
+     * virtio-net header with IFF_VNET_HDR. */
+    bool vnet = d->kind == SYNACK_DEV_TUN && offload != 0;
+    ifr.ifr_flags = (short)((d->kind == SYNACK_DEV_TAP ? IFF_TAP : IFF_TUN) | IFF_NO_PI |
+                            (vnet ? IFF_VNET_HDR : 0));
     if (name)
         memcpy(ifr.ifr_name, name, strlen(name));
-    if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+    int rc = ioctl(fd, TUNSETIFF, &ifr);
+    if (rc < 0 && vnet && errno == EINVAL) {
+        vnet = false; /* a kernel without IFF_VNET_HDR: plain packets */
+        ifr.ifr_flags = (short)(ifr.ifr_flags & ~IFF_VNET_HDR);
+        rc = ioctl(fd, TUNSETIFF, &ifr);
+    }
+    if (rc < 0) {
         int err = -errno;
         close(fd);
         return err;
     }
+    d->vnet = vnet;
+    d->offload = vnet ? tun_offload(fd, offload) : 0;
     memcpy(d->name, ifr.ifr_name, sizeof(d->name) - 1);
     d->name[sizeof(d->name) - 1] = 0;
     d->fd = fd;
@@ -93,11 +123,20 @@ int synack_dev_open_versioned(int version, const struct synack_dev_config *cfg,
     d->batch_bytes = c->batch_bytes;
     d->backlog_max = c->backlog;
     d->held = calloc(c->backlog, sizeof(*d->held));
-    int rc = d->held ? 0 : -ENOMEM;
+    /* The ring holds a whole batch and always room for one more packet of
+     * the largest size, so a read never truncates. */
+    d->ring_cap = c->batch_bytes + SN_DEV_RXBUF;
+    d->ring = malloc(d->ring_cap);
+    d->rx = calloc(c->batch, sizeof(*d->rx));
+    int rc = d->held && d->ring && d->rx ? 0 : -ENOMEM;
     if (rc == 0 && c->kind == SYNACK_DEV_TAP)
         rc = sn_tap_init(d, c);
     if (rc == 0)
-        rc = tun_attach(d, nlen ? c->name : NULL);
+        rc = tun_attach(d, nlen ? c->name : NULL, c->offload);
+    if (rc == 0 && d->offload & SYNACK_OFFLOAD_TSO) {
+        d->segbuf = malloc(65535);
+        rc = d->segbuf ? 0 : -ENOMEM;
+    }
     if (rc < 0) {
         synack_dev_close(d);
         return rc;
@@ -115,6 +154,9 @@ void synack_dev_close(struct synack_dev *d)
     for (uint32_t i = 0; i < d->held_len; i++)
         free(d->held[(d->held_head + i) % d->backlog_max]);
     free(d->held);
+    free(d->ring);
+    free(d->rx);
+    free(d->segbuf);
     sn_tap_free(d);
     free(d);
 }
@@ -124,13 +166,37 @@ const char *synack_dev_name(const struct synack_dev *d) { return d->name; }
 enum synack_dev_kind synack_dev_kind(const struct synack_dev *d) { return d->kind; }
 uint16_t synack_dev_mtu(const struct synack_dev *d) { return d->mtu; }
 const uint8_t *synack_dev_mac(const struct synack_dev *d) { return d->arp ? d->arp->mac : NULL; }
+unsigned synack_dev_offload(const struct synack_dev *d) { return d->offload; }
 
-int synack_dev_recv(struct synack_dev *d, synack_dev_rx_fn fn, void *user)
+/* What the virtio-net header in front of a read packet says. */
+static void vnet_rx(struct synack_dev *d, const uint8_t *h, struct sn_dev_rx *p)
+{
+    struct virtio_net_hdr vh;
+    memcpy(&vh, h, sizeof(vh));
+    if (vh.gso_type != VIRTIO_NET_HDR_GSO_NONE)
+        d->st.rx_gro++;
+    if (vh.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
+        /* The kernel's own packet, its TCP checksum left to the "device":
+         * valid by construction (Linux's CHECKSUM_PARTIAL). */
+        d->st.rx_csum_partial++;
+        p->partial = 1;
+        p->csum_start = vh.csum_start;
+        p->csum_offset = vh.csum_offset;
+        p->rx_flags = SYNACK_RX_CSUM_VALID;
+    } else if (vh.flags & VIRTIO_NET_HDR_F_DATA_VALID) {
+        p->rx_flags = SYNACK_RX_CSUM_VALID; /* CHECKSUM_UNNECESSARY */
+    }
+}
+
+/* Read until EAGAIN or the batch's bounds into the ring; returns the
+ * packets read, or a negative errno when the first read fails. */
+static int read_batch(struct synack_dev *d)
 {
     int n = 0;
-    size_t bytes = 0;
-    while ((unsigned)n < d->batch && bytes < d->batch_bytes) {
-        ssize_t r = read(d->fd, d->rxbuf, sizeof(d->rxbuf));
+    uint32_t off = 0;
+    while ((unsigned)n < d->batch && off < d->batch_bytes) {
+        uint8_t *at = d->ring + off;
+        ssize_t r = read(d->fd, at, SN_DEV_RXBUF);
         if (r < 0) {
             if (errno == EINTR)
                 continue;
@@ -139,51 +205,121 @@ int synack_dev_recv(struct synack_dev *d, synack_dev_rx_fn fn, void *user)
             d->st.rx_errors++;
             return n > 0 ? n : -errno;
         }
-        synack_time_t now = synack_clock_now();
-        if (now > d->now)
-            d->now = now;
-        n++;
-        bytes += (size_t)r;
+        struct sn_dev_rx *p = &d->rx[n];
+        memset(p, 0, sizeof(*p));
+        p->now = synack_clock_now();
         d->st.reads++;
+        size_t skip = d->vnet ? SN_DEV_VNET_LEN : 0;
+        if ((size_t)r < skip) {
+            d->st.rx_errors++;
+            continue;
+        }
+        if (skip)
+            vnet_rx(d, at, p);
+        p->off = off + (uint32_t)skip;
+        p->len = (uint32_t)((size_t)r - skip);
+        off += ((uint32_t)r + 7u) & ~7u; /* the next packet 8-byte aligned */
+        n++;
+    }
+    return n;
+}
+
+static int recv_batch(struct synack_dev *d, synack_dev_rx_fn fn, synack_dev_rx_meta_fn mfn,
+                      void *user)
+{
+    int n = read_batch(d);
+    if (n <= 0)
+        return n;
+    d->st.read_batches++;
+    for (int i = 0; i < n; i++) {
+        const struct sn_dev_rx *p = &d->rx[i];
+        uint8_t *pkt = d->ring + p->off;
+        if (p->now > d->now)
+            d->now = p->now;
         if (d->kind == SYNACK_DEV_TAP) {
-            sn_tap_input(d, d->rxbuf, (size_t)r, fn, user);
-        } else if (r >= 20 && (d->rxbuf[0] >> 4) == 4) {
+            sn_tap_input(d, pkt, p->len, fn, user);
+        } else if (p->len >= 20 && (pkt[0] >> 4) == 4) {
             d->st.rx_packets++;
-            d->st.rx_bytes += (uint64_t)r;
-            fn(user, d->rxbuf, (size_t)r, d->now);
+            d->st.rx_bytes += p->len;
+            if (mfn) {
+                mfn(user, pkt, p->len, d->now, p->rx_flags);
+                continue;
+            }
+            if (p->partial) {
+                struct synack_pkt_meta m = {.flags = SYNACK_PKT_CSUM_PARTIAL,
+                                            .csum_start = p->csum_start,
+                                            .csum_offset = p->csum_offset};
+                if (synack_pkt_csum_finish(pkt, p->len, &m) < 0) {
+                    d->st.rx_errors++;
+                    continue;
+                }
+            }
+            fn(user, pkt, p->len, d->now);
         } else {
             d->st.rx_other++; /* IPv6 (router solicitations, ...) or runts */
         }
     }
-    if (n > 0)
-        d->st.read_batches++;
     return n;
 }
 
-static int hold(struct synack_dev *d, const uint8_t *frame, size_t len)
+int synack_dev_recv(struct synack_dev *d, synack_dev_rx_fn fn, void *user)
+{
+    return recv_batch(d, fn, NULL, user);
+}
+
+/* TAP frames reach sn_tap_input's plain receiver: this adapter passes them
+ * on without flags (TAP runs without IFF_VNET_HDR). */
+struct meta_adapter {
+    synack_dev_rx_meta_fn fn;
+    void *user;
+};
+
+static int plain_to_meta(void *user, const uint8_t *pkt, size_t len, synack_time_t now)
+{
+    const struct meta_adapter *a = user;
+    return a->fn(a->user, pkt, len, now, 0);
+}
+
+int synack_dev_recv_meta(struct synack_dev *d, synack_dev_rx_meta_fn fn, void *user)
+{
+    if (d->kind == SYNACK_DEV_TAP) {
+        struct meta_adapter a = {fn, user};
+        return recv_batch(d, plain_to_meta, NULL, &a);
+    }
+    return recv_batch(d, NULL, fn, user);
+}
+
+/* Keep a frame (after its virtio-net header, if any) for synack_dev_flush. */
+static int hold(struct synack_dev *d, const uint8_t *vh, const uint8_t *frame, size_t len)
 {
     if (d->held_len >= d->backlog_max) {
         d->st.tx_dropped++;
         return -ENOBUFS;
     }
-    struct sn_dev_held *h = malloc(sizeof(*h) + len);
+    size_t hl = vh ? SN_DEV_VNET_LEN : 0;
+    struct sn_dev_held *h = malloc(sizeof(*h) + hl + len);
     if (!h) {
         d->st.tx_dropped++;
         return -ENOMEM;
     }
-    h->len = (uint32_t)len;
-    memcpy(h->data, frame, len);
+    h->len = (uint32_t)(hl + len);
+    if (hl)
+        memcpy(h->data, vh, hl);
+    memcpy(h->data + hl, frame, len);
     d->held[(d->held_head + d->held_len) % d->backlog_max] = h;
     d->held_len++;
     d->st.tx_backlogged++;
     return 0;
 }
 
-/* One write(2): 1 written, 0 when the kernel says "later", or -errno. */
-static int write_one(struct synack_dev *d, const uint8_t *frame, size_t len)
+/* One write(2) (writev with a virtio-net header): 1 written, 0 when the
+ * kernel says "later", or -errno. */
+static int write_one(struct synack_dev *d, const uint8_t *vh, const uint8_t *frame, size_t len)
 {
+    struct iovec iov[2] = {{(void *)(uintptr_t)vh, SN_DEV_VNET_LEN},
+                           {(void *)(uintptr_t)frame, len}};
     for (;;) {
-        ssize_t w = write(d->fd, frame, len);
+        ssize_t w = vh ? writev(d->fd, iov, 2) : write(d->fd, frame, len);
         if (w >= 0) {
             d->st.tx_packets++;
             d->st.tx_bytes += len;
@@ -197,16 +333,22 @@ static int write_one(struct synack_dev *d, const uint8_t *frame, size_t len)
     }
 }
 
-int sn_dev_write(struct synack_dev *d, const uint8_t *frame, size_t len)
+static int dev_write(struct synack_dev *d, const uint8_t *vh, const uint8_t *frame, size_t len)
 {
     if (d->held_len > 0)
-        return hold(d, frame, len);
-    int rc = write_one(d, frame, len);
+        return hold(d, vh, frame, len);
+    int rc = write_one(d, vh, frame, len);
     if (rc == 0)
-        return hold(d, frame, len);
+        return hold(d, vh, frame, len);
     if (rc < 0)
         d->st.tx_dropped++;
     return rc < 0 ? rc : 0;
+}
+
+int sn_dev_write(struct synack_dev *d, const uint8_t *frame, size_t len)
+{
+    static const uint8_t none[SN_DEV_VNET_LEN]; /* no offload: VIRTIO_NET_HDR_GSO_NONE */
+    return dev_write(d, d->vnet ? none : NULL, frame, len);
 }
 
 int synack_dev_output(void *dev, const uint8_t *pkt, size_t len)
@@ -221,6 +363,61 @@ int synack_dev_output(void *dev, const uint8_t *pkt, size_t len)
     return sn_dev_write(d, pkt, len);
 }
 
+static int seg_out(void *dev, const uint8_t *pkt, size_t len)
+{
+    return synack_dev_output(dev, pkt, len);
+}
+
+int synack_dev_output_meta(void *dev, const uint8_t *pkt, size_t len,
+                           const struct synack_pkt_meta *m)
+{
+    struct synack_dev *d = dev;
+    bool gso = m->gso_size != 0 && (d->offload & SYNACK_OFFLOAD_TSO) && !d->gso_refused;
+    bool partial = (m->flags & SYNACK_PKT_CSUM_PARTIAL) != 0;
+    if (!partial && m->gso_size == 0)
+        return synack_dev_output(dev, pkt, len);
+    if (!d->vnet || (m->gso_size != 0 && !gso) || (partial && !(d->offload & SYNACK_OFFLOAD_CSUM))) {
+        /* The kernel does not take it: cut and checksum in software. */
+        if (!d->segbuf && !(d->segbuf = malloc(65535)))
+            return -ENOMEM;
+        int rc = synack_gso_segment(pkt, len, m, d->segbuf, 65535, seg_out, d);
+        return rc < 0 ? (rc == SYNACK_WIRE_EINVAL ? -EINVAL : rc) : 0;
+    }
+    if (len < 20 || len > 65535 || (!gso && len > d->mtu)) {
+        d->st.tx_dropped++;
+        return len < 20 ? -EINVAL : -EMSGSIZE;
+    }
+    struct virtio_net_hdr vh = {
+        .flags = partial ? VIRTIO_NET_HDR_F_NEEDS_CSUM : 0,
+        .gso_type = gso ? VIRTIO_NET_HDR_GSO_TCPV4 : VIRTIO_NET_HDR_GSO_NONE,
+        .hdr_len = gso ? m->hdr_len : 0,
+        .gso_size = gso ? m->gso_size : 0,
+        .csum_start = partial ? m->csum_start : 0,
+        .csum_offset = partial ? m->csum_offset : 0,
+    };
+    uint8_t raw[SN_DEV_VNET_LEN];
+    memcpy(raw, &vh, sizeof(raw));
+    if (d->held_len == 0) {
+        int rc = write_one(d, raw, pkt, len);
+        if (rc == 1) {
+            d->st.tx_gso += gso;
+            return 0;
+        }
+        if (rc < 0 && gso && rc == -EINVAL) {
+            /* The kernel refused the GSO packet: never again, and this one
+             * goes out cut in software. */
+            d->gso_refused = true;
+            d->st.tx_gso_fallback++;
+            return synack_dev_output_meta(dev, pkt, len, m);
+        }
+        if (rc < 0) {
+            d->st.tx_dropped++;
+            return rc;
+        }
+    }
+    return hold(d, raw, pkt, len);
+}
+
 bool synack_dev_want_write(const struct synack_dev *d) { return d->held_len > 0; }
 
 int synack_dev_flush(struct synack_dev *d)
@@ -228,7 +425,7 @@ int synack_dev_flush(struct synack_dev *d)
     int n = 0;
     while (d->held_len > 0) {
         struct sn_dev_held *h = d->held[d->held_head];
-        int rc = write_one(d, h->data, h->len);
+        int rc = write_one(d, NULL, h->data, h->len); /* header and frame as held */
         if (rc == 0)
             break;
         if (rc < 0)

@@ -27,7 +27,7 @@ static int icmp_echo_reply(struct synack_stack *s, const struct synack_ipv4_hdr 
         return -EMSGSIZE;
     s->stats.icmp_out++;
     s->stats.icmp_echo_replied++;
-    return sn_ip_output(s, ip->src, SYNACK_IPPROTO_ICMP, (size_t)n);
+    return sn_ip_output(s, ip->src, SYNACK_IPPROTO_ICMP, (size_t)n, NULL);
 }
 
 int sn_icmp_input(struct synack_stack *s, const struct synack_ipv4_hdr *ip)

@@ -72,13 +72,14 @@ int sn_ip_input(struct synack_stack *s, const uint8_t *pkt, size_t len)
     }
 }
 
-int sn_ip_output(struct synack_stack *s, uint32_t dst, uint8_t proto, size_t plen)
+int sn_ip_output(struct synack_stack *s, uint32_t dst, uint8_t proto, size_t plen,
+                 struct synack_pkt_meta *m)
 {
-    return sn_ip_output_tos(s, dst, proto, plen, 0, 0);
+    return sn_ip_output_tos(s, dst, proto, plen, 0, 0, m);
 }
 
 int sn_ip_output_tos(struct synack_stack *s, uint32_t dst, uint8_t proto, size_t plen, uint8_t tos,
-                     uint8_t ttl)
+                     uint8_t ttl, struct synack_pkt_meta *m)
 {
     struct synack_ipv4_hdr ip = {
         .tos = tos,
@@ -98,7 +99,20 @@ int sn_ip_output_tos(struct synack_stack *s, uint32_t dst, uint8_t proto, size_t
     size_t len = SYNACK_IPV4_HDR_MIN + plen;
     s->stats.ip_out++;
     s->stats.ip_out_bytes += len;
-    rc = s->output(s->user, s->pkt, len);
+    if (s->output_meta) {
+        struct synack_pkt_meta none = {.gso_segs = 1};
+        if (!m)
+            m = &none;
+        m->hdr_len = m->gso_size ? m->hdr_len + SYNACK_IPV4_HDR_MIN : 0;
+        if (m->flags & SYNACK_PKT_CSUM_PARTIAL)
+            m->csum_start = SYNACK_IPV4_HDR_MIN;
+        /* A TSO packet takes one IP ID per segment it becomes. */
+        if (m->gso_segs > 1)
+            s->ip_id = (uint16_t)(s->ip_id + m->gso_segs - 1);
+        rc = s->output_meta(s->user, s->pkt, len, m);
+    } else {
+        rc = s->output(s->user, s->pkt, len);
+    }
     if (rc < 0)
         s->stats.ip_out_fail++;
     return rc;

@@ -12,6 +12,7 @@ struct sim_stack_node {
     struct synack_sim *sim;
     int id;
     struct synack_stack *stack;
+    uint8_t *seg; /* with offloads: the wire packet being built (64 KiB) */
 };
 
 /* The stack's output callback: the packet goes onto the node's links. */
@@ -19,6 +20,24 @@ static int stack_output(void *user, const uint8_t *pkt, size_t len)
 {
     const struct sim_stack_node *n = user;
     return synack_sim_send(n->sim, n->id, pkt, len);
+}
+
+static int seg_send(void *user, const uint8_t *pkt, size_t len)
+{
+    return stack_output(user, pkt, len);
+}
+
+/* With offloads (cfg.offload) the link does what a NIC would: it cuts a
+ * large segment at the MSS and completes the checksums, so the link, its
+ * impairments, observers and pcap see the packets a wire would carry. */
+static int stack_output_meta(void *user, const uint8_t *pkt, size_t len,
+                             const struct synack_pkt_meta *m)
+{
+    struct sim_stack_node *n = user;
+    if (m->gso_size == 0 && !(m->flags & SYNACK_PKT_CSUM_PARTIAL))
+        return stack_output(user, pkt, len);
+    int rc = synack_gso_segment(pkt, len, m, n->seg, 65535, seg_send, n);
+    return rc < 0 ? (rc == SYNACK_WIRE_EINVAL ? -EINVAL : rc) : 0;
 }
 
 static int node_input(void *ctx, const uint8_t *pkt, size_t len, synack_time_t now)
@@ -43,6 +62,7 @@ static void node_release(void *ctx)
 {
     struct sim_stack_node *n = ctx;
     synack_stack_free(n->stack);
+    free(n->seg);
     free(n);
 }
 
@@ -64,7 +84,15 @@ int synack_sim_add_stack_versioned(struct synack_sim *sim, int config_version,
     if (c.seed == 0)
         c.seed = synack_sim_random(sim);
     int err = synack_stack_new(&c, stack_output, n, &n->stack);
+    if (err == 0 && c.offload) {
+        n->seg = malloc(65535);
+        err = n->seg ? synack_stack_set_output_meta(n->stack, stack_output_meta, n, c.offload)
+                     : -ENOMEM;
+        if (err != 0)
+            synack_stack_free(n->stack);
+    }
     if (err != 0) {
+        free(n->seg);
         free(n);
         return err;
     }

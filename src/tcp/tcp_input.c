@@ -687,8 +687,10 @@ static int tcp_input_synchronized(struct synack_stack *s, struct sn_tcb *tcb,
             tcb->flags |= SN_TF_ACKNOW;
         } else if (quick) {
             tcb->flags |= SN_TF_ACKNOW; /* TCP_QUICKACK: Linux's quick-ACK mode */
-        } else if (++tcb->segs_since_ack >= 2) {
-            /* RFC 1122 4.2.3.2 / RFC 5681 4.2: at least every second full segment. */
+        } else if ((tcb->segs_since_ack += dlen > tcb->rcv_mss ? 2u : 1u) >= 2) {
+            /* RFC 1122 4.2.3.2 / RFC 5681 4.2: at least every second full
+             * segment (a segment the kernel's GRO coalesced counts as many). */
+
             tcb->flags |= SN_TF_ACKNOW;
         } else if (tcb->deadline[SN_TT_DELACK] == SYNACK_TIME_NEVER) {
             sn_tcp_timer_set(s, tcb, SN_TT_DELACK, s->now + SYNACK_MSEC(40));
@@ -748,7 +750,11 @@ int sn_tcp_input(struct synack_stack *s, const struct synack_ipv4_hdr *ip)
 {
     struct sn_seg seg;
     s->stats.tcp_in++;
-    int rc = synack_tcp_parse_input(ip->payload, ip->payload_len, ip->src, ip->dst, &seg.th);
+    /* SYNACK_RX_CSUM_VALID: the driver (the kernel's GRO or its own
+     * partially checksummed packet) vouches for the checksum. */
+    int rc = (s->rx_flags & SYNACK_RX_CSUM_VALID)
+                 ? synack_tcp_parse_input_nocsum(ip->payload, ip->payload_len, &seg.th)
+                 : synack_tcp_parse_input(ip->payload, ip->payload_len, ip->src, ip->dst, &seg.th);
     if (rc < 0) {
         s->stats.tcp_drop++;
         s->stats.ip_drop_parse[-rc < SYNACK_WIRE_NERR ? -rc : 0]++;

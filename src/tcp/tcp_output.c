@@ -156,11 +156,30 @@ int sn_tcp_send_segment(struct synack_stack *s, struct sn_tcb *tcb, uint8_t flag
     uint32_t n = (uint32_t)hlen + len;
     uint32_t sum = synack_csum_pseudo(tcb->te.tuple.laddr, tcb->te.tuple.raddr,
                                       SYNACK_IPPROTO_TCP, (uint16_t)n);
-    if (len > 0)
-        sum = sn_ring_peek_csum(&tcb->snd, seq - sn_tcp_data_una(tcb), seg + hlen, len, sum);
-    sum = synack_csum_partial(seg, (size_t)hlen, sum);
-    seg[16] = (uint8_t)(synack_csum_fold(sum) >> 8);
-    seg[17] = (uint8_t)synack_csum_fold(sum);
+    struct synack_pkt_meta meta = {.gso_segs = 1};
+    uint16_t csum;
+    if (s->offload & SYNACK_OFFLOAD_CSUM) {
+        /* The output completes the checksum (the field holds the
+         * pseudo-header sum, as Linux's CHECKSUM_PARTIAL): a plain copy. */
+        if (len > 0)
+            sn_ring_peek(&tcb->snd, seq - sn_tcp_data_una(tcb), seg + hlen, len);
+        csum = (uint16_t)~synack_csum_fold(sum);
+        meta.flags = SYNACK_PKT_CSUM_PARTIAL;
+        meta.csum_offset = 16;
+        uint32_t unit = sn_tcp_seg_room(tcb); /* what sn_tcp_output_new cut at */
+        if (len > unit) {
+            meta.gso_size = (uint16_t)unit;
+            meta.gso_segs = (uint16_t)((len + unit - 1) / unit);
+            meta.hdr_len = (uint16_t)hlen;
+            s->stats.tcp_tso_packets++;
+        }
+    } else {
+        if (len > 0)
+            sum = sn_ring_peek_csum(&tcb->snd, seq - sn_tcp_data_una(tcb), seg + hlen, len, sum);
+        csum = synack_csum_fold(synack_csum_partial(seg, (size_t)hlen, sum));
+    }
+    seg[16] = (uint8_t)(csum >> 8);
+    seg[17] = (uint8_t)csum;
     if (flags & SYNACK_TH_ACK) {
         /* What we advertised: the peer may send up to here. */
         uint32_t edge = tcb->rcv_nxt + wnd;
@@ -172,12 +191,13 @@ int sn_tcp_send_segment(struct synack_stack *s, struct sn_tcb *tcb, uint8_t flag
         if (tcb->deadline[SN_TT_DELACK] != SYNACK_TIME_NEVER)
             sn_tcp_timer_clear(s, tcb, SN_TT_DELACK);
     }
-    tcb->segs_out++;
-    s->stats.tcp_out++;
+    tcb->segs_out += meta.gso_segs;
+    s->stats.tcp_out += meta.gso_segs;
     if (flags & SYNACK_TH_RST)
         s->stats.tcp_rst_out++;
     const struct sn_tcb_ext *x = sn_x(tcb);
-    int rc = sn_ip_output_tos(s, tcb->te.tuple.raddr, SYNACK_IPPROTO_TCP, (size_t)n, x->tos, x->ttl);
+    int rc = sn_ip_output_tos(s, tcb->te.tuple.raddr, SYNACK_IPPROTO_TCP, (size_t)n, x->tos, x->ttl,
+                              &meta);
     if (rc < 0)
         sn_tcp_output_error(s, tcb, -rc);
     return rc;
@@ -231,7 +251,7 @@ void sn_tcp_send_ctl(struct synack_stack *s, const struct synack_tuple *t, struc
     s->stats.tcp_out++;
     if (th->flags & SYNACK_TH_RST)
         s->stats.tcp_rst_out++;
-    sn_ip_output(s, t->raddr, SYNACK_IPPROTO_TCP, (size_t)n);
+    sn_ip_output(s, t->raddr, SYNACK_IPPROTO_TCP, (size_t)n, NULL);
 }
 
 void sn_tcp_respond_rst(struct synack_stack *s, const struct sn_seg *seg)
@@ -264,6 +284,19 @@ static void rtt_start(struct synack_stack *s, struct sn_tcb *tcb, uint32_t seq)
     tcb->flags |= SN_TF_RTT_TIMING;
     tcb->rtt_seq = seq;
     tcb->rtt_start = (uint32_t)s->now;
+}
+
+/* The most payload one packet may carry: the MSS, or with TSO as many
+ * whole segments as fit in a 64 KiB IPv4 datagram (headers at their
+ * largest), Linux's tcp_tso_autosize without its pacing limit.  Urgent data
+ * goes in plain segments. */
+static uint32_t tso_max(const struct synack_stack *s, const struct sn_tcb *tcb, uint32_t seg)
+{
+    if (!(s->offload & SYNACK_OFFLOAD_TSO) || (tcb->flags & SN_TF_SNDURG) || seg == 0)
+        return seg;
+    uint32_t room = SN_PKT_MAX - SYNACK_IPV4_HDR_MIN - SYNACK_TCP_HDR_MIN - SYNACK_TCP_OPT_MAX;
+    uint32_t segs = room / seg;
+    return segs > 1 ? segs * seg : seg;
 }
 
 static bool fin_pending(const struct sn_tcb *tcb)
@@ -300,9 +333,12 @@ uint32_t sn_tcp_output_new(struct synack_stack *s, struct sn_tcb *tcb, uint32_t 
     if (room > budget)
         room = budget;
     uint32_t seg = sn_tcp_seg_room(tcb);
-    uint32_t len = avail < seg ? avail : seg;
+    uint32_t seg_max = tso_max(s, tcb, seg);
+    uint32_t len = avail < seg_max ? avail : seg_max;
     if (len > room)
         len = room;
+    if (len > seg && len < avail)
+        len -= len % seg; /* TSO: whole segments, unless this is the last of the data */
     /* The FIN goes with (or after) the last byte of data, once; it needs no window. */
     bool fin = fin_pending(tcb) && off + len == data_end;
     bool resend = seq_lt(tcb->snd_nxt, tcb->snd_max);
@@ -341,8 +377,8 @@ uint32_t sn_tcp_output_new(struct synack_stack *s, struct sn_tcb *tcb, uint32_t 
         rtt_start(s, tcb, tcb->snd_nxt);
     if (sn_tcp_send_segment(s, tcb, fl, tcb->snd_nxt, len) < 0 && len == 0)
         return 0;
-    if (len < seg)
-        tcb->snd_sml = tcb->snd_nxt + len;
+    if (len < seg || len % seg != 0)
+        tcb->snd_sml = tcb->snd_nxt + len; /* ends with a short segment */
     tcb->snd_nxt += len + (fin ? 1u : 0u);
     if (fin)
         tcb->flags |= SN_TF_FINSENT;

@@ -143,6 +143,11 @@ int synack_tcp_parse_input(const uint8_t *buf, size_t len, uint32_t src, uint32_
     return tcp_parse(buf, len, src, dst, true, true, h);
 }
 
+int synack_tcp_parse_input_nocsum(const uint8_t *buf, size_t len, struct synack_tcp_hdr *h)
+{
+    return tcp_parse(buf, len, 0, 0, false, true, h);
+}
+
 /* ---- emit ----------------------------------------------------------------- */
 
 /* Appends bytes to a bounded option buffer; `len` runs past the end on

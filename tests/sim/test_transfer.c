@@ -52,6 +52,7 @@ struct xfer_params {
     uint32_t sndbuf, rcvbuf;            /* SO_SNDBUF/SO_RCVBUF on both ends; 0: the default */
     uint64_t rate_bps;                  /* 0: 100 Mbit/s */
     synack_time_t delay;                /* one way; 0: 10 ms */
+    unsigned offload;                   /* SYNACK_OFFLOAD_* on both stacks (the link segments) */
 };
 
 struct xfer_result {
@@ -63,6 +64,7 @@ struct xfer_result {
     struct synack_tcp_info start, snd, rcv; /* sender just after the handshake; both at the end */
     struct synack_sim_link_stats link[2];   /* by sending side */
     uint64_t parse_drops;                   /* both stacks: malformed packets dropped */
+    uint64_t snd_ip_out, snd_tso_packets;   /* the sender: packets handed out, of them TSO */
 };
 
 /* The data: a byte stream drawn from the seed, made 64 KiB at a time. */
@@ -128,6 +130,7 @@ static void xfer_setup(struct xfer *x)
         cfg.addr = side == C ? CADDR : SADDR;
         cfg.seed = 0;
         cfg.msl = SYNACK_SEC(1);
+        cfg.offload = p->offload;
         x->node[side] = synack_sim_add_stack(x->sim, &cfg, &x->st[side]);
         assert_true(x->node[side] >= 0);
     }
@@ -348,6 +351,10 @@ static void run_transfer(void **state, const struct xfer_params *p, double max_f
         for (int k = 0; k < SYNACK_WIRE_NERR; k++)
             r->parse_drops += ss->ip_drop_parse[k];
         r->parse_drops += ss->ip_drop_notme + ss->ip_drop_proto + ss->ip_drop_frag;
+        if (side == C) {
+            r->snd_ip_out = ss->ip_out;
+            r->snd_tso_packets = ss->tcp_tso_packets;
+        }
         assert_int_equal(ss->tcp_conns_active, 0);
     }
     xfer_free(x);
@@ -532,6 +539,35 @@ static void test_all_together(void **state)
     assert_true(r.snd.total_retrans > 0);
 }
 
+/* Segmentation and checksum offload: the sender hands out segments of up to
+ * 64 KiB with partial checksums, the link cuts them at the MSS and completes
+ * the checksums as a NIC would; every byte arrives, also through loss,
+ * duplication, reordering and corruption of the wire segments. */
+static void test_offload(void **state)
+{
+    const unsigned offloads[] = {SYNACK_OFFLOAD_TSO, SYNACK_OFFLOAD_CSUM};
+    for (size_t i = 0; i < 2; i++) {
+        struct xfer_params p = {.seed = 61 + i, .bytes = 4 * MiB, .offload = offloads[i]};
+        struct xfer_result r;
+        run_transfer(state, &p, CLEAN, &r);
+        assert_int_equal(r.snd.total_retrans, 0);
+        if (offloads[i] & SYNACK_OFFLOAD_TSO) {
+            assert_true(r.snd_tso_packets > 0);
+            /* The link carried MTU-sized packets: many more than the stack handed out. */
+            assert_true(r.link[C].sent > r.snd_ip_out + r.snd_tso_packets);
+        } else {
+            assert_int_equal(r.snd_tso_packets, 0);
+            assert_int_equal(r.link[C].sent, r.snd_ip_out);
+        }
+    }
+    struct xfer_params p = {.seed = 63, .bytes = 2 * MiB, .offload = SYNACK_OFFLOAD_TSO,
+                            .loss = 0.02, .dup = 0.02, .reorder = 0.02, .corrupt = 0.01};
+    struct xfer_result r;
+    run_transfer(state, &p, IMPAIRED, &r);
+    assert_true(r.snd.total_retrans > 0);
+    assert_true(r.link[C].corrupted > 0);
+}
+
 /* The sweep: SYNACK_SEEDS seeds of 1 MiB, each with its own mix of
  * impairments and buffer sizes drawn from the seed. */
 static void test_seed_sweep(void **state)
@@ -575,6 +611,7 @@ int main(void)
         cmocka_unit_test_teardown(test_tiny_buffers, xfer_teardown),
         cmocka_unit_test_teardown(test_large_buffers, xfer_teardown),
         cmocka_unit_test_teardown(test_all_together, xfer_teardown),
+        cmocka_unit_test_teardown(test_offload, xfer_teardown),
         cmocka_unit_test_teardown(test_seed_sweep, xfer_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

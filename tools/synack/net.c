@@ -26,7 +26,8 @@ const char net_opts_help[] =
     "  --peer A.B.C.D      give the kernel's side this address (in the subnet); without it\n"
     "                      synack only brings the interface up, the rest is yours to set\n"
     "  --mtu N             link MTU, 68..65535 (default 1500); synack's MSS is MTU - 40\n"
-
+    "  --offload           TUN: IFF_VNET_HDR with TSO/GSO (segments up to 64 KiB, cut by\n"
+    "                      the kernel), GRO and partial checksums, where the kernel agrees\n"
     "observing:\n"
     "  --trace             print each connection's ladder diagram when it ends\n"
     "  --trace-rows N      rows per ladder at most (default 60; 0: all)\n"
@@ -205,6 +206,9 @@ int net_opt(struct net_opts *o, const char *cmd, int c, const char *arg)
         return parse_bytes(arg, &o->sndbuf) ? 1 : bad(cmd, "sndbuf", arg, "a size, 1k..64m");
     case NET_OPT_RCVBUF:
         return parse_bytes(arg, &o->rcvbuf) ? 1 : bad(cmd, "rcvbuf", arg, "a size, 1k..64m");
+    case NET_OPT_OFFLOAD:
+        o->offload = true;
+        return 1;
     case NET_OPT_MAX_CONNS:
         if (take_ulong(cmd, "max-conns", arg, 1, NET_MAX_CONNS, &v) < 0)
             return -1;
@@ -278,6 +282,24 @@ static int net_output(void *user, const uint8_t *pkt, size_t len)
     return synack_dev_output(n->dev, pkt, len);
 }
 
+static int seg_output(void *user, const uint8_t *pkt, size_t len)
+{
+    return net_output(user, pkt, len);
+}
+
+/* --offload: a TSO packet goes to the kernel whole, unless synack itself
+ * looks at or impairs what it sends: then it is cut here (as the kernel
+ * would) so that the pcap, the trace and the impairment see wire packets. */
+static int net_output_meta(void *user, const uint8_t *pkt, size_t len,
+                           const struct synack_pkt_meta *m)
+{
+    struct net *n = user;
+    if (!n->pcap && !n->trace && !impair_active(&n->imp_out))
+        return synack_dev_output_meta(n->dev, pkt, len, m);
+    int rc = synack_gso_segment(pkt, len, m, n->segbuf, 65535, seg_output, n);
+    return rc < 0 ? (rc == SYNACK_WIRE_EINVAL ? -EINVAL : rc) : 0;
+}
+
 /* A packet from the kernel reaches the stack (after the input impairment). */
 static void deliver_in(void *user, const uint8_t *pkt, size_t len, synack_time_t sent,
                        synack_time_t now)
@@ -309,6 +331,13 @@ static int net_input(void *user, const uint8_t *pkt, size_t len, synack_time_t n
     else
         deliver_in(n, pkt, len, now, now);
     return 0;
+}
+
+static int net_input_meta(void *user, const uint8_t *pkt, size_t len, synack_time_t now,
+                          unsigned rx_flags)
+{
+    struct net *n = user;
+    return synack_stack_input_meta(n->stack, pkt, len, now, rx_flags);
 }
 
 static synack_time_t impair_deadline(void *user) { return impair_next(user); }
@@ -430,6 +459,7 @@ int net_start(struct net *n, const char *cmd, const struct net_opts *o)
     dc.mtu = o->mtu;
     dc.addr = o->addr;
     dc.prefix_len = o->prefix;
+    dc.offload = o->offload ? SYNACK_OFFLOAD_TSO : 0;
     int rc = synack_dev_open(&dc, &n->dev);
     if (rc < 0) {
         char what[64];
@@ -465,6 +495,12 @@ int net_start(struct net *n, const char *cmd, const struct net_opts *o)
     cfg.on_state_user = n;
     if ((rc = synack_stack_new(&cfg, net_output, n, &n->stack)) < 0)
         return fail(n, "cannot create the stack", rc);
+    if (synack_dev_offload(n->dev)) {
+        n->segbuf = malloc(65535);
+        if (!n->segbuf)
+            return fail(n, "out of memory", -ENOMEM);
+        synack_stack_set_output_meta(n->stack, net_output_meta, n, synack_dev_offload(n->dev));
+    }
     n->fd_cap = cfg.max_sockets + 3;
     n->ready = calloc(n->fd_cap, sizeof(*n->ready));
     n->queued = calloc(n->fd_cap, 1);
@@ -474,9 +510,15 @@ int net_start(struct net *n, const char *cmd, const struct net_opts *o)
 
     if ((rc = synack_loop_new(n->stack, n->dev, &n->loop)) < 0)
         return fail(n, "cannot create the event loop", rc);
-    synack_loop_set_rx(n->loop, net_input, n);
     impair_init(&n->imp_out, &o->out, o->seed * 2 + 1, wire_out, dropped_out, n);
     impair_init(&n->imp_in, &o->in, o->seed * 2 + 2, deliver_in, dropped_in, n);
+    /* The device's packets go straight to the stack, flags and all, unless
+     * synack looks at or impairs them (then partial checksums are completed
+     * first, and the pcap shows packets as they would be on a wire). */
+    if (o->pcap || o->trace || impair_active(&n->imp_in))
+        synack_loop_set_rx(n->loop, net_input, n);
+    else
+        synack_loop_set_rx_meta(n->loop, net_input_meta, n);
     if (impair_active(&n->imp_out))
         synack_loop_add_timer(n->loop, impair_deadline, impair_run, &n->imp_out);
     if (impair_active(&n->imp_in))
@@ -554,6 +596,12 @@ static void print_counters(const struct net *n)
             (unsigned long long)s->tcp_conns_accepted, (unsigned long long)s->tcp_conns_reset,
             (unsigned long long)s->tcp_retrans, (unsigned long long)s->tcp_rst_out,
             (unsigned long long)s->icmp_echo_replied);
+    if (synack_dev_offload(n->dev))
+        fprintf(stderr, "synack %s: offload: %s; %llu TSO packets out (%llu cut in software), "
+                        "%llu coalesced packets in, %llu with partial checksums\n",
+                n->cmd, (synack_dev_offload(n->dev) & SYNACK_OFFLOAD_TSO) ? "TSO+csum" : "csum",
+                (unsigned long long)d.tx_gso, (unsigned long long)d.tx_gso_fallback,
+                (unsigned long long)d.rx_gro, (unsigned long long)d.rx_csum_partial);
     if (impair_active(&n->imp_out) || impair_active(&n->imp_in))
         fprintf(stderr, "synack %s: impairment: out %llu lost, %llu duplicated, %llu reordered; "
                         "in %llu lost, %llu duplicated, %llu reordered\n",
@@ -590,6 +638,7 @@ void net_stop(struct net *n)
         close(n->sigfd);
     free(n->ready);
     free(n->queued);
+    free(n->segbuf);
     memset(n, 0, sizeof(*n));
     n->sigfd = -1;
 }

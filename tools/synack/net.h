@@ -38,6 +38,7 @@ struct net_opts {
     uint32_t sndbuf, rcvbuf;      /* 0: the stack's defaults */
     uint32_t max_conns;
     bool quiet;
+    bool offload;                 /* --offload: IFF_VNET_HDR, TSO/GSO, GRO, partial checksums */
     FILE *trace_out;              /* where the ladders go (default stdout) */
 };
 
@@ -47,7 +48,8 @@ enum {
     NET_OPT_APP, NET_OPT_PCAP, NET_OPT_TRACE, NET_OPT_TRACE_ROWS, NET_OPT_SEED, NET_OPT_LOSS,
     NET_OPT_DUP, NET_OPT_REORDER, NET_OPT_DELAY, NET_OPT_IN_LOSS, NET_OPT_IN_DUP,
     NET_OPT_IN_REORDER, NET_OPT_IN_DELAY, NET_OPT_CLOSE_WAIT, NET_OPT_TIMEOUT, NET_OPT_SNDBUF,
-    NET_OPT_RCVBUF, NET_OPT_MAX_CONNS, NET_OPT_QUIET, NET_OPT_HELP, NET_OPT_FIRST_OWN
+    NET_OPT_RCVBUF, NET_OPT_MAX_CONNS, NET_OPT_QUIET, NET_OPT_HELP, NET_OPT_OFFLOAD,
+    NET_OPT_FIRST_OWN
 };
 #define NET_LONG_OPTIONS                                                                         \
     {"tun", required_argument, 0, NET_OPT_TUN}, {"tap", required_argument, 0, NET_OPT_TAP},     \
@@ -69,6 +71,7 @@ enum {
     {"sndbuf", required_argument, 0, NET_OPT_SNDBUF},                                           \
     {"rcvbuf", required_argument, 0, NET_OPT_RCVBUF},                                           \
     {"max-conns", required_argument, 0, NET_OPT_MAX_CONNS},                                     \
+    {"offload", no_argument, 0, NET_OPT_OFFLOAD},                                               \
     {"quiet", no_argument, 0, NET_OPT_QUIET}, {"help", no_argument, 0, NET_OPT_HELP}
 
 /* The common options' help text. */
@@ -93,6 +96,7 @@ struct net {
     struct synack_pcap *pcap;
     struct nettrace *trace;
     struct impair imp_out, imp_in;
+    uint8_t *segbuf;             /* --offload with pcap/trace/impairment: one wire packet */
     int sigfd;
     bool stop;                   /* SIGINT/SIGTERM seen: finish up */
     synack_time_t t0;
