@@ -309,7 +309,7 @@ static void send_synack(struct synack_stack *s, const struct sn_tcb *l, const st
     if (n < 0)
         return;
     s->stats.tcp_out++;
-    sn_ip_output(s, p->tuple.raddr, SYNACK_IPPROTO_TCP, (size_t)n);
+    sn_ip_output(s, p->tuple.raddr, SYNACK_IPPROTO_TCP, (size_t)n, NULL);
 }
 
 static void params_from_entry(const struct sn_syn_entry *e, struct syn_params *p)
