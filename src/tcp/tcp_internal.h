@@ -34,8 +34,8 @@ enum sn_tcp_timer {
     SN_TT_RTX,       /* retransmission (SYN, SYN-ACK, data, FIN), RFC 6298 */
     SN_TT_PERSIST,   /* zero-window probe, RFC 9293 3.8.6.1 */
     SN_TT_KEEPALIVE, /* RFC 1122 4.2.3.6; with SN_TF_CLOSE_TIMER: the end of
-                      * TIME-WAIT or of an orphaned FIN-WAIT-2 (as Linux's
-                      * keepalive timer does double duty) */
+                      * an orphaned FIN-WAIT-2 (as Linux's keepalive timer
+                      * does double duty; TIME-WAIT is a record, tcp_timewait.c) */
     SN_TT_DELACK,    /* delayed ACK, RFC 1122 4.2.3.2 */
     SN_TT_N
 };
@@ -445,8 +445,8 @@ void sn_tcp_timer_clear(struct synack_stack *s, struct sn_tcb *tcb, enum sn_tcp_
 void sn_tcp_timer_fire(struct sn_timer *t, void *stack);
 void sn_tcp_arm_rtx(struct synack_stack *s, struct sn_tcb *tcb);
 void sn_tcp_arm_keepalive(struct synack_stack *s, struct sn_tcb *tcb);
-/* Count down to the end of the connection (TIME-WAIT, orphaned
- * FIN-WAIT-2) in the keepalive slot; keepalive stops. */
+/* Count down to the end of the connection (an orphaned FIN-WAIT-2) in the
+ * keepalive slot; keepalive stops. */
 void sn_tcp_set_close_timer(struct synack_stack *s, struct sn_tcb *tcb, synack_time_t when);
 /* The sender made progress (or starts to wait): restart the clock that
  * TCP_USER_TIMEOUT measures. */

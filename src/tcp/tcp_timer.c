@@ -197,7 +197,7 @@ static void timer_persist(struct synack_stack *s, struct sn_tcb *tcb)
 static void timer_keepalive(struct synack_stack *s, struct sn_tcb *tcb)
 {
     if (tcb->flags & SN_TF_CLOSE_TIMER) {
-        /* End of TIME-WAIT (RFC 9293 3.10.8: 2*MSL), or of an orphaned FIN-WAIT-2. */
+        /* End of an orphaned FIN-WAIT-2 (Linux's tcp_fin_timeout). */
         sn_tcp_drop(s, tcb, 0);
         return;
     }
