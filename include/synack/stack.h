@@ -158,6 +158,9 @@ struct synack_config {
      * checksums, as a NIC would); synack_stack_new ignores it: a driver
      * enables offloads with synack_stack_set_output_meta.  Default 0. */
     unsigned offload;
+    uint32_t frag_mem_max;     /* memory for datagrams in reassembly (default 4 MiB, Linux's
+                                * ipfrag_high_thresh); past it the oldest is dropped */
+    uint32_t frag_max;         /* datagrams in reassembly at once (default 1024) */
 };
 
 /* Fill *c with the defaults above (addr 0: set it), seed 0 and a random
@@ -250,6 +253,13 @@ struct synack_stack_stats {
     uint64_t tcp_challenge_acks, tcp_challenge_ack_limited, tcp_pmtu_lowered, tcp_pmtu_raised;
     uint64_t ip_drop_srcroute;
     uint64_t tcp_tso_packets;  /* packets handed out as TSO (each several wire segments) */
+    /* Fragments (RFC 791, RFC 1122 3.3.2): received, datagrams reassembled,
+     * timed out, evicted for room; fragments dropped as tiny (RFC 1858),
+     * malformed, overlapping (RFC 5722: the datagram too), duplicate, for
+     * the limits; fragments sent (large ICMP echo replies). */
+    uint64_t ip_frag_in, ip_reasm_ok, ip_reasm_timeout, ip_reasm_evicted;
+    uint64_t ip_frag_drop_tiny, ip_frag_drop_bad, ip_frag_drop_overlap, ip_frag_drop_dup;
+    uint64_t ip_frag_drop_limit, ip_frag_out;
     /* New counters go here, and into the name table of src/core/stats.c. */
 };
 SYNACK_API const struct synack_stack_stats *synack_stack_stats(const struct synack_stack *s);

@@ -41,6 +41,8 @@ static void config_defaults(struct synack_config *c)
     c->max_syncache = 4096;
     c->syncookies = true;
     c->mem_max = 128u << 20;
+    c->frag_mem_max = 4u << 20;
+    c->frag_max = 1024;
 }
 
 /* The defaults without a secret; synack_config_default() (src/dev/random.c,
@@ -197,6 +199,7 @@ void synack_stack_free(struct synack_stack *s)
     sn_tw_free_all(s);
     sn_syncache_free(s);
     sn_ring_cache_free(&s->mem);
+    sn_reass_free(s);
     sn_tuple_free(&s->conns);
     free(s->fds);
     free(s->fd_user);
@@ -242,12 +245,16 @@ void synack_stack_advance(struct synack_stack *s, synack_time_t now)
     s->now = now;
     sn_wheel_advance(&s->wheel, now, sn_tcp_timer_fire, s);
     sn_syncache_advance(s);
+    sn_reass_advance(s);
 }
 
 synack_time_t synack_stack_next_deadline(const struct synack_stack *s)
 {
     uint64_t t = sn_wheel_next(&s->wheel);
     synack_time_t q = sn_syncache_next(s);
+    if (q < t)
+        t = q;
+    q = sn_reass_next(s);
     if (q < t)
         t = q;
     return t == UINT64_MAX ? SYNACK_TIME_NEVER : t;

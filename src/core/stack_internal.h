@@ -12,6 +12,7 @@
 #include "synack/socket.h"
 #include "synack/stack.h"
 #include "tcp/tcp_timewait.h"
+#include "ip/ip_reass.h"
 #include "tcp/tcp_syncache.h"
 
 struct sn_tcb;
@@ -37,6 +38,7 @@ struct synack_stack {
     uint16_t port_perturb[SN_PORT_PERTURB]; /* RFC 6056 algorithm 4's table */
     struct sn_wheel wheel;          /* every TCP timer of every connection */
     struct sn_syncache syncache;    /* half-open connections (tcp_syncache.c) */
+    struct sn_reass reass;          /* datagrams in reassembly (ip_reass.c) */
     struct sn_tuple_table conns;    /* connections and listeners by 4-tuple */
     uint32_t nconns;                /* TCBs allocated (bounded by cfg.max_conns) */
     struct sn_tw_table tw;          /* TIME-WAIT records (tcp_timewait.c) */
@@ -91,5 +93,15 @@ int sn_ip_output(struct synack_stack *s, uint32_t dst, uint8_t proto, size_t ple
 int sn_ip_output_tos(struct synack_stack *s, uint32_t dst, uint8_t proto, size_t plen, uint8_t tos,
                      uint8_t ttl, struct synack_pkt_meta *m);
 int sn_icmp_input(struct synack_stack *s, const struct synack_ipv4_hdr *ip);
+/* A whole datagram for this host: to TCP or ICMP. */
+int sn_ip_deliver(struct synack_stack *s, const struct synack_ipv4_hdr *ip);
+/* ---- ip_reass.c ---- */
+/* A fragment (ip parsed from pkt): kept, or the datagram completed and
+ * delivered.  Returns what delivery returned, 0, or -EBADMSG/-ENOBUFS when
+ * dropped (counted). */
+int sn_ip_reass(struct synack_stack *s, const struct synack_ipv4_hdr *ip, const uint8_t *pkt);
+void sn_reass_free(struct synack_stack *s);
+synack_time_t sn_reass_next(const struct synack_stack *s);
+void sn_reass_advance(struct synack_stack *s);
 
 #endif

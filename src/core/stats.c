@@ -46,6 +46,9 @@ static const struct {
     STAT(tcp_challenge_acks), STAT(tcp_challenge_ack_limited), STAT(tcp_pmtu_lowered),
     STAT(tcp_pmtu_raised), STAT(ip_drop_srcroute),
     STAT(tcp_tso_packets),
+    STAT(ip_frag_in), STAT(ip_reasm_ok), STAT(ip_reasm_timeout), STAT(ip_reasm_evicted),
+    STAT(ip_frag_drop_tiny), STAT(ip_frag_drop_bad), STAT(ip_frag_drop_overlap),
+    STAT(ip_frag_drop_dup), STAT(ip_frag_drop_limit), STAT(ip_frag_out),
 };
 
 #define NSTATS (sizeof(stats_table) / sizeof(stats_table[0]))

@@ -12,13 +12,9 @@
 static int icmp_echo_reply(struct synack_stack *s, const struct synack_ipv4_hdr *ip,
                            const struct synack_icmp_hdr *req)
 {
-    /* RFC 1122 3.2.2.6: the reply carries all the request's data, and
-     * synack never fragments (DF on everything it sends): a request whose
-     * reply would not fit the link MTU goes unanswered. */
-    if (SYNACK_IPV4_HDR_MIN + ip->payload_len > s->cfg.mtu) {
-        s->stats.icmp_drop++;
-        return -EMSGSIZE;
-    }
+    /* RFC 1122 3.2.2.6: the reply carries all the request's data; a reply
+     * larger than the link MTU (to a reassembled request) goes out in
+     * fragments (sn_ip_output). */
     struct synack_icmp_hdr rep = *req;
     rep.type = SYNACK_ICMP_ECHO_REPLY;
     rep.code = 0;

@@ -1,10 +1,11 @@
 /* The IPv4 layer: accept datagrams addressed to this host and hand them to
  * TCP or ICMP; wrap outgoing transport segments in an IPv4 header.
  *
- * Fragments (RFC 791 3.2) are counted and dropped: synack offers an MSS that
- * fits the link MTU and sets DF on everything it sends (RFC 1191 path MTU
- * discovery), so its peers do not fragment towards it; reassembly would add
- * a buffer an attacker could fill for little benefit. */
+ * Fragments (RFC 791 3.2) are reassembled within bounds (ip_reass.c).  TCP
+ * never needs fragmenting (its MSS fits the MTU, and it sets DF for RFC 1191
+ * path MTU discovery); an ICMP echo reply to a large fragmented request is
+ * fragmented to the link MTU on the way out (RFC 1122 3.2.2.6: the reply
+ * carries the request's data). */
 #include <errno.h>
 #include <string.h>
 
@@ -58,9 +59,18 @@ int sn_ip_input(struct synack_stack *s, const uint8_t *pkt, size_t len)
         return -EOPNOTSUPP;
     }
     if (synack_ipv4_is_fragment(&ip)) {
-        s->stats.ip_drop_frag++;
-        return -EOPNOTSUPP;
+        if (ip.proto != SYNACK_IPPROTO_TCP && ip.proto != SYNACK_IPPROTO_ICMP) {
+            s->stats.ip_drop_proto++;
+            return -EPROTONOSUPPORT; /* no use keeping what nobody takes */
+        }
+        return sn_ip_reass(s, &ip, pkt); /* RFC 1122 3.3.2 (ip_reass.c) */
     }
+    return sn_ip_deliver(s, &ip);
+}
+
+int sn_ip_deliver(struct synack_stack *s, const struct synack_ipv4_hdr *ipp)
+{
+    struct synack_ipv4_hdr ip = *ipp;
     switch (ip.proto) {
     case SYNACK_IPPROTO_TCP:
         return sn_tcp_input(s, &ip);
@@ -70,6 +80,37 @@ int sn_ip_input(struct synack_stack *s, const uint8_t *pkt, size_t len)
         s->stats.ip_drop_proto++;
         return -EPROTONOSUPPORT;
     }
+}
+
+/* RFC 791 3.2: split the datagram at s->pkt (payload plen bytes after a
+ * 20-byte header) into fragments that fit the MTU, payload in multiples of
+ * 8 bytes.  Each fragment's header is written just before its payload, over
+ * bytes of the previous fragment, which has been sent by then. */
+static int ip_fragment(struct synack_stack *s, struct synack_ipv4_hdr *ip, size_t plen)
+{
+    size_t chunk = ((size_t)s->cfg.mtu - SYNACK_IPV4_HDR_MIN) & ~(size_t)7;
+    int rc = 0;
+    for (size_t off = 0; off < plen && rc >= 0; off += chunk) {
+        size_t n = plen - off < chunk ? plen - off : chunk;
+        uint8_t *h = s->pkt + off;
+        ip->total_len = (uint16_t)(SYNACK_IPV4_HDR_MIN + n);
+        ip->flags = off + n < plen ? SYNACK_IPV4_MF : 0; /* not DF: it is fragmented */
+        ip->frag_off = (uint16_t)(off / 8);
+        if (synack_ipv4_emit(h, SYNACK_IPV4_HDR_MIN, ip) < 0)
+            return -EINVAL;
+        s->stats.ip_out++;
+        s->stats.ip_frag_out++;
+        s->stats.ip_out_bytes += SYNACK_IPV4_HDR_MIN + n;
+        if (s->output_meta) {
+            struct synack_pkt_meta none = {.gso_segs = 1};
+            rc = s->output_meta(s->user, h, SYNACK_IPV4_HDR_MIN + n, &none);
+        } else {
+            rc = s->output(s->user, h, SYNACK_IPV4_HDR_MIN + n);
+        }
+        if (rc < 0)
+            s->stats.ip_out_fail++;
+    }
+    return rc;
 }
 
 int sn_ip_output(struct synack_stack *s, uint32_t dst, uint8_t proto, size_t plen,
@@ -93,6 +134,8 @@ int sn_ip_output_tos(struct synack_stack *s, uint32_t dst, uint8_t proto, size_t
     };
     if (plen > SN_PKT_MAX - SYNACK_IPV4_HDR_MIN)
         return -EMSGSIZE;
+    if (SYNACK_IPV4_HDR_MIN + plen > s->cfg.mtu && proto != SYNACK_IPPROTO_TCP)
+        return ip_fragment(s, &ip, plen);
     int rc = synack_ipv4_emit(s->pkt, SYNACK_IPV4_HDR_MIN, &ip);
     if (rc < 0)
         return -EINVAL;
