@@ -110,7 +110,7 @@ typedef void (*synack_state_fn)(void *user, uint32_t conn_id, const struct synac
  * than as a whole `struct synack_config` of your headers. */
 #define SYNACK_CONFIG_V1 1
 #define SYNACK_CONFIG_V2 2 /* + max_timewait, secret, max_syncache, syncookies, mem_max */
-#define SYNACK_CONFIG_V3 3 /* + offload */
+#define SYNACK_CONFIG_V3 3 /* + offload, frag_mem_max, frag_max */
 #define SYNACK_CONFIG_VERSION SYNACK_CONFIG_V3
 struct synack_config {
     uint32_t addr;             /* this host's IPv4 address, host order */
