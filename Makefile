@@ -38,8 +38,11 @@ bench: deps
 	@cmake --build $(RELEASE) -j $(JOBS)
 	@bash bench/run.sh $(RELEASE)
 
+# make install PREFIX=/usr/local DESTDIR=/tmp/stage: library (static and
+# shared), headers, synack.pc, the synack tool, its man pages, the examples.
+PREFIX ?= /usr/local
 install: build
-	cmake --install $(BUILD)
+	DESTDIR=$(DESTDIR) cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:
 	rm -rf $(BUILD) $(ASAN) $(RELEASE)
