@@ -138,6 +138,8 @@ long sn_tcp_usr_send(struct synack_stack *s, struct sn_tcb *tcb, const void *buf
     if (len == 0)
         return 0;
     long n = sn_ring_write(&tcb->snd, &s->mem, buf, len);
+    if (n == -ENOMEM)
+        return -ENOBUFS; /* the stack's memory budget (cfg.mem_max) is spent: no buffer space */
     if (n < 0)
         return n;
     if (n == 0)
