@@ -24,6 +24,11 @@ struct sn_mem {
      * connections do not pay malloc and free for every chunk. */
     void *chunk_cache;
     uint32_t chunks_cached;
+    /* One empty chunk table kept for the next ring that needs one of its
+     * size (tcp_buf.c): a receive ring that empties after every read would
+     * otherwise calloc and free its table (8 KiB for a 4 MiB buffer) per
+     * segment. */
+    void *table_cache;
 };
 
 static inline void sn_mem_note_peak(struct sn_mem *m)

@@ -31,7 +31,14 @@ static int table_get(struct sn_ring *r, struct sn_mem *m)
     uint32_t n = pages_for(r->cap);
     if (!sn_mem_charge(m, table_bytes(n)))
         return -ENOMEM;
-    r->t = calloc(1, table_bytes(n));
+    struct sn_ring_table *c = m->table_cache;
+    if (c && c->npages == n) {
+        m->table_cache = NULL; /* its page[] is all NULL: no clearing */
+        c->head = 0;
+        r->t = c;
+    } else {
+        r->t = calloc(1, table_bytes(n));
+    }
     if (!r->t) {
         sn_mem_uncharge(m, table_bytes(n));
         return -ENOMEM;
@@ -72,6 +79,8 @@ void sn_ring_cache_free(struct sn_mem *m)
         free(p);
     }
     m->chunks_cached = 0;
+    free(m->table_cache);
+    m->table_cache = NULL;
 }
 
 static void table_put(struct sn_ring *r, struct sn_mem *m)
@@ -81,11 +90,16 @@ static void table_put(struct sn_ring *r, struct sn_mem *m)
     for (uint32_t i = 0; i < r->t->npages && r->t->nalloc > 0; i++)
         if (r->t->page[i]) {
             chunk_put(m, r->t->page[i]);
+            r->t->page[i] = NULL;
             r->t->nalloc--;
             sn_mem_uncharge(m, SN_BUF_CHUNK);
         }
     sn_mem_uncharge(m, table_bytes(r->t->npages));
-    free(r->t);
+    if (!m->table_cache) {
+        m->table_cache = r->t;
+    } else {
+        free(r->t);
+    }
     r->t = NULL;
     r->len = 0;
 }

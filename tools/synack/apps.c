@@ -30,6 +30,8 @@ struct app {
     char root[PATH_MAX];      /* http: the served directory, resolved */
     size_t root_len;
     uint8_t scratch[SCRATCH]; /* shared by all connections: one runs at a time */
+    uint8_t *pattern;         /* chargen: one cycle of the pattern and SCRATCH bytes more,
+                               * built once, so any window of it is a pointer, not a loop */
 };
 
 struct echo_conn {
@@ -52,6 +54,8 @@ struct http_conn {
     char req[HTTP_REQ_MAX];
 };
 
+static int chargen_pattern(struct app *a);
+
 int app_new(const char *spec, struct app **out)
 {
     struct app *a = calloc(1, sizeof(*a));
@@ -63,6 +67,10 @@ int app_new(const char *spec, struct app **out)
         a->kind = APP_DISCARD;
     } else if (!strcmp(spec, "chargen")) {
         a->kind = APP_CHARGEN;
+        if (chargen_pattern(a) < 0) {
+            free(a);
+            return -ENOMEM;
+        }
     } else if (!strncmp(spec, "http=", 5) && spec[5]) {
         a->kind = APP_HTTP;
         struct stat st;
@@ -90,6 +98,8 @@ int app_new(const char *spec, struct app **out)
 
 void app_free(struct app *a)
 {
+    if (a)
+        free(a->pattern);
     free(a);
 }
 
@@ -148,9 +158,13 @@ static int get(struct app_conn *c, struct synack_stack *s, int fd, void *buf, si
 }
 
 /* send(); bytes taken (maybe 0 when the buffer is full), or -1 on error (c->err). */
-static ssize_t put(struct app_conn *c, struct synack_stack *s, int fd, const void *buf, size_t len)
+/* flags: MSG_MORE when more of the same response follows at once: its last
+ * partial segment then waits for the rest (no runt after every write of a
+ * large body, TCP_NODELAY or not). */
+static ssize_t put_flags(struct app_conn *c, struct synack_stack *s, int fd, const void *buf,
+                         size_t len, int flags)
 {
-    ssize_t w = synack_send(s, fd, buf, len, 0);
+    ssize_t w = synack_send(s, fd, buf, len, flags);
     if (w >= 0) {
         c->out += (uint64_t)w;
         return w;
@@ -159,6 +173,11 @@ static ssize_t put(struct app_conn *c, struct synack_stack *s, int fd, const voi
         return 0;
     c->err = errno;
     return -1;
+}
+
+static ssize_t put(struct app_conn *c, struct synack_stack *s, int fd, const void *buf, size_t len)
+{
+    return put_flags(c, s, fd, buf, len, 0);
 }
 
 /* ---- discard (RFC 863) ------------------------------------------------------ */
@@ -215,6 +234,18 @@ static enum app_status echo_step(struct app_conn *c, struct synack_stack *s, int
 #define CG_LINE 74                 /* 72 characters and CR LF */
 #define CG_CYCLE (95 * CG_LINE)    /* line i starts with the i-th printable character */
 
+static int chargen_pattern(struct app *a)
+{
+    a->pattern = malloc(CG_CYCLE + SCRATCH);
+    if (!a->pattern)
+        return -1;
+    for (size_t i = 0; i < CG_CYCLE + SCRATCH; i++) {
+        unsigned pos = (unsigned)(i % CG_CYCLE), line = pos / CG_LINE, col = pos % CG_LINE;
+        a->pattern[i] = col == 72 ? '\r' : col == 73 ? '\n' : (uint8_t)(' ' + (line + col) % 95);
+    }
+    return 0;
+}
+
 static enum app_status chargen_step(struct app *a, struct app_conn *c, struct synack_stack *s, int fd)
 {
     size_t n;
@@ -230,12 +261,8 @@ static enum app_status chargen_step(struct app *a, struct app_conn *c, struct sy
     size_t total = 0;
     while (total < STEP_BYTES) {
         /* The pattern from where the stream is, whatever was accepted before. */
-        uint64_t pos = c->out % CG_CYCLE;
-        for (size_t i = 0; i < SCRATCH; i++, pos = (pos + 1) % CG_CYCLE) {
-            unsigned line = (unsigned)(pos / CG_LINE), col = (unsigned)(pos % CG_LINE);
-            a->scratch[i] = col == 72 ? '\r' : col == 73 ? '\n' : (uint8_t)(' ' + (line + col) % 95);
-        }
-        ssize_t w = put(c, s, fd, a->scratch, SCRATCH);
+        const uint8_t *from = a->pattern + c->out % CG_CYCLE;
+        ssize_t w = put_flags(c, s, fd, from, SCRATCH, MSG_MORE);
         if (w < 0)
             return APP_ABORT;
         total += (size_t)w;
@@ -520,7 +547,8 @@ static int http_send(struct app *a, struct http_conn *h, struct synack_stack *s,
         }
         /* Only what the send buffer takes is consumed; the rest is read
          * again next time (the page cache makes that cheap). */
-        ssize_t w = put(&h->base, s, fd, a->scratch, hl + (size_t)r);
+        bool more = left > (uint64_t)r; /* more of the body follows this write */
+        ssize_t w = put_flags(&h->base, s, fd, a->scratch, hl + (size_t)r, more ? MSG_MORE : 0);
         if (w < 0)
             return -1;
         size_t wh = (size_t)w < hl ? (size_t)w : hl;
