@@ -260,6 +260,8 @@ struct synack_stack_stats {
     uint64_t ip_frag_in, ip_reasm_ok, ip_reasm_timeout, ip_reasm_evicted;
     uint64_t ip_frag_drop_tiny, ip_frag_drop_bad, ip_frag_drop_overlap, ip_frag_drop_dup;
     uint64_t ip_frag_drop_limit, ip_frag_out;
+    /* Advertised windows held back from growing under memory pressure. */
+    uint64_t tcp_window_clamped;
     /* New counters go here, and into the name table of src/core/stats.c. */
 };
 SYNACK_API const struct synack_stack_stats *synack_stack_stats(const struct synack_stack *s);

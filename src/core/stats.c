@@ -49,6 +49,7 @@ static const struct {
     STAT(ip_frag_in), STAT(ip_reasm_ok), STAT(ip_reasm_timeout), STAT(ip_reasm_evicted),
     STAT(ip_frag_drop_tiny), STAT(ip_frag_drop_bad), STAT(ip_frag_drop_overlap),
     STAT(ip_frag_drop_dup), STAT(ip_frag_drop_limit), STAT(ip_frag_out),
+    STAT(tcp_window_clamped),
 };
 
 #define NSTATS (sizeof(stats_table) / sizeof(stats_table[0]))

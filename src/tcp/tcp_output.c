@@ -10,7 +10,7 @@
 /* The window to advertise, in bytes (RFC 9293 3.8.6.2.2 receiver SWS
  * avoidance: the right edge moves only by at least min(RCV.BUFF/2, MSS); and
  * RFC 9293 3.8.6 says the window SHOULD NOT shrink). */
-static uint32_t rcv_window(const struct sn_tcb *tcb)
+static uint32_t rcv_window(const struct synack_stack *s, const struct sn_tcb *tcb)
 {
     uint32_t space = sn_tcp_rcv_space(tcb);
     uint32_t max_wnd = (uint32_t)0xffff << tcb->rcv_wscale;
@@ -22,6 +22,14 @@ static uint32_t rcv_window(const struct sn_tcb *tcb)
     uint32_t step = tcb->rcv.cap / 2 < tcb->rcv_mss ? tcb->rcv.cap / 2 : tcb->rcv_mss;
     if (space < cur + step && space > cur)
         space = cur; /* not worth opening by so little */
+    /* Memory pressure (the stack's account past 3/4 of cfg.mem_max, as
+     * Linux's tcp_mem[1]): the right edge stops moving, so the window the
+     * peer may fill shrinks as its data arrives, and no one connection's
+     * window grows into memory the stack does not have. */
+    if (s->mem.limit && s->mem.used > s->mem.limit / 4 * 3 && space > cur) {
+        space = cur;
+        ((struct synack_stack *)s)->stats.tcp_window_clamped++;
+    }
     if (space < cur)
         space = cur; /* never shrink */
     /* Round down to what the scaled field can express, unless that would
@@ -99,7 +107,7 @@ int sn_tcp_send_segment(struct synack_stack *s, struct sn_tcb *tcb, uint8_t flag
             wnd = 0xffff;
         th.window = (uint16_t)wnd;
     } else if (!(flags & SYNACK_TH_RST) || (flags & SYNACK_TH_ACK)) {
-        wnd = (flags & SYNACK_TH_RST) ? 0 : rcv_window(tcb);
+        wnd = (flags & SYNACK_TH_RST) ? 0 : rcv_window(s, tcb);
         th.window = (uint16_t)(wnd >> tcb->rcv_wscale);
         if (tcb->flags & SN_TF_TS) {
             th.opts.present |= SYNACK_TCPOPT_F_TIMESTAMP;

@@ -6,8 +6,9 @@
  *     dropped and counted (tcp_listen_drops), the peer retries;
  *   - the memory budget (mem_max): send() gets ENOBUFS, data from the peer
  *     that needs a new buffer chunk is dropped (and re-sent later), the
- *     refusals are counted (mem_refused), and what a peer sends never takes
- *     the stack's account past the budget.
+ *     refusals are counted (mem_refused), advertised windows stop growing
+ *     past 3/4 of the budget (tcp_window_clamped), and what a peer sends
+ *     never takes the stack's account past the budget.
  * The SYN cache (max_syncache) and fragments (frag_max, frag_mem_max) have
  * theirs in test_syncache.c and test_frag.c; the ARP queue in test_arp.c. */
 #include <stdarg.h>
@@ -139,6 +140,8 @@ static void test_memory_budget(void **state)
         if (h.last.ack == seq[i] + 64)
             seq[i] += 64; /* taken (else dropped: the peer sends it again) */
     }
+    /* Past 3/4 of the budget the advertised windows stopped growing. */
+    assert_true(st(&h)->tcp_window_clamped > 0);
     /* The peers of the others reset them: their memory comes back, and
      * connection 0 is served again. */
     for (int i = 1; i < 8; i++)
