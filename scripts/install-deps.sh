@@ -11,7 +11,7 @@ have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok
 # lwIP (the side-by-side benchmark), chromium (rendering the SVG/HTML pictures).
 for p in cmake make gcc pkg-config libcmocka-dev tshark iproute2 libssl-dev curl netcat-openbsd \
          tcpdump iputils-ping python3 libpcap-dev clang libclang-rt-14-dev valgrind gcovr \
-         iperf3 apache2-utils liblwip-dev chromium fonts-dejavu-core; do
+         iperf3 ethtool apache2-utils liblwip-dev chromium fonts-dejavu-core; do
     have_pkg "$p" || need+=("$p")
 done
 [ ${#need[@]} -eq 0 ] && exit 0
