@@ -177,7 +177,11 @@ struct synack_tcp_info {
     uint64_t bytes_sent, bytes_acked, bytes_received;
     uint64_t segs_out, segs_in;
     uint32_t unread, unsent;          /* bytes in the receive / send buffers */
+    uint8_t ca_state;                 /* SYNACK_TCP_CA_*: loss recovery, as Linux's tcpi_ca_state */
 };
+#define SYNACK_TCP_CA_OPEN 0          /* no loss being repaired */
+#define SYNACK_TCP_CA_RECOVERY 3      /* fast recovery (RFC 6582, RFC 6675) */
+#define SYNACK_TCP_CA_LOSS 4          /* after a retransmission timeout */
 #define SYNACK_TCPI_OPT_TIMESTAMPS 1
 #define SYNACK_TCPI_OPT_SACK 2
 #define SYNACK_TCPI_OPT_WSCALE 4

@@ -304,6 +304,9 @@ void sn_tcp_usr_info(const struct synack_stack *s, const struct sn_tcb *tcb,
     i->bytes_sent = tcb->bytes_acked + (tcb->snd_max - tcb->snd_una);
     i->segs_out = tcb->segs_out;
     i->segs_in = tcb->segs_in;
+    i->ca_state = (tcb->flags & SN_TF_RECOVERY) ? SYNACK_TCP_CA_RECOVERY
+                  : tcb->rtx_count                ? SYNACK_TCP_CA_LOSS
+                                                  : SYNACK_TCP_CA_OPEN;
     i->unread = tcb->rcv.len;
     i->unsent = tcb->snd.len - (tcb->snd_nxt - tcb->snd_una < tcb->snd.len
                                     ? tcb->snd_nxt - tcb->snd_una : tcb->snd.len);

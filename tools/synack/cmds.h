@@ -6,5 +6,6 @@ int synack_cmd_demo(int argc, char **argv);
 int synack_cmd_script(int argc, char **argv);
 int synack_cmd_serve(int argc, char **argv);
 int synack_cmd_connect(int argc, char **argv);
+int synack_cmd_trace(int argc, char **argv);
 
 #endif

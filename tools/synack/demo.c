@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cmds.h"
 #include "demo.h"
@@ -33,10 +34,14 @@ static int node_input(void *ctx, const uint8_t *pkt, size_t len, synack_time_t n
     struct demo_host *h = ctx;
     struct demo *d = h->d;
     d->in_input = h->side + 1;
+    /* The receipt comes before whatever the receiver sends in response. */
+    uint64_t key = ++d->truth.seq;
     int rc = synack_stack_input(h->stack, pkt, len, now);
     d->in_input = 0;
+    demo_truth_arrived(d, !h->side, pkt, len, demo_truth_state(h, pkt, len, true), false, key);
     /* The row is printed once the receiver has processed the packet, so
-     * that its state column shows where the packet took it. */
+     * that its state column shows where the packet took it; losses of what
+     * it made the receiver send follow it. */
     if (!d->quiet) {
         const struct demo_sent *ps = &d->sent[!h->side][demo_pkt_key(pkt, len)];
         const char *st[2];
@@ -45,6 +50,8 @@ static int node_input(void *ctx, const uint8_t *pkt, size_t len, synack_time_t n
         ladder_packet(&d->ladder, ps->at, now, !h->side, pkt, len, st[0], st[1],
                       rc == -EBADMSG ? "bad checksum, dropped" : NULL);
     }
+    if (!d->in_app)
+        demo_flush(d);
     return rc;
 }
 
@@ -75,18 +82,22 @@ static void on_state(void *user, uint32_t conn_id, const struct synack_conn_addr
     }
     if (conn_id < h->conn_id)
         return; /* an older connection: not the one shown */
+    if (to == SYNACK_CLOSED)
+        demo_truth_closed(d, h->side);
     h->visited |= 1u << to;
     h->conn_id = conn_id;
     h->state = to;
     h->has_conn = true;
     /* Changes that no packet arrival explains (timers, the user's calls
      * are printed by the scenario itself) get a row of their own. */
-    if (!d->in_input && !d->in_app && !d->quiet) {
+    if (!d->in_input && !d->in_app) {
         char what[96];
         snprintf(what, sizeof(what), "%s -> %s (%s)", synack_tcp_state_name(from),
                  synack_tcp_state_name(to),
                  from == SYNACK_TIME_WAIT ? "2*MSL timer expired" : "timer");
-        ladder_event(&d->ladder, synack_sim_now(d->sim), h->side, what, demo_state(&d->host[0]),
+        demo_truth_note(d, h->side, what, (uint8_t)to);
+        if (!d->quiet)
+            ladder_event(&d->ladder, synack_sim_now(d->sim), h->side, what, demo_state(&d->host[0]),
                      demo_state(&d->host[1]));
     }
 }
@@ -120,7 +131,7 @@ static void observer(void *user, synack_time_t now, int link, int from_node, int
     struct demo *d = user;
     (void)link;
     (void)to_node;
-    if (!d->in_app && d->npending)
+    if (!d->in_app && !d->in_input && d->npending)
         demo_flush(d);
     int side = from_node == d->host[0].node ? 0 : 1;
     struct demo_sent *ps = &d->sent[side][demo_pkt_key(pkt, len)];
@@ -129,6 +140,7 @@ static void observer(void *user, synack_time_t now, int link, int from_node, int
         ps->at = now;
         ps->state = d->host[side].has_conn ? d->host[side].state : d->host[side].listen_state;
         d->packets[side]++;
+        demo_truth_sent(d, side, pkt, len, demo_truth_state(&d->host[side], pkt, len, false));
         break;
     case SYNACK_SIM_DROP_LOSS:
         if (d->lose_next[side]) {
@@ -139,11 +151,14 @@ static void observer(void *user, synack_time_t now, int link, int from_node, int
         /* fall through */
     case SYNACK_SIM_DROP_QUEUE:
         d->lost[side]++;
+        demo_truth_arrived(d, side, pkt, len, demo_truth_state(&d->host[!side], pkt, len, true),
+                           true, 0);
         if (d->quiet)
             break;
-        if (d->in_app && d->npending < (int)(sizeof(d->pending) / sizeof(d->pending[0])) &&
+        if ((d->in_app || d->in_input) && d->npending < (int)(sizeof(d->pending) / sizeof(d->pending[0])) &&
             len <= sizeof(d->pending[0].pkt)) {
-            /* Sent from inside a socket call: keep the row until the call's own. */
+            /* Sent from inside a socket call or while a packet is processed:
+             * keep the row until the call's own, or the packet's. */
             struct demo_pending *p = &d->pending[d->npending++];
             *p = (struct demo_pending){ps->at, now, side, ps->state,
                                        ev == SYNACK_SIM_DROP_QUEUE, len, {0}};
@@ -215,14 +230,16 @@ void demo_settle(struct demo *d)
 /* A user call, printed as an event row with the state it leaves behind. */
 void demo_app(struct demo *d, int side, const char *fmt_what, long result, int err)
 {
-    if (d->quiet)
-        return;
     char what[128];
     if (result < 0)
         snprintf(what, sizeof(what), "%s = -1 %s", fmt_what,
                  synack_errname(err) ? synack_errname(err) : strerror(err));
     else
         snprintf(what, sizeof(what), "%s = %ld", fmt_what, result);
+    demo_truth_note(d, side, what, (uint8_t)(d->host[side].has_conn ? d->host[side].state
+                                                                    : d->host[side].listen_state));
+    if (d->quiet)
+        return;
     ladder_event(&d->ladder, synack_sim_now(d->sim), side, what, demo_state(&d->host[0]),
                  demo_state(&d->host[1]));
     demo_flush(d);
@@ -278,7 +295,8 @@ static void usage(FILE *f)
             "usage: synack demo [--scenario NAME] [--pcap FILE] [--loss P] [--seed N]\n"
             "                   [--delay MS] [--msl SEC] [--quiet] [--bytes N] [--dup P]\n"
             "                   [--reorder P] [--corrupt P] [--rate R] [--cc reno|cubic]\n"
-            "                   [--connections N] [--concurrency N]\n\n"
+            "                   [--connections N] [--concurrency N]\n"
+            "                   [--states FILE] [--svg FILE] [--html FILE] [--all]\n\n"
             "Two simulated hosts, client 192.0.2.1 and server 192.0.2.2, on a link with a\n"
             "one-way delay (default 10 ms).  Each packet is a row of the ladder: when it\n"
             "was sent and arrived, its flags, relative seq and ack, window and length, and\n"
@@ -296,6 +314,11 @@ static void usage(FILE *f)
                "  --dup P          packets duplicated, percent 0..100 (default 0)\n"
                "  --reorder P      packets held back by 2*delay+1 ms, percent 0..100 (default 0)\n"
                "  --corrupt P      packets with one bit flipped, percent 0..100 (default 0)\n"
+               "  --states FILE    each packet's true sender and receiver state (the format\n"
+               "                   of `synack trace --states`)\n"
+               "  --svg FILE       draw the ladder with the stacks' true states (SVG)\n"
+               "  --html FILE      one page: the ladder, plots and summary\n"
+               "  --all            draw every packet (else long ones are summarised)\n"
                "  --rate R         link rate in bit/s, suffix K, M or G (x1000; default:\n"
                "                   no serialisation delay)\n"
                "  transfer only:\n"
@@ -337,9 +360,13 @@ int synack_cmd_demo(int argc, char **argv)
         {"reorder", required_argument, 0, 'R'},  {"corrupt", required_argument, 0, 'C'},
         {"rate", required_argument, 0, 'r'},     {"cc", required_argument, 0, 'c'},
         {"connections", required_argument, 0, 'N'}, {"concurrency", required_argument, 0, 'K'},
+        {"states", required_argument, 0, 'T'},   {"svg", required_argument, 0, 'G'},
+        {"html", required_argument, 0, 'W'},     {"all", no_argument, 0, 'A'},
         {0, 0, 0, 0},
     };
     const char *scenario = "handshake-close", *pcap = NULL, *cc = NULL;
+    const char *states_path = NULL, *svg_path = NULL, *html_path = NULL;
+    bool draw_all = false;
     double loss = 0, delay_ms = 10, msl_s = 30, dup = 0, reorder = 0, corrupt = 0, rate = 0;
     double bytes = 1024 * 1024;
     unsigned long long connections = 1000000, concurrency = 1000;
@@ -365,6 +392,10 @@ int synack_cmd_demo(int argc, char **argv)
         case 'd': ok = opt_double("demo", "delay", optarg, 0, 10000, "milliseconds", &delay_ms); break;
         case 'm': ok = opt_double("demo", "msl", optarg, 0.001, 3600, "seconds", &msl_s); break;
         case 'q': quiet = true; break;
+        case 'T': states_path = optarg; break;
+        case 'G': svg_path = optarg; break;
+        case 'W': html_path = optarg; break;
+        case 'A': draw_all = true; break;
         case 'b':
             /* Whole bytes, binary multiples: 1M = 1048576; at most 1 TiB. */
             if (!parse_scaled(optarg, 1024, 1099511627777.0, &bytes) ||
@@ -418,6 +449,25 @@ int synack_cmd_demo(int argc, char **argv)
     d->cc = cc;
     d->connections = connections;
     d->concurrency = (uint32_t)concurrency;
+    d->states_path = states_path;
+    d->svg_path = svg_path;
+    d->html_path = html_path;
+    d->draw_all = draw_all;
+    /* The pictures are drawn from the demo's capture: a temporary one when
+     * --pcap was not given. */
+    char tmp_pcap[] = "/tmp/synack-demo-XXXXXX";
+    bool tmp_used = false;
+    if ((svg_path || html_path) && !pcap) {
+        int fd = mkstemp(tmp_pcap);
+        if (fd < 0) {
+            fprintf(stderr, "synack demo: cannot create a temporary capture\n");
+            free(d);
+            return 1;
+        }
+        close(fd);
+        pcap = tmp_pcap;
+        tmp_used = true;
+    }
     int rc = synack_sim_new(seed, &d->sim);
     if (rc == 0)
         rc = host_init(d, 0, CLIENT_ADDR, synack_sim_random(d->sim));
@@ -442,6 +492,8 @@ int synack_cmd_demo(int argc, char **argv)
     }
     if (rc < 0) {
         fprintf(stderr, "synack demo: set-up failed: %s\n", synack_strerror(rc));
+        if (tmp_used)
+            unlink(tmp_pcap);
         demo_free(d);
         return 1;
     }
@@ -469,6 +521,13 @@ int synack_cmd_demo(int argc, char **argv)
         demo_summary(d, sc, result);
     if (d->last_line[0])
         printf("%s\n", d->last_line);
+    /* Freeing the simulator closes (flushes) the capture. */
+    synack_sim_free(d->sim);
+    d->sim = NULL;
+    if (demo_draw_finish(d, pcap) < 0)
+        result = 1;
+    if (tmp_used)
+        unlink(tmp_pcap);
     demo_free(d);
     return result == 0 ? 0 : 1;
 }
@@ -480,5 +539,6 @@ void demo_free(struct demo *d)
     for (int i = 0; i < 2; i++)
         if (d->host[i].stack)
             synack_stack_free(d->host[i].stack);
+    demo_truth_free(d);
     free(d);
 }

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "ladder.h"
+#include "trace.h"
 #include "synack/sim.h"
 #include "synack/stack.h"
 
@@ -27,6 +28,25 @@ struct demo_host {
 struct demo_sent {
     synack_time_t at;
     uint8_t state;
+    uint32_t truth;                 /* 1 + its index in demo.truth, 0 none */
+};
+
+/* The true story of each packet, in capture order (demo_draw.c). */
+struct demo_truth {
+    uint8_t side, flags, snd, rcv;  /* sender's state after sending, receiver's after receipt */
+    bool lost, arrived;
+    uint16_t ipkey;
+    synack_time_t t_snd, t_rcv;
+    uint64_t key_snd, key_rcv;      /* order of the events */
+};
+#define DEMO_TRUTH_MAX (1u << 20)
+#define DEMO_NOTES_MAX 512
+struct demo_truth_log {
+    struct demo_truth *e;
+    size_t n, cap;
+    uint64_t seq, app_key;
+    struct trace_note notes[DEMO_NOTES_MAX];
+    size_t nnotes;
 };
 
 /* A loss seen while a socket call runs, printed after the call's own row. */
@@ -61,6 +81,14 @@ struct demo {
     struct demo_sent sent[2][65536];
     struct demo_pending pending[4];
     int npending;
+    /* --states, --svg, --html (demo_draw.c) */
+    struct demo_truth_log truth;
+    const char *states_path, *svg_path, *html_path;
+    bool draw_all;
+    struct {
+        struct trace_stack_sample *s;
+        size_t n, cap;
+    } series;                       /* the sender's cwnd, ssthresh, RTO over time */
 };
 
 struct demo_fd {
@@ -93,6 +121,22 @@ void demo_flush(struct demo *d);
 void demo_summary(struct demo *d, const struct demo_scenario *sc, int result);
 void demo_free(struct demo *d);
 struct sockaddr_in demo_addr(uint32_t addr, uint16_t port);
+
+/* demo_draw.c */
+void demo_truth_sent(struct demo *d, int side, const uint8_t *pkt, size_t len, uint8_t state);
+/* `key`: the event's place in the order, taken before the receiver ran (0: now). */
+void demo_truth_arrived(struct demo *d, int from, const uint8_t *pkt, size_t len, uint8_t state,
+                        bool lost, uint64_t key);
+void demo_truth_closed(struct demo *d, int side);
+/* The host's state for the connection `pkt` belongs to (its listener's only
+ * when the packet is for the listening port).  `to_host`: pkt arrives. */
+uint8_t demo_truth_state(const struct demo_host *h, const uint8_t *pkt, size_t len, bool to_host);
+void demo_truth_note(struct demo *d, int side, const char *text, uint8_t state);
+int demo_draw_finish(struct demo *d, const char *pcap);
+/* Keep the sender's cwnd, ssthresh, RTO and recovery state for the plots
+ * (when --html is on and they changed). */
+void demo_sample(struct demo *d, int side, int fd);
+void demo_truth_free(struct demo *d);
 
 #define DEMO_CLIENT_ADDR 0xc0000201u
 #define DEMO_SERVER_ADDR 0xc0000202u

@@ -90,12 +90,20 @@ static void pump(struct transfer *t)
         t->pos += (size_t)n;
         t->sent += (uint64_t)n;
     }
+    demo_sample(d, C, t->cfd);
     /* The FIN once everything is written, and not before the connection
      * is established (with --bytes 0 nothing else waits for it: a
-     * shutdown in SYN-SENT would abandon the connection, RFC 9293 3.10.4). */
+     * shutdown in SYN-SENT would abandon the connection, RFC 9293 3.10.4);
+     * and once everything sent is acknowledged: then the FIN leaves with
+     * the call (no congestion window holds it back), and the change to
+     * FIN-WAIT-1 shows in a capture (`synack trace` sees the same states). */
     struct pollfd pw = {.fd = t->cfd, .events = POLLOUT};
+    struct synack_tcp_info ti;
+    socklen_t tl = sizeof(ti);
     if (t->sent == d->bytes && !t->fin_sent && synack_poll(st(t, C), &pw, 1) == 1 &&
-        (pw.revents & POLLOUT)) {
+        (pw.revents & POLLOUT) &&
+        synack_getsockopt(st(t, C), t->cfd, IPPROTO_TCP, TCP_INFO, &ti, &tl) == 0 && ti.unsent == 0 &&
+        ti.bytes_in_flight == 0) {
         t->fin_sent = true;
         snprintf(what, sizeof(what), "shutdown(%d, SHUT_WR) after %llu bytes", t->cfd,
                  (unsigned long long)t->sent);

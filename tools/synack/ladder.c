@@ -37,7 +37,7 @@ void ladder_header(struct ladder *l)
     rule(l->out);
 }
 
-static int describe_opts(const struct synack_tcp_opts *o, char *buf, size_t cap)
+int ladder_describe_opts(const struct synack_tcp_opts *o, char *buf, size_t cap)
 {
     size_t n = 0;
     buf[0] = 0;
@@ -97,7 +97,7 @@ int ladder_describe(struct ladder *l, int from, const uint8_t *pkt, size_t len, 
     else
         snprintf(ack, sizeof(ack), "-");
     if (th.opts.norder)
-        describe_opts(&th.opts, opts, sizeof(opts));
+        ladder_describe_opts(&th.opts, opts, sizeof(opts));
     return snprintf(buf, cap, "%-3s seq %-6u ack %-6s win %-6u len %-4zu%s%s%s", flags, seq, ack,
                     win, th.payload_len, opts[0] ? " <" : "", opts, opts[0] ? ">" : "");
 }

@@ -14,6 +14,7 @@
 #include <stdio.h>
 
 #include "synack/base.h"
+#include "synack/wire.h"
 
 #define LADDER_TAIL_MAX 16   /* rows kept for the tail of a summarised ladder */
 #define LADDER_ROW_MAX 512   /* one row, with its options line */
@@ -51,6 +52,8 @@ void ladder_event(struct ladder *l, synack_time_t at, int side, const char *what
 /* Print "... N packets not shown" (when some were) and the kept tail rows;
  * elided is reset, so that nothing counts them twice. */
 void ladder_flush_tail(struct ladder *l);
+/* The options in full ("mss 1460,sackOK,TS val 1 ecr 0,nop,wscale 7"). */
+int ladder_describe_opts(const struct synack_tcp_opts *o, char *buf, size_t cap);
 /* One-line packet description ("S. seq 0 ack 1 win 65535 len 0 <mss 1460,...>"). */
 int ladder_describe(struct ladder *l, int from, const uint8_t *pkt, size_t len, char *buf,
                     size_t cap);

@@ -14,6 +14,7 @@ static const struct {
     {"script", synack_cmd_script, "run packetdrill-style scripts against the stack"},
     {"serve", synack_cmd_serve, "run a server (echo, discard, chargen, http) on a TUN/TAP interface"},
     {"connect", synack_cmd_connect, "connect from a TUN/TAP interface to a server on the kernel's side"},
+    {"trace", synack_cmd_trace, "read a pcap/pcapng capture: TCP ladders with inferred states, marks, plots"},
 };
 
 static void usage(FILE *f)
