@@ -208,7 +208,7 @@ static void mark_ack(struct trace_conn *c, struct dirst *d, struct dirst *peer,
             !(p->marks & (TRACE_M_WPROBE | TRACE_M_KEEPALIVE))) {
             p->marks |= TRACE_M_DUPACK;
             p->dupack = ++d->dups;
-        } else if (p->rwin != d->last_win) {
+        } else if (p->rwin > d->last_win) {
             p->marks |= TRACE_M_WUPDATE;
         }
     }
@@ -220,8 +220,7 @@ static void mark_ack(struct trace_conn *c, struct dirst *d, struct dirst *peer,
     if (c->scale_known && d->have_edge && seq_lt(edge, d->edge) &&
         (uint32_t)(d->edge - edge) >= (1u << ws_of(c, p->dir)) && !(p->flags & SYNACK_TH_SYN))
         p->marks |= TRACE_M_SHRINK;
-    if (!d->have_edge || seq_gt(edge, d->edge) || !(p->marks & TRACE_M_SHRINK))
-        d->edge = edge;
+    d->edge = edge;
     d->have_edge = true;
     d->last_ack = p->ack;
     d->last_win = p->rwin;

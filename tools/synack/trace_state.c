@@ -36,6 +36,8 @@ struct side {
     uint32_t syn_seq, fin_seq;  /* our SYN's and FIN's sequence numbers */
     uint32_t rcv_nxt;           /* next byte expected from the peer */
     uint32_t peer_fin_seq;
+    bool have_peer_max;
+    uint32_t peer_max;          /* the end of everything the peer sent so far */
 };
 
 static int cmp_ev(const void *a, const void *b)
@@ -74,11 +76,42 @@ static struct ev place_by_time(const struct trace *t, const struct trace_conn *c
     return e;
 }
 
+/* An acknowledgement of a SYN or FIN (one that changes its receiver's
+ * state) is lost when the receiver later resends what it acknowledged, after
+ * it would have arrived, and before a newer one came. */
+static bool ack_lost(const struct trace *t, const struct trace_conn *c, uint32_t k,
+                     const uint32_t ctl_end[2], const bool have_ctl[2])
+{
+    const struct trace_pkt *p = &t->pkt[c->idx[k]];
+    if (!(p->flags & SYNACK_TH_ACK) || (p->flags & SYNACK_TH_RST) || !have_ctl[!p->dir] ||
+        seq_lt(p->ack, ctl_end[!p->dir]))
+        return false;
+    int64_t delta = c->ack_delay[!p->dir] > 0 ? c->ack_delay[!p->dir] : 0;
+    for (uint32_t j = k + 1; j < c->n && j - k < TRACE_ACK_HORIZON; j++) {
+        const struct trace_pkt *q = &t->pkt[c->idx[j]];
+        if (q->dir == p->dir) {
+            if ((q->flags & SYNACK_TH_ACK) && seq_geq(q->ack, p->ack))
+                return false;
+            continue;
+        }
+        if ((q->flags & (SYNACK_TH_SYN | SYNACK_TH_FIN)) && q->resent_space &&
+            seq_lt(q->seq, p->ack) &&
+            (int64_t)(q->t_us - p->t_us) > delta)
+            return true;
+    }
+    return false;
+}
+
 /* Place the receipt of packet k (see the file comment). */
-static struct ev place_receipt(const struct trace *t, const struct trace_conn *c, uint32_t k)
+static struct ev place_receipt(const struct trace *t, const struct trace_conn *c, uint32_t k,
+                               const uint32_t ctl_end[2], const bool have_ctl[2])
 {
     const struct trace_pkt *p = &t->pkt[c->idx[k]];
     struct ev e = {4ull * k + 3, k, true, false};
+    if (ack_lost(t, c, k, ctl_end, have_ctl)) {
+        e.lost = true;
+        return e;
+    }
     uint32_t sl = trace_seglen(p);
     /* A resend's acknowledgement may be for the first copy. */
     if (sl == 0 || (p->flags & SYNACK_TH_RST) || p->resent_space)
@@ -119,8 +152,11 @@ static bool synchronized(uint8_t st)
 static void on_send(struct side *s, const struct trace_pkt *p)
 {
     uint8_t f = p->flags;
-    if (f & SYNACK_TH_ACK && s->have_rcv && seq_gt(p->ack, s->rcv_nxt))
-        s->rcv_nxt = p->ack; /* the sender knows best what it has received */
+    /* The sender knows best what it has received; but an ACK of more than
+     * the peer ever sent says nothing. */
+    if (f & SYNACK_TH_ACK && s->have_rcv && seq_gt(p->ack, s->rcv_nxt) &&
+        (!s->have_peer_max || seq_leq(p->ack, s->peer_max)))
+        s->rcv_nxt = p->ack;
     if (f & SYNACK_TH_RST) {
         if (s->st != SYNACK_LISTEN)
             s->st = SYNACK_CLOSED;
@@ -284,9 +320,19 @@ void trace_infer_states(struct trace *t, struct trace_conn *c)
     if (!ev)
         return;
     size_t ne = 0;
+    /* The end of the last SYN or FIN each side sent (so far). */
+    uint32_t ctl_end[2] = {0, 0};
+    bool have_ctl[2] = {false, false};
     for (uint32_t k = 0; k < c->n; k++) {
+        const struct trace_pkt *p = &t->pkt[c->idx[k]];
+        if (p->flags & (SYNACK_TH_SYN | SYNACK_TH_FIN)) {
+            uint32_t end = p->seq + trace_seglen(p);
+            if (!have_ctl[p->dir] || seq_gt(end, ctl_end[p->dir]))
+                ctl_end[p->dir] = end;
+            have_ctl[p->dir] = true;
+        }
         ev[ne++] = (struct ev){4ull * k + 2, k, false, false};
-        ev[ne++] = place_receipt(t, c, k);
+        ev[ne++] = place_receipt(t, c, k, ctl_end, have_ctl);
     }
     qsort(ev, ne, sizeof(*ev), cmp_ev);
     struct side sd[2];
@@ -295,6 +341,11 @@ void trace_infer_states(struct trace *t, struct trace_conn *c)
         struct trace_pkt *p = &t->pkt[c->idx[ev[i].k]];
         if (!ev[i].recv) {
             struct side *s = &sd[p->dir];
+            struct side *r = &sd[!p->dir];
+            uint32_t end = p->seq + trace_seglen(p);
+            if (!r->have_peer_max || seq_gt(end, r->peer_max))
+                r->peer_max = end;
+            r->have_peer_max = true;
             /* An ACK of the peer's FIN says it was taken even if a gap hid it. */
             if ((p->flags & SYNACK_TH_ACK) && s->peer_fin && seq_gt(p->ack, s->peer_fin_seq)) {
                 s->rcv_nxt = s->peer_fin_seq;
