@@ -110,10 +110,10 @@ static const char page_style[] =
     "table.summary{border-collapse:collapse;margin:8px 0}"
     "table.summary th{text-align:left;padding:2px 12px 2px 0;color:#555;font-weight:normal}"
     "table.summary td{font-family:monospace}"
-    ".row{display:flex;gap:16px;align-items:flex-start}"
     ".ladder{overflow-x:auto;border:1px solid #ddd}"
-    "pre.detail{position:sticky;top:8px;min-width:430px;max-width:520px;white-space:pre-wrap;"
-    "background:#f6f6f0;border:1px solid #ccc;padding:8px;font-size:12px}"
+    "pre.detail{position:fixed;right:12px;bottom:12px;width:440px;max-height:45vh;overflow:auto;"
+    "white-space:pre-wrap;background:#f6f6f0ee;border:1px solid #aaa;padding:8px;font-size:12px;"
+    "margin:0;box-shadow:0 2px 8px #0003}"
     "g.pkt:hover line{stroke-width:3}g.pkt.sel text{font-weight:bold}"
     ".plots svg{display:block;margin:10px 0;border:1px solid #ddd}";
 
@@ -122,8 +122,8 @@ static const char page_script[] =
     "var D=JSON.parse(document.getElementById('pktdata').textContent);\n"
     "document.querySelectorAll('g.pkt').forEach(function(g){\n"
     "  g.addEventListener('click',function(){\n"
-    "    var sec=g.closest('section');var pre=sec.querySelector('pre.detail');\n"
-    "    sec.querySelectorAll('g.pkt.sel').forEach(function(o){o.classList.remove('sel');});\n"
+    "    var pre=document.getElementById('detail');\n"
+    "    document.querySelectorAll('g.pkt.sel').forEach(function(o){o.classList.remove('sel');});\n"
     "    g.classList.add('sel');\n"
     "    var d=D[g.getAttribute('data-i')];\n"
     "    pre.textContent=d?d:'(details of this packet are not embedded)';\n"
@@ -154,18 +154,19 @@ int trace_html(const struct trace *t, const struct trace_extra *x,
         html_esc(out, trace_ep_str(&c->ep[1], b, sizeof(b)));
         fprintf(out, "</h2>\n");
         summary_table(c, out);
-        fprintf(out, "<div class=\"row\"><div class=\"ladder\">\n");
+        fprintf(out, "<div class=\"ladder\">\n");
         struct trace_svg_opts so = {.all = all, .inline_html = true};
         if (trace_svg_ladder(t, c, (int)i + 1, i == 0 ? x : NULL, &so, out) < 0)
             return -1;
-        fprintf(out, "</div>\n<pre class=\"detail\">Click a packet in the ladder.</pre></div>\n"
-                     "<div class=\"plots\">\n");
+        fprintf(out, "</div>\n<div class=\"plots\">\n");
         const struct trace_stack_series *cs = i == 0 && ss && ss->n ? ss : NULL;
         for (int k = TRACE_PLOT_TSEQ; k <= TRACE_PLOT_RTT; k++)
             if (trace_plot(t, c, (enum trace_plot_kind)k, cs, true, out) < 0)
                 return -1;
         fprintf(out, "</div>\n</section>\n");
     }
+    fprintf(out, "<pre class=\"detail\" id=\"detail\">Click a packet in a ladder to see its "
+                 "header.</pre>\n");
     /* The decoded headers, as JSON in a data block (not run as script). */
     fprintf(out, "<script type=\"application/json\" id=\"pktdata\">{");
     size_t n = 0;

@@ -18,8 +18,11 @@
 
 #define SVG_PI 3.14159265358979323846
 #define SVG_FONT 11.0          /* px, monospace */
-#define SVG_CHAR_W (SVG_FONT * 0.6)
-#define SVG_ASCENT 9.0
+/* A browser's box of a line of DejaVu Sans Mono: 0.602 em a character,
+ * about 1.17 em high; a little more here, so that boxes computed here hold
+ * the browser's. */
+#define SVG_CHAR_W (SVG_FONT * 0.61)
+#define SVG_ASCENT 10.5
 #define SVG_DESCENT 3.0
 #define SVG_LIFT 4.0           /* label baseline above its arrow */
 #define SVG_ARROW_W 520.0      /* between the timelines */
