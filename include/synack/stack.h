@@ -262,6 +262,14 @@ struct synack_stack_stats {
     uint64_t ip_frag_drop_limit, ip_frag_out;
     /* Advertised windows held back from growing under memory pressure. */
     uint64_t tcp_window_clamped;
+    /* tcp_drop by reason, besides tcp_listen_drops and tcp_tw_refused: the
+     * accept queue was full (the handshake's ACK ignored), PAWS (RFC 7323
+     * 5.3), a bad segment (checksum, header, options), a handshake ACK out
+     * of the window, an ACK older than SND.UNA - MAX.SND.WND (RFC 5961 5.2),
+     * an impossible source (RFC 1122 4.2.3.10), no connection for it (a RST
+     * answers). */
+    uint64_t tcp_drop_accept_full, tcp_drop_paws, tcp_drop_bad, tcp_drop_window;
+    uint64_t tcp_drop_old_ack, tcp_drop_bad_source, tcp_drop_noconn;
     /* New counters go here, and into the name table of src/core/stats.c. */
 };
 SYNACK_API const struct synack_stack_stats *synack_stack_stats(const struct synack_stack *s);

@@ -50,6 +50,8 @@ static const struct {
     STAT(ip_frag_drop_tiny), STAT(ip_frag_drop_bad), STAT(ip_frag_drop_overlap),
     STAT(ip_frag_drop_dup), STAT(ip_frag_drop_limit), STAT(ip_frag_out),
     STAT(tcp_window_clamped),
+    STAT(tcp_drop_accept_full), STAT(tcp_drop_paws), STAT(tcp_drop_bad), STAT(tcp_drop_window),
+    STAT(tcp_drop_old_ack), STAT(tcp_drop_bad_source), STAT(tcp_drop_noconn),
 };
 
 #define NSTATS (sizeof(stats_table) / sizeof(stats_table[0]))

@@ -302,6 +302,7 @@ static enum ack_result tcp_input_ack(struct synack_stack *s, struct sn_tcb *tcb,
             /* The accept queue is full: ignore the ACK, as Linux does; the
              * SYN-ACK is retransmitted and the handshake completes later. */
             s->stats.tcp_drop++;
+            s->stats.tcp_drop_accept_full++;
             return ACK_DROP;
         }
         tcb->snd_wnd = (uint32_t)seg->th.window << tcb->snd_wscale;
@@ -330,6 +331,7 @@ static enum ack_result tcp_input_ack(struct synack_stack *s, struct sn_tcb *tcb,
      * segment, data and all, and send a (rate-limited) challenge ACK. */
     if (seq_lt(seg->ack, tcb->snd_una - tcb->max_sndwnd)) {
         s->stats.tcp_drop++;
+        s->stats.tcp_drop_old_ack++;
         challenge_ack(s, tcb);
         return ACK_DROP;
     }
@@ -558,6 +560,7 @@ static int tcp_input_synchronized(struct synack_stack *s, struct sn_tcb *tcb,
     if (has_ts && !ts_stale && !(seg->flags & SYNACK_TH_RST) &&
         seq_lt(seg->th.opts.tsval, tcb->ts_recent)) {
         s->stats.tcp_drop++;
+        s->stats.tcp_drop_paws++;
         tcb->flags |= SN_TF_ACKNOW;
         sn_tcp_output(s, tcb);
         return 0;
@@ -757,6 +760,7 @@ int sn_tcp_input(struct synack_stack *s, const struct synack_ipv4_hdr *ip)
                  : synack_tcp_parse_input(ip->payload, ip->payload_len, ip->src, ip->dst, &seg.th);
     if (rc < 0) {
         s->stats.tcp_drop++;
+        s->stats.tcp_drop_bad++;
         s->stats.ip_drop_parse[-rc < SYNACK_WIRE_NERR ? -rc : 0]++;
         return -EBADMSG;
     }
@@ -772,6 +776,7 @@ int sn_tcp_input(struct synack_stack *s, const struct synack_ipv4_hdr *ip)
      * answering it with a RST would reflect it to many hosts, or to us. */
     if (bad_source(s, ip->src) || seg.th.sport == 0 || seg.th.dport == 0) {
         s->stats.tcp_drop++;
+        s->stats.tcp_drop_bad_source++;
         return -EADDRNOTAVAIL;
     }
 
@@ -791,6 +796,7 @@ int sn_tcp_input(struct synack_stack *s, const struct synack_ipv4_hdr *ip)
         /* RFC 9293 3.10.7.1: CLOSED.  A SYN here is what makes the peer's
          * connect() fail with ECONNREFUSED. */
         s->stats.tcp_drop++;
+        s->stats.tcp_drop_noconn++;
         sn_tcp_respond_rst(s, &seg);
         return 0;
     }

@@ -544,6 +544,7 @@ struct sn_tcb *sn_syncache_ack(struct synack_stack *s, struct sn_tcb *l, const s
         }
         if (!seq_in(seg->seq, e->irs + 1, e->irs + 1 + listener_window(l) + 1)) {
             s->stats.tcp_drop++;
+            s->stats.tcp_drop_window++;
             return NULL;
         }
         if (accept_len(l) >= listener_bound(l)) {

@@ -289,6 +289,7 @@ int sn_tw_input(struct synack_stack *s, uint32_t i, const struct sn_seg *seg, bo
     /* RFC 7323 5.3 R1: PAWS.  An old duplicate: ACK and drop. */
     if (has_ts && !(seg->flags & SYNACK_TH_RST) && seq_lt(seg->th.opts.tsval, r->ts_recent)) {
         s->stats.tcp_drop++;
+        s->stats.tcp_drop_paws++;
         tw_send_ack(s, r);
         return 0;
     }

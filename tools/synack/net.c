@@ -392,12 +392,19 @@ int net_next_ready(struct net *n)
 
 /* ---- signals ------------------------------------------------------------- */
 
+static void print_counters(const struct net *n);
+
 static void on_signal(void *user, int fd, uint32_t events)
 {
     struct net *n = user;
     (void)events;
     struct signalfd_siginfo si;
     while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+        if (si.ssi_signo == SIGUSR1) {
+            /* The counters now, drops by reason among them; carry on. */
+            print_counters(n);
+            continue;
+        }
         if (n->stop) {
             /* A second one: no more waiting for handshakes. */
             n->o.close_wait = 0;
@@ -414,6 +421,7 @@ static int setup_signals(struct net *n)
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGUSR1);
     if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
         return -errno;
     n->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
@@ -571,6 +579,28 @@ const char *net_errstr(char *buf, size_t cap, int err)
     return buf;
 }
 
+/* Every drop counter of the stack that is not zero, by name (the stack's
+ * name table, so counters added later show up too). */
+static void print_drops(const struct net *n)
+{
+    char line[1024];
+    size_t len = 0;
+    line[0] = 0;
+    const char *name;
+    for (unsigned i = 0; (name = synack_stack_stat_name(i)) != NULL; i++) {
+        uint64_t v;
+        if (!strstr(name, "drop") || !strcmp(name, "tcp_drop") ||
+            synack_stack_stat(n->stack, name, &v) < 0 || v == 0)
+            continue;
+        int w = snprintf(line + len, sizeof(line) - len, "%s%s %llu", len ? ", " : "", name,
+                         (unsigned long long)v);
+        if (w < 0 || (size_t)w >= sizeof(line) - len)
+            break;
+        len += (size_t)w;
+    }
+    fprintf(stderr, "synack %s: drops by reason: %s\n", n->cmd, len ? line : "none");
+}
+
 static void print_counters(const struct net *n)
 {
     const struct synack_stack_stats *s = synack_stack_stats(n->stack);
@@ -602,6 +632,7 @@ static void print_counters(const struct net *n)
                 n->cmd, (synack_dev_offload(n->dev) & SYNACK_OFFLOAD_TSO) ? "TSO+csum" : "csum",
                 (unsigned long long)d.tx_gso, (unsigned long long)d.tx_gso_fallback,
                 (unsigned long long)d.rx_gro, (unsigned long long)d.rx_csum_partial);
+    print_drops(n);
     if (impair_active(&n->imp_out) || impair_active(&n->imp_in))
         fprintf(stderr, "synack %s: impairment: out %llu lost, %llu duplicated, %llu reordered; "
                         "in %llu lost, %llu duplicated, %llu reordered\n",
