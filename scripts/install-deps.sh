@@ -8,10 +8,11 @@ have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok
 # Build: cmake, gcc, cmocka, OpenSSL (SHA-256 in tests), libpcap (synack trace).
 # Fuzzing: clang with its libFuzzer runtime.  Checking: valgrind, gcovr (coverage).
 # Interop and benchmarks: tshark, iproute2, curl, nc, tcpdump, ping, iperf3, ab,
-# lwIP (the side-by-side benchmark), chromium (rendering the SVG/HTML pictures).
+# lwIP (the side-by-side benchmark), chromium (rendering the SVG/HTML pictures),
+# jq (reading synack trace --json in tests).
 for p in cmake make gcc pkg-config libcmocka-dev tshark iproute2 libssl-dev curl netcat-openbsd \
          tcpdump iputils-ping python3 libpcap-dev clang libclang-rt-14-dev valgrind gcovr \
-         iperf3 ethtool apache2-utils liblwip-dev chromium fonts-dejavu-core; do
+         iperf3 ethtool apache2-utils liblwip-dev chromium fonts-dejavu-core jq; do
     have_pkg "$p" || need+=("$p")
 done
 [ ${#need[@]} -eq 0 ] && exit 0

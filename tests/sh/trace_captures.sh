@@ -10,26 +10,14 @@
 #   trace_captures.sh      (CTest sets SYNACK_BIN, SYNACK_SRC)
 set -u
 
-if [ -z "${SYNACK_BIN:-}" ] || [ ! -x "$SYNACK_BIN" ]; then
-    echo "FAIL: SYNACK_BIN must name the synack tool (got '${SYNACK_BIN:-}')"
-    exit 1
-fi
+. "$(dirname "$0")/trace_lib.bash"
+trace_setup trace_captures
 for tool in python3 jq; do
     if ! command -v "$tool" >/dev/null 2>&1; then
         echo "SKIP: $tool not installed (scripts/install-deps.sh installs it)"
         exit 77
     fi
 done
-here=$(cd "$(dirname "$0")" && pwd)
-tmp=$(mktemp -d "${SYNACK_TEST_TMP:-/tmp}/trace_captures.XXXXXX") || exit 1
-trap 'rm -rf "$tmp"' EXIT
-failures=0
-checks=0
-
-fail() {
-    echo "FAIL: $*"
-    failures=$((failures + 1))
-}
 
 check() { # check WHAT EXPECTED ACTUAL
     checks=$((checks + 1))
@@ -125,8 +113,4 @@ checks=$((checks + 2))
 head -c 100 /dev/urandom >"$tmp/junk.pcap"
 "$SYNACK_BIN" trace "$tmp/junk.pcap" >/dev/null 2>&1 && fail "a file that is no capture was accepted"
 
-if [ "$failures" -ne 0 ]; then
-    echo "trace_captures: $failures of $checks checks failed"
-    exit 1
-fi
-echo "trace_captures: $checks checks passed"
+trace_finish trace_captures

@@ -10,19 +10,8 @@
 #   trace_demo_states.sh      (CTest sets SYNACK_BIN)
 set -u
 
-if [ -z "${SYNACK_BIN:-}" ] || [ ! -x "$SYNACK_BIN" ]; then
-    echo "FAIL: SYNACK_BIN must name the synack tool (got '${SYNACK_BIN:-}')"
-    exit 1
-fi
-tmp=$(mktemp -d "${SYNACK_TEST_TMP:-/tmp}/trace_demo_states.XXXXXX") || exit 1
-trap 'rm -rf "$tmp"' EXIT
-failures=0
-checks=0
-
-fail() {
-    echo "FAIL: $*"
-    failures=$((failures + 1))
-}
+. "$(dirname "$0")/trace_lib.bash"
+trace_setup trace_demo_states
 
 # compare NAME DEMO-ARGS...: demo with --pcap and --states, then trace --states.
 compare() {
@@ -91,8 +80,4 @@ elif [ "$lost" -le "$fin" ]; then
     fail "the lost ACK (line $lost) is printed before the FIN that caused it (line $fin)"
 fi
 
-if [ "$failures" -ne 0 ]; then
-    echo "trace_demo_states: $failures of $checks checks failed"
-    exit 1
-fi
-echo "trace_demo_states: $checks checks passed ($count scenarios)"
+trace_finish trace_demo_states "$count scenarios"

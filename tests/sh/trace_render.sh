@@ -11,25 +11,13 @@
 #   trace_render.sh      (CTest sets SYNACK_BIN, SYNACK_SRC)
 set -u
 
-if [ -z "${SYNACK_BIN:-}" ] || [ ! -x "$SYNACK_BIN" ]; then
-    echo "FAIL: SYNACK_BIN must name the synack tool (got '${SYNACK_BIN:-}')"
-    exit 1
-fi
+. "$(dirname "$0")/trace_lib.bash"
+trace_setup trace_render
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 if [ ! -x "$CHROMIUM" ] || ! command -v python3 >/dev/null 2>&1; then
     echo "SKIP: needs chromium and python3 (scripts/install-deps.sh installs them)"
     exit 77
 fi
-here=$(cd "$(dirname "$0")" && pwd)
-tmp=$(mktemp -d "${SYNACK_TEST_TMP:-/tmp}/trace_render.XXXXXX") || exit 1
-trap 'rm -rf "$tmp"' EXIT
-failures=0
-checks=0
-
-fail() {
-    echo "FAIL: $*"
-    failures=$((failures + 1))
-}
 
 # chrome OUT-FLAG... URL: one headless run with a fresh profile, bounded in time.
 chrome() {
@@ -170,8 +158,4 @@ checks=$((checks + 1))
 grep -q 'class="cwnd"' "$tmp/tr-demo.html" && grep -q 'class="rto"' "$tmp/tr-demo.html" ||
     fail "the demo's page lacks the stack's cwnd or RTO"
 
-if [ "$failures" -ne 0 ]; then
-    echo "trace_render: $failures of $checks checks failed"
-    exit 1
-fi
-echo "trace_render: $checks checks passed"
+trace_finish trace_render
