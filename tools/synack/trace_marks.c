@@ -123,7 +123,7 @@ static void mark_segment(struct trace_conn *c, struct dirst *d, const struct dir
                          struct trace_pkt *p, uint32_t *rtt_ooo)
 {
     uint32_t sl = trace_seglen(p), end = p->seq + sl;
-    bool resent = false;
+    bool resent = false, filled = false;
     /* The SYN-ACK after a crossing SYN carries the SYN again by design. */
     bool simopen = (p->flags & SYNACK_TH_SYN) && (p->flags & SYNACK_TH_ACK) && d->bare_syn;
     if (p->flags & SYNACK_TH_SYN)
@@ -134,7 +134,12 @@ static void mark_segment(struct trace_conn *c, struct dirst *d, const struct dir
         /* nothing to mark */
     } else if (d->have_seq && seq_lt(p->seq, d->snd_max)) {
         uint64_t opened = 0;
-        if (in_hole(d, p->seq, end, &opened) && p->t_us - opened < *rtt_ooo) {
+        /* A fill right after the gap opened is reordering, unless the
+         * receiver asked for it with duplicate ACKs: a fast retransmit
+         * (RFC 5681 3.2) whose original was lost before the capture. */
+        bool asked = peer->have_ack && peer->dups >= 2 && peer->last_ack == p->seq;
+        filled = in_hole(d, p->seq, end, &opened);
+        if (filled && p->t_us - opened < *rtt_ooo && !asked) {
             p->marks |= TRACE_M_OOO;
         } else {
             resent = true;
@@ -160,11 +165,10 @@ static void mark_segment(struct trace_conn *c, struct dirst *d, const struct dir
             d->fin_seq = fs;
         d->fin_sent = true;
     }
-    if (resent) {
+    if (resent)
         c->retrans[p->dir]++;
-    } else {
-        c->bytes[p->dir] += p->len;
-    }
+    if (!resent || filled)
+        c->bytes[p->dir] += p->len; /* bytes seen for the first time */
     rtt_push(d, end, p->t_us, resent || simopen);
     if (!d->have_seq || seq_gt(end, d->snd_max))
         d->snd_max = end;

@@ -22,6 +22,9 @@
 
 /* How far ahead to look for the acknowledgement of a segment. */
 #define TRACE_ACK_HORIZON 20000u
+/* The least acknowledgement delay that says the capture was taken away from
+ * the receiver. */
+#define TRACE_MIN_DELAY_US 500
 
 struct ev {
     uint64_t key;
@@ -57,7 +60,9 @@ static struct ev place_by_time(const struct trace *t, const struct trace_conn *c
 {
     const struct trace_pkt *p = &t->pkt[c->idx[k]];
     int64_t delta = c->ack_delay[!p->dir];
-    if (delta <= 0)
+    /* Below this, the delay is the receiver's host's own jitter (a capture
+     * on it): the packet was received when captured. */
+    if (delta < TRACE_MIN_DELAY_US)
         return e;
     bool receiver_spoke = false;
     for (uint32_t j = k + 1; j < c->n && j - k < TRACE_ACK_HORIZON; j++) {
