@@ -123,7 +123,7 @@ persistent_tun syt0 "$PEER/24" || fail "cannot create the TUN device"
 for attempt in 1 2 3; do
     start_capture "$TMP/loss.pcap" syt0 128
     if start_serve "$TMP/serve.log" --tun syt0 --addr "$SYN/24" --peer "$PEER" --app "http=$TMP/www" \
-        --loss 3% --seed 7; then
+        --loss 3% --seed 7 --svg "$TMP/serve.svg" --html "$TMP/serve.html"; then
         ns timeout 60 curl -s -o "$TMP/big.got" "http://$SYN/big.bin" || fail "curl through the loss failed"
         same_file "$TMP/www/big.bin" "$TMP/big.got" || fail "the file differs after the loss"
         sleep 0.5
@@ -136,6 +136,13 @@ done
 grep -q 'drops by reason: ' "$TMP/serve.log" && pass "serve printed its drops by reason" ||
     fail "serve did not print its drops by reason: $(tail -5 "$TMP/serve.log")"
 grep -Eq 'impairment: out [1-9][0-9]* lost' "$TMP/serve.log" || fail "synack's impairment lost nothing"
+# serve --svg/--html: the connection drawn, synack's side named, its states there.
+if grep -q 'synack 10.200.12.2:80' "$TMP/serve.svg" 2>/dev/null && grep -q '>FIN-WAIT-1<' "$TMP/serve.svg" &&
+    grep -q 'class="plot"' "$TMP/serve.html" 2>/dev/null; then
+    pass "serve --svg/--html drew the connection"
+else
+    fail "serve --svg/--html: no ladder of the connection ($(ls -la "$TMP"/serve.* 2>&1 | head -3))"
+fi
 if [ "$CAPTURE_DROPPED" -ne 0 ]; then
     fail "tcpdump kept missing packets ($CAPTURE_DROPPED): the capture cannot be checked"
 elif trace_json "$TMP/loss.pcap"; then

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "errname.h"
+#include "net_draw.h"
 #include "netcfg.h"
 #include "opt.h"
 #include "synack/socket.h"
@@ -32,6 +33,9 @@ const char net_opts_help[] =
     "  --trace             print each connection's ladder diagram when it ends\n"
     "  --trace-rows N      rows per ladder at most (default 60; 0: all)\n"
     "  --pcap FILE         write the packets on the device to FILE (pcap, raw IPv4)\n"
+    "  --svg FILE          at exit, draw the first connection's ladder (synack's states\n"
+    "                      from its stack, the kernel's inferred)\n"
+    "  --html FILE         at exit, one page with every connection's ladder and plots\n"
     "  -q, --quiet         no counters at exit\n"
     "impairment inside synack (seeded: --seed N):\n"
     "  --loss P --dup P --reorder P --delay MS            on what synack sends\n"
@@ -178,6 +182,12 @@ int net_opt(struct net_opts *o, const char *cmd, int c, const char *arg)
     case NET_OPT_PCAP:
         o->pcap = arg;
         return 1;
+    case NET_OPT_SVG:
+        o->svg = arg;
+        return 1;
+    case NET_OPT_HTML:
+        o->html = arg;
+        return 1;
     case NET_OPT_TRACE:
         o->trace = true;
         return 1;
@@ -252,8 +262,10 @@ static void wire_out(void *user, const uint8_t *pkt, size_t len, synack_time_t s
                      synack_time_t now)
 {
     struct net *n = user;
-    if (n->pcap)
+    if (n->pcap) {
         synack_pcap_write(n->pcap, now + n->wall_offset, pkt, len);
+        net_draw_out(n->draw, pkt, len);
+    }
     if (n->trace)
         nettrace_packet(n->trace, 0, pkt, len, sent, now, NULL);
     synack_dev_output(n->dev, pkt, len);
@@ -275,8 +287,10 @@ static int net_output(void *user, const uint8_t *pkt, size_t len)
         impair_send(&n->imp_out, pkt, len, now);
         return 0;
     }
-    if (n->pcap)
+    if (n->pcap) {
         synack_pcap_write(n->pcap, now + n->wall_offset, pkt, len);
+        net_draw_out(n->draw, pkt, len);
+    }
     if (n->trace)
         nettrace_packet(n->trace, 0, pkt, len, now, now, NULL);
     return synack_dev_output(n->dev, pkt, len);
@@ -309,6 +323,7 @@ static void deliver_in(void *user, const uint8_t *pkt, size_t len, synack_time_t
     if (n->trace)
         nettrace_input_begin(n->trace);
     int rc = synack_stack_input(n->stack, pkt, len, now);
+    net_draw_in_done(n->draw, pkt, len, false);
     if (n->trace)
         nettrace_input_done(n->trace, pkt, len, now, rc == -EBADMSG ? "malformed, dropped" : NULL);
 }
@@ -317,6 +332,7 @@ static void dropped_in(void *user, const uint8_t *pkt, size_t len, synack_time_t
                        const char *why)
 {
     struct net *n = user;
+    net_draw_in_done(n->draw, pkt, len, true);
     if (n->trace)
         nettrace_packet(n->trace, 1, pkt, len, now, now, why);
 }
@@ -324,12 +340,16 @@ static void dropped_in(void *user, const uint8_t *pkt, size_t len, synack_time_t
 static int net_input(void *user, const uint8_t *pkt, size_t len, synack_time_t now)
 {
     struct net *n = user;
-    if (n->pcap)
+    if (n->pcap) {
         synack_pcap_write(n->pcap, now + n->wall_offset, pkt, len);
-    if (impair_active(&n->imp_in))
+        net_draw_in(n->draw, pkt, len);
+    }
+    if (impair_active(&n->imp_in)) {
         impair_send(&n->imp_in, pkt, len, now);
-    else
+        net_draw_in_unknown(n->draw); /* its fate is decided later */
+    } else {
         deliver_in(n, pkt, len, now, now);
+    }
     return 0;
 }
 
@@ -361,6 +381,7 @@ static void net_on_state(void *user, uint32_t conn_id, const struct synack_conn_
         n->open_conns++;
     if (n->trace)
         nettrace_state(n->trace, t, from, to, synack_clock_now());
+    net_draw_state(n->draw, t, to);
 }
 
 void net_mark_ready(struct net *n, int fd)
@@ -533,8 +554,14 @@ int net_start(struct net *n, const char *cmd, const struct net_opts *o)
         synack_loop_add_timer(n->loop, impair_deadline, impair_run, &n->imp_in);
     if ((rc = setup_signals(n)) < 0)
         return fail(n, "cannot set up signal handling", rc);
-    if (o->pcap && (rc = synack_pcap_open(o->pcap, SYNACK_PCAP_LINKTYPE_RAW, 0, &n->pcap)) < 0)
-        return fail(n, o->pcap, rc);
+    const char *pcap = o->pcap;
+    if (o->svg || o->html) {
+        if (net_draw_new(o->svg, o->html, o->pcap, o->addr, &n->draw) < 0)
+            return fail(n, "cannot keep a capture for --svg/--html", -ENOMEM);
+        pcap = net_draw_pcap(n->draw);
+    }
+    if (pcap && (rc = synack_pcap_open(pcap, SYNACK_PCAP_LINKTYPE_RAW, 0, &n->pcap)) < 0)
+        return fail(n, pcap, rc);
     if (o->trace && nettrace_new(o->trace_out, o->addr, o->trace_rows, n->t0, &n->trace) < 0)
         return fail(n, "trace", -ENOMEM);
     return 0;
@@ -658,8 +685,13 @@ void net_stop(struct net *n)
     int rc = synack_pcap_close(n->pcap);
     if (rc < 0) {
         char e[96];
-        fprintf(stderr, "synack %s: %s: %s\n", n->cmd, n->o.pcap, net_errstr(e, sizeof(e), rc));
+        fprintf(stderr, "synack %s: %s: %s\n", n->cmd, n->o.pcap ? n->o.pcap : "capture",
+                net_errstr(e, sizeof(e), rc));
     }
+    n->pcap = NULL;
+    if (net_draw_finish(n->draw) < 0)
+        fprintf(stderr, "synack %s: --svg/--html: drawing failed\n", n->cmd);
+    n->draw = NULL;
     synack_loop_free(n->loop);
     synack_stack_free(n->stack);
     synack_dev_close(n->dev);

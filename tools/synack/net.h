@@ -28,6 +28,7 @@ struct net_opts {
     uint16_t port;
     const char *app;
     const char *pcap;
+    const char *svg, *html;       /* --svg, --html: ladders drawn at exit (net_draw.c) */
     bool trace;
     unsigned trace_rows;
     uint64_t seed;
@@ -48,7 +49,8 @@ enum {
     NET_OPT_APP, NET_OPT_PCAP, NET_OPT_TRACE, NET_OPT_TRACE_ROWS, NET_OPT_SEED, NET_OPT_LOSS,
     NET_OPT_DUP, NET_OPT_REORDER, NET_OPT_DELAY, NET_OPT_IN_LOSS, NET_OPT_IN_DUP,
     NET_OPT_IN_REORDER, NET_OPT_IN_DELAY, NET_OPT_CLOSE_WAIT, NET_OPT_TIMEOUT, NET_OPT_SNDBUF,
-    NET_OPT_RCVBUF, NET_OPT_MAX_CONNS, NET_OPT_QUIET, NET_OPT_HELP, NET_OPT_OFFLOAD,
+    NET_OPT_RCVBUF, NET_OPT_MAX_CONNS, NET_OPT_QUIET, NET_OPT_HELP, NET_OPT_OFFLOAD, NET_OPT_SVG,
+    NET_OPT_HTML,
     NET_OPT_FIRST_OWN
 };
 #define NET_LONG_OPTIONS                                                                         \
@@ -72,7 +74,8 @@ enum {
     {"rcvbuf", required_argument, 0, NET_OPT_RCVBUF},                                           \
     {"max-conns", required_argument, 0, NET_OPT_MAX_CONNS},                                     \
     {"offload", no_argument, 0, NET_OPT_OFFLOAD},                                               \
-    {"quiet", no_argument, 0, NET_OPT_QUIET}, {"help", no_argument, 0, NET_OPT_HELP}
+    {"quiet", no_argument, 0, NET_OPT_QUIET}, {"help", no_argument, 0, NET_OPT_HELP},          \
+    {"svg", required_argument, 0, NET_OPT_SVG}, {"html", required_argument, 0, NET_OPT_HTML}
 
 /* The common options' help text. */
 extern const char net_opts_help[];
@@ -95,6 +98,7 @@ struct net {
     struct synack_loop *loop;
     struct synack_pcap *pcap;
     struct nettrace *trace;
+    struct net_draw *draw;       /* --svg / --html */
     struct impair imp_out, imp_in;
     uint8_t *segbuf;             /* --offload with pcap/trace/impairment: one wire packet */
     int sigfd;
