@@ -107,6 +107,16 @@ static bool ack_lost(const struct trace *t, const struct trace_conn *c, uint32_t
     return false;
 }
 
+/* Does q hold a SACK block (RFC 2018) covering [lo, hi)?  Data beyond a
+ * hole is received long before the cumulative ACK covers it. */
+static bool sacks(const struct trace_pkt *q, uint32_t lo, uint32_t hi)
+{
+    for (uint8_t b = 0; b < q->opts.nsack; b++)
+        if (seq_leq(q->opts.sack[b].left, lo) && seq_geq(q->opts.sack[b].right, hi))
+            return true;
+    return false;
+}
+
 /* Place the receipt of packet k (see the file comment). */
 static struct ev place_receipt(const struct trace *t, const struct trace_conn *c, uint32_t k,
                                const uint32_t ctl_end[2], const bool have_ctl[2])
@@ -138,7 +148,7 @@ static struct ev place_receipt(const struct trace *t, const struct trace_conn *c
             }
             continue;
         }
-        if ((q->flags & SYNACK_TH_ACK) && seq_geq(q->ack, end)) {
+        if (((q->flags & SYNACK_TH_ACK) && seq_geq(q->ack, end)) || sacks(q, p->seq, end)) {
             if (receiver_spoke)
                 e.key = 4ull * j + 1;
             return e;

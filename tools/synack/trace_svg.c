@@ -247,6 +247,17 @@ static bool overlap(const struct label *a, const struct label *b)
     return true;
 }
 
+/* Is the label between the two timelines (not over a line or a state)? */
+static bool between_lines(const struct layout *L, const struct label *b)
+{
+    double x[4], y[4];
+    corners(b, x, y);
+    for (int i = 0; i < 4; i++)
+        if (x[i] < L->x[0] + 3 || x[i] > L->x[1] - 3)
+            return false;
+    return true;
+}
+
 /* Could two labels touch?  A rotated box reaches at most (w + h) / 2 from
  * its centre, up or down. */
 static bool near(const struct label *a, const struct label *b)
@@ -290,7 +301,7 @@ static size_t labels(const struct trace *t, const struct trace_conn *c, const st
                 /* A lost packet's arrow stops at 0.62. */
                 double f = (p->marks & TRACE_M_LOST) ? where[w] * 0.8 : where[w];
                 lb[k] = pkt_label(L, p, L->ysnd[k], L->yrcv[k], strlen(text), f);
-                if (!collides(L, lb, lvl, c->n, k)) {
+                if (between_lines(L, &lb[k]) && !collides(L, lb, lvl, c->n, k)) {
                     found = (uint8_t)lv;
                     break;
                 }
