@@ -44,6 +44,14 @@ scenarios=$("$SYNACK_BIN" demo --help | awk '/^  --scenario NAME/ {on = 1; next}
 count=0
 for sc in $scenarios; do
     count=$((count + 1))
+    case $sc in
+    time-wait-storm | syn-flood)
+        # Load scenarios: many hosts on links of their own, no capture of the
+        # client/server link (they ignore --pcap), so nothing to compare.
+        echo "note: $sc writes no capture: not compared"
+        continue
+        ;;
+    esac
     if [ "$sc" = transfer ]; then
         compare "$sc" --scenario transfer --bytes 256K
     else
@@ -53,11 +61,12 @@ done
 checks=$((checks + 1))
 [ "$count" -ge 10 ] || fail "only $count scenarios found in 'synack demo --help'"
 
-# Under random loss: seeds whose losses all show in the capture.  A lost pure
-# ACK that nothing resends afterwards (seeds 3 and 4 lose the ACK of a FIN
-# just before the peer's own FIN acknowledges it again) leaves no trace in a
-# capture taken where packets leave, so no inference can see it.
-for seed in 1 2 5 6; do
+# Under random loss: seeds whose losses all show in the capture.  What a
+# capture cannot show: a lost pure ACK that nothing resends afterwards
+# (seeds 3 and 4 lose the ACK of a FIN just before the peer's own FIN
+# acknowledges it again), and a duplicate ACK that arrives in the same
+# microsecond as the application's shutdown() (seed 2): either order fits.
+for seed in 1 5 6 7; do
     compare "transfer-loss-$seed" --scenario transfer --bytes 256K --loss 3 --seed "$seed"
 done
 
