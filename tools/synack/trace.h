@@ -154,6 +154,8 @@ int trace_pkt_label(const struct trace_pkt *p, const struct trace_conn *c, char 
 int trace_opts_short(const struct trace_pkt *p, const struct trace_conn *c, char *buf, size_t cap);
 int trace_marks_str(uint32_t marks, uint16_t dupack, char *buf, size_t cap);
 void trace_json_str(FILE *out, const char *s);
+/* Text for XML/HTML: < > & " escaped. */
+void trace_xml_esc(FILE *f, const char *s);
 
 /* What the ladder pictures draw besides the packets: the application's calls
  * and timers (known for synack's own connections only), and for each packet

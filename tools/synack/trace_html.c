@@ -10,17 +10,6 @@
 
 #define HTML_MAX_DETAILS 50000   /* packets whose decoded headers are embedded */
 
-static void html_esc(FILE *f, const char *s)
-{
-    for (; *s; s++) {
-        switch (*s) {
-        case '<': fputs("&lt;", f); break;
-        case '>': fputs("&gt;", f); break;
-        case '&': fputs("&amp;", f); break;
-        default: fputc(*s, f);
-        }
-    }
-}
 
 static const char *st_name(uint8_t st) { return synack_tcp_state_name((enum synack_tcp_state)st); }
 
@@ -74,9 +63,9 @@ static void summary_table(const struct trace_conn *c, FILE *out)
     trace_ep_str(&c->ep[0], a, sizeof(a));
     trace_ep_str(&c->ep[1], b, sizeof(b));
     fprintf(out, "<table class=\"summary\">\n<tr><th>A</th><td>");
-    html_esc(out, a);
+    trace_xml_esc(out, a);
     fprintf(out, "</td></tr>\n<tr><th>B</th><td>");
-    html_esc(out, b);
+    trace_xml_esc(out, b);
     fprintf(out, "</td></tr>\n<tr><th>duration</th><td>%.6f s</td></tr>\n"
                  "<tr><th>bytes A&rarr;B</th><td>%" PRIu64 " in %u packets</td></tr>\n"
                  "<tr><th>bytes B&rarr;A</th><td>%" PRIu64 " in %u packets</td></tr>\n",
@@ -149,9 +138,9 @@ int trace_html(const struct trace *t, const struct trace_extra *x,
             continue;
         char a[64], b[64];
         fprintf(out, "<section id=\"conn%zu\">\n<h2>connection %zu: A ", i + 1, i + 1);
-        html_esc(out, trace_ep_str(&c->ep[0], a, sizeof(a)));
+        trace_xml_esc(out, trace_ep_str(&c->ep[0], a, sizeof(a)));
         fprintf(out, ", B ");
-        html_esc(out, trace_ep_str(&c->ep[1], b, sizeof(b)));
+        trace_xml_esc(out, trace_ep_str(&c->ep[1], b, sizeof(b)));
         fprintf(out, "</h2>\n");
         summary_table(c, out);
         fprintf(out, "<div class=\"ladder\">\n");

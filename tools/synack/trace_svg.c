@@ -330,19 +330,6 @@ static size_t labels(const struct trace *t, const struct trace_conn *c, const st
     return bad;
 }
 
-static void esc(FILE *f, const char *s)
-{
-    for (; *s; s++) {
-        switch (*s) {
-        case '<': fputs("&lt;", f); break;
-        case '>': fputs("&gt;", f); break;
-        case '&': fputs("&amp;", f); break;
-        case '"': fputs("&quot;", f); break;
-        default: fputc(*s, f);
-        }
-    }
-}
-
 static const char *colour(const struct trace_pkt *p, bool *dashed)
 {
     *dashed = (p->marks & (TRACE_M_RETRANS | TRACE_M_LOST)) != 0;
@@ -384,7 +371,7 @@ static void draw_packet(FILE *f, const struct trace *t, const struct trace_conn 
     fprintf(f, "<g class=\"pkt\" data-i=\"%u\"%s>\n<title>", (unsigned)(p - t->pkt),
             inline_html ? " style=\"cursor:pointer\"" : "");
     fprintf(f, "frame %u, %.6f s: ", p->frame, (double)(p->t_us - c->t_first) / 1e6);
-    esc(f, text);
+    trace_xml_esc(f, text);
     fprintf(f, "</title>\n<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
                "stroke-width=\"1.6\"%s%s%s%s/>\n",
             x1, y1, x2, y2, col, dashed ? " stroke-dasharray=\"6 3\"" : "",
@@ -406,7 +393,7 @@ static void draw_packet(FILE *f, const struct trace *t, const struct trace_conn 
     fprintf(f, "<text class=\"lbl\" x=\"%.1f\" y=\"%.1f\" fill=\"%s\" text-anchor=\"middle\" "
                "transform=\"rotate(%.3f %.1f %.1f)\">",
             bx, by, col, deg, bx, by);
-    esc(f, text);
+    trace_xml_esc(f, text);
     fprintf(f, "</text>\n</g>\n");
 }
 
@@ -474,9 +461,9 @@ int trace_svg_ladder(const struct trace *t, const struct trace_conn *c, int id,
     fprintf(out, "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n");
     fprintf(out, "<text class=\"head\" x=\"%.1f\" y=\"22\">connection %d</text>\n", 8.0, id);
     fprintf(out, "<text class=\"head\" x=\"%.1f\" y=\"44\" text-anchor=\"middle\">%s ", L.x[0], na);
-    esc(out, a);
+    trace_xml_esc(out, a);
     fprintf(out, "</text>\n<text class=\"head\" x=\"%.1f\" y=\"44\" text-anchor=\"middle\">%s ", L.x[1], nb);
-    esc(out, b);
+    trace_xml_esc(out, b);
     fprintf(out, "</text>\n<text class=\"time\" x=\"4\" y=\"%.1f\">time (ms)</text>\n", SVG_TOP - 6);
     for (int s = 0; s < 2; s++)
         fprintf(out, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"black\" stroke-width=\"2\"/>\n",
@@ -504,7 +491,7 @@ int trace_svg_ladder(const struct trace *t, const struct trace_conn *c, int id,
             fprintf(out, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"#555\"/>\n", L.x[e->side], e->y);
             fprintf(out, "<text class=\"note\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"%s\">", nx, e->y + 4,
                     e->side == 0 ? "end" : "start");
-            esc(out, cut);
+            trace_xml_esc(out, cut);
             fprintf(out, "</text>\n");
         } else {
             const struct trace_pkt *p = &t->pkt[c->idx[e->k]];

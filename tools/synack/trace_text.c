@@ -140,6 +140,19 @@ void trace_print_text(const struct trace *t, const struct trace_conn *c, int id,
     fputc('\n', out);
 }
 
+void trace_xml_esc(FILE *f, const char *s)
+{
+    for (; *s; s++) {
+        switch (*s) {
+        case '<': fputs("&lt;", f); break;
+        case '>': fputs("&gt;", f); break;
+        case '&': fputs("&amp;", f); break;
+        case '"': fputs("&quot;", f); break;
+        default: fputc(*s, f);
+        }
+    }
+}
+
 void trace_json_str(FILE *out, const char *s)
 {
     fputc('"', out);
