@@ -486,8 +486,7 @@ int synack_cmd_demo(int argc, char **argv)
         rc = d->link = synack_sim_link(d->sim, d->host[0].node, d->host[1].node, &lp, &lp);
     if (rc >= 0 && pcap && (rc = synack_sim_pcap(d->sim, d->link, pcap)) < 0) {
         fprintf(stderr, "synack demo: --pcap %s: %s\n", pcap, synack_strerror(rc));
-        synack_sim_free(d->sim);
-        free(d);
+        demo_free(d);
         return 1;
     }
     if (rc < 0) {
