@@ -108,13 +108,16 @@ SYNACK_API int synack_sockatmark(struct synack_stack *s, int fd);
  * consistent (after the segment or timer that caused it has been handled),
  * and may report a descriptor whose readiness did not change.
  *
- * What they may do.  Every public call may be made from inside a callback,
- * on any descriptor of the same stack: read, write, accept, connect, close
+ * What they may do.  Every public call may be made from inside the event
+ * callback, on any descriptor of the same stack: read, write, accept, connect, close
  * the descriptor being reported or another one.  A descriptor closed inside
  * a callback gets no further events; memory is released once the stack call
  * that ran the callback returns.  The one exception: synack_stack_free() of
  * the stack that is running the callback (do it after that call returns).
- * Callbacks must not block: the stack and everything on it wait for them.
+ * The output function and the on_state hook run in the middle of
+ * processing a packet or timer: they must not call into the same stack
+ * (record what they need and return).  Callbacks must not block: the
+ * stack and everything on it wait for them.
  *
  * The per-socket pointer (lwIP's tcp_arg): synack_set_user() attaches the
  * application's object to a descriptor, and the event callback receives it
