@@ -17,8 +17,12 @@ static void tcb_rearm(struct synack_stack *s, struct sn_tcb *tcb)
             first = tcb->deadline[k];
     if (first == SYNACK_TIME_NEVER)
         sn_wheel_del(&s->wheel, &tcb->timer);
-    else if (!sn_timer_pending(&tcb->timer) || tcb->timer.expires != first)
+    else if (!sn_timer_pending(&tcb->timer) || first < tcb->timer.expires)
         sn_wheel_add(&s->wheel, &tcb->timer, first);
+    /* A deadline that moved later (the retransmission timer restarted by
+     * every ACK, RFC 6298 5.3) leaves the wheel entry where it is: it fires
+     * early, finds nothing due and is re-armed then, as Linux re-arms
+     * lazily.  One wheel operation per RTO instead of one per ACK. */
 }
 
 void sn_tcp_timer_set(struct synack_stack *s, struct sn_tcb *tcb, enum sn_tcp_timer k,
