@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/stack_internal.h"
+#include "tcp/tcp_check.h"
 #include "tcp/tcp_internal.h"
 
 /* RFC 7126 4.3/4.4: a datagram carrying Loose or Strict Source and Record
@@ -140,6 +141,11 @@ int sn_ip_output_tos(struct synack_stack *s, uint32_t dst, uint8_t proto, size_t
     if (rc < 0)
         return -EINVAL;
     size_t len = SYNACK_IPV4_HDR_MIN + plen;
+#ifdef SYNACK_INVARIANTS
+    struct sn_check_report r;
+    if (sn_check_packet(s, s->pkt, len, &r) < 0)
+        sn_check_fail(s, "sn_ip_output", &r);
+#endif
     s->stats.ip_out++;
     s->stats.ip_out_bytes += len;
     if (s->output_meta) {

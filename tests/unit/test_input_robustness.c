@@ -7,7 +7,12 @@
  * application calls send, recv, shutdown and close at random and time
  * jumps.  Run under ASan/UBSan by the README's test command, it checks that
  * no input crashes the core, corrupts memory or leaks, and that the stack
- * keeps working afterwards (a clean connection still carries data). */
+ * keeps working afterwards (a clean connection still carries data).
+ * After every round the connection invariants (src/tcp/tcp_check.c) must
+ * hold and every packet the stack sent must fit the MTU with correct
+ * checksums.  Rounds aimed at known weak spots: peer MSS values 0 to 64,
+ * forged timestamps, SACKs the receiver later reneges on, and ACKs of data
+ * never sent. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -16,10 +21,12 @@
 
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/rng.h"
+#include "tcp/tcp_check.h"
 #include "synack/socket.h"
 #include "synack/stack.h"
 #include "synack/wire.h"
@@ -36,11 +43,25 @@ struct harness {
     size_t last_len;
     uint64_t sent;
     int lfd;
+    uint16_t syn_mss;    /* MSS option of the next handshake */
+    uint64_t checks;     /* invariant checks passed */
 };
+
+/* Every invariant of every connection, and what was sent, after each round. */
+static void check(struct harness *h, const char *where)
+{
+    struct sn_check_report r;
+    if (sn_check_stack(h->s, NULL, &r) < 0)
+        sn_check_fail(h->s, where, &r);
+    h->checks++;
+}
 
 static int capture(void *user, const uint8_t *pkt, size_t len)
 {
     struct harness *h = user;
+    struct sn_check_report r;
+    if (sn_check_packet(h->s, pkt, len, &r) < 0)
+        sn_check_fail(h->s, "output", &r);
     h->sent++;
     h->last_len = len < sizeof(h->last) ? len : sizeof(h->last);
     memcpy(h->last, pkt, h->last_len);
@@ -117,7 +138,7 @@ static int open_conn(struct harness *h, uint16_t port, uint32_t *iss, uint32_t i
                                 .window = 65535};
     th.opts.present = SYNACK_TCPOPT_F_MSS | SYNACK_TCPOPT_F_SACK_PERM | SYNACK_TCPOPT_F_TIMESTAMP |
                       SYNACK_TCPOPT_F_WSCALE;
-    th.opts.mss = 1460;
+    th.opts.mss = h->syn_mss ? h->syn_mss : 1460;
     th.opts.wscale = 7;
     th.opts.tsval = 1;
     feed_tcp(h, &th);
@@ -188,6 +209,64 @@ static void icmp_round(struct harness *h)
     synack_stack_input(h->s, pkt, (size_t)SYNACK_IPV4_HDR_MIN + (size_t)n, h->now);
 }
 
+/* The peer's view of our send side, from TCP_INFO. */
+static uint32_t snd_una_of(struct harness *h, int fd, uint32_t iss, uint32_t *sent)
+{
+    struct synack_tcp_info info;
+    socklen_t len = sizeof(info);
+    memset(&info, 0, sizeof(info));
+    synack_getsockopt(h->s, fd, IPPROTO_TCP, TCP_INFO, &info, &len);
+    *sent = (uint32_t)info.bytes_sent;
+    return iss + 1 + (uint32_t)info.bytes_acked;
+}
+
+/* Segments aimed at weak spots, valid for the connection in every other way. */
+static void targeted_round(struct harness *h, int fd, uint16_t port, uint32_t irs, uint32_t iss)
+{
+    static const uint8_t data[512];
+    uint32_t sent, una = snd_una_of(h, fd, iss, &sent);
+    struct synack_tcp_hdr th = {.sport = port, .dport = PORT, .seq = irs + 1, .ack = una,
+                                .flags = SYNACK_TH_ACK, .window = 1024};
+    synack_send(h->s, fd, data, 1 + rnd(h, sizeof(data)), 0);
+    switch (rnd(h, 4)) {
+    case 0:
+        /* A forged timestamp: far in the future, or just behind. */
+        th.opts.present = SYNACK_TCPOPT_F_TIMESTAMP;
+        th.opts.tsval = rnd(h, 2) ? 0x7fffffffu + rnd(h, 1000) : rnd(h, 3);
+        th.opts.tsecr = (uint32_t)sn_rng_next(&h->rng);
+        feed_tcp(h, &th);
+        break;
+    case 1:
+        /* ACKs of data never sent (a little past SND.MAX, or far). */
+        th.ack = iss + 1 + sent + 1 + (rnd(h, 2) ? rnd(h, 3000) : rnd(h, 1u << 30));
+        feed_tcp(h, &th);
+        break;
+    case 2: {
+        /* SACK a block above SND.UNA, then renege: ACK stops at its left
+         * edge and the block is no longer reported. */
+        uint32_t left = una + 1 + rnd(h, 200), right = left + 1 + rnd(h, 300);
+        th.opts.present = SYNACK_TCPOPT_F_SACK;
+        th.opts.nsack = 1;
+        th.opts.sack[0] = (struct synack_sack_block){left, right};
+        for (int i = 0; i < 3; i++)
+            feed_tcp(h, &th);
+        th.opts.present = 0;
+        th.opts.nsack = 0;
+        th.ack = left;
+        feed_tcp(h, &th);
+        break;
+    }
+    default:
+        /* A data segment with an in-window urgent pointer. */
+        th.flags |= SYNACK_TH_URG | SYNACK_TH_PSH;
+        th.urg_ptr = (uint16_t)(1 + rnd(h, 100));
+        th.payload = data;
+        th.payload_len = 1 + rnd(h, 100);
+        feed_tcp(h, &th);
+        break;
+    }
+}
+
 static void app_round(struct harness *h, int *fd)
 {
     char buf[4096] = {0};
@@ -237,17 +316,23 @@ static void test_hostile_input(void **state)
         if (fd < 0) {
             port = (uint16_t)(port == 30000 ? 20000 : port + 1);
             irs = (uint32_t)sn_rng_next(&h.rng);
+            /* One handshake in four offers an MSS of 0 to 64. */
+            h.syn_mss = rnd(&h, 4) ? 0 : (uint16_t)rnd(&h, 65);
             fd = open_conn(&h, port, &iss, irs);
             conns += fd >= 0;
+            check(&h, "handshake");
             continue;
         }
-        switch (rnd(&h, 10)) {
+        switch (rnd(&h, 11)) {
         case 0: damaged_round(&h); break;
         case 1: icmp_round(&h); break;
         case 2: case 3: app_round(&h, &fd); break;
+        case 4: targeted_round(&h, fd, port, irs, iss); break;
         default: hostile_round(&h, port, irs, iss); break;
         }
+        check(&h, "round");
     }
+    assert_true(h.checks >= rounds);
     assert_true(conns > 100);
     assert_true(h.sent > rounds / 10);
     const struct synack_stack_stats *st = synack_stack_stats(h.s);
