@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/stack_internal.h"
+#include "tcp/tcp_check.h"
 #include "tcp/tcp_internal.h"
 
 /* The size of struct synack_config as each version had it (index: version).
@@ -176,10 +177,100 @@ static int output_none(void *user, const uint8_t *pkt, size_t len)
     return 0;
 }
 
+void sn_stack_enter(struct synack_stack *s)
+{
+    s->depth++;
+}
+
+void sn_stack_event(struct synack_stack *s, int fd)
+{
+    /* evq has a slot per descriptor (grown with the table, socket.c), and
+     * each descriptor is queued at most once: the ring never overflows. */
+    if (!s->on_event || fd < 0 || (uint32_t)fd >= s->nfds || s->ev_pending[fd])
+        return;
+    s->ev_pending[fd] = 1;
+    s->evq[(s->evq_head + s->nevq++) % s->evq_cap] = (uint32_t)fd;
+}
+
+void sn_stack_bury(struct synack_stack *s, struct sn_tcb *tcb)
+{
+    if (s->depth == 0) {
+        free(tcb);
+        return;
+    }
+    tcb->te.next = s->dead ? &s->dead->te : NULL;
+    s->dead = tcb;
+}
+
+/* Deliver the queued events, in order, with readiness as it is now.  The
+ * callback may queue more (delivered by this same loop), close descriptors
+ * (their pending event is dropped) or open new ones. */
+static void events_deliver(struct synack_stack *s)
+{
+    while (s->nevq > 0) {
+        uint32_t fd = s->evq[s->evq_head];
+        s->evq_head = (s->evq_head + 1) % s->evq_cap;
+        s->nevq--;
+        s->ev_pending[fd] = 0;
+        struct sn_tcb *tcb = fd < s->nfds ? s->fds[fd] : NULL;
+        if (tcb && s->on_event && !s->free_pending)
+            s->on_event(s->event_user, (int)fd, sn_tcp_poll_events(tcb), s->fd_user[fd]);
+    }
+}
+
+static void dead_release(struct synack_stack *s)
+{
+    while (s->dead) {
+        struct sn_tcb *tcb = s->dead;
+        s->dead = tcb->te.next ? sn_tcb_of_entry(tcb->te.next) : NULL;
+        free(tcb);
+    }
+}
+
+static void stack_release(struct synack_stack *s);
+
+void sn_stack_leave(struct synack_stack *s, const char *where)
+{
+    if (s->depth > 1) {
+        s->depth--;
+        return;
+    }
+    /* The outermost call: every connection's processing is over.  Deliver
+     * the events with depth still 1, so that calls made by the callback
+     * queue theirs behind and defer their frees. */
+    events_deliver(s);
+    dead_release(s);
+    s->depth = 0;
+    if (s->free_pending) {
+        stack_release(s);
+        return;
+    }
+#ifdef SYNACK_INVARIANTS
+    struct sn_check_report r;
+    if (sn_check_stack(s, &s->check_cursor, &r) < 0)
+        sn_check_fail(s, where, &r);
+#else
+    (void)where;
+#endif
+}
+
 void synack_stack_free(struct synack_stack *s)
 {
     if (!s)
         return;
+    if (s->depth > 0) {
+        /* Called from a callback: the calls below it still use the stack. */
+        s->free_pending = true;
+        return;
+    }
+    stack_release(s);
+}
+
+static void stack_release(struct synack_stack *s)
+{
+    /* Connections freed but not yet released; events nobody will see. */
+    dead_release(s);
+    s->nevq = 0;
     s->output = output_none;
     /* Every TCB is reachable from the descriptor table or the 4-tuple table
      * (or a listener's accept queue, freed with the listener).  Those only
@@ -202,11 +293,15 @@ void synack_stack_free(struct synack_stack *s)
     sn_reass_free(s);
     sn_tuple_free(&s->conns);
     free(s->fds);
+    free(s->evq);
+    free(s->ev_pending);
     free(s->fd_user);
     free(s->port_auto);
     free(s->port_refs);
     free(s);
 }
+
+static void stack_advance(struct synack_stack *s, synack_time_t now);
 
 int synack_stack_input(struct synack_stack *s, const uint8_t *pkt, size_t len, synack_time_t now)
 {
@@ -216,10 +311,12 @@ int synack_stack_input(struct synack_stack *s, const uint8_t *pkt, size_t len, s
 int synack_stack_input_meta(struct synack_stack *s, const uint8_t *pkt, size_t len,
                             synack_time_t now, unsigned rx_flags)
 {
-    synack_stack_advance(s, now);
+    sn_stack_enter(s);
+    stack_advance(s, now);
     s->rx_flags = rx_flags;
     int rc = sn_ip_input(s, pkt, len);
     s->rx_flags = 0;
+    sn_stack_leave(s, "synack_stack_input");
     return rc;
 }
 
@@ -238,7 +335,7 @@ int synack_stack_set_output_meta(struct synack_stack *s, synack_output_meta_fn f
 
 unsigned synack_stack_offload(const struct synack_stack *s) { return s->offload; }
 
-void synack_stack_advance(struct synack_stack *s, synack_time_t now)
+static void stack_advance(struct synack_stack *s, synack_time_t now)
 {
     if (now < s->now)
         now = s->now;
@@ -246,6 +343,13 @@ void synack_stack_advance(struct synack_stack *s, synack_time_t now)
     sn_wheel_advance(&s->wheel, now, sn_tcp_timer_fire, s);
     sn_syncache_advance(s);
     sn_reass_advance(s);
+}
+
+void synack_stack_advance(struct synack_stack *s, synack_time_t now)
+{
+    sn_stack_enter(s);
+    stack_advance(s, now);
+    sn_stack_leave(s, "synack_stack_advance");
 }
 
 synack_time_t synack_stack_next_deadline(const struct synack_stack *s)

@@ -3,6 +3,7 @@
 #ifndef SYNACK_CORE_STACK_INTERNAL_H
 #define SYNACK_CORE_STACK_INTERNAL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "core/mem.h"
@@ -64,6 +65,19 @@ struct synack_stack {
     bool initial_fixed;
     uint32_t initial_isn, initial_ts_offset;
 
+    /* Re-entry (see sn_stack_enter): public calls in progress; descriptors
+     * with an event to deliver at the end of the outermost one (evq, in
+     * order: each descriptor at most once, ev_pending[fd] says); connections freed meanwhile, released then (linked through
+     * te.next: they are out of the table); a synack_stack_free() asked for
+     * from a callback. */
+    uint32_t depth;
+    uint32_t *evq;                  /* a ring of evq_cap (>= nfds) slots */
+    uint8_t *ev_pending;
+    uint32_t evq_cap, evq_head, nevq;
+    struct sn_tcb *dead;
+    bool free_pending;
+    uint32_t check_cursor;          /* SYNACK_INVARIANTS: where the bounded check resumes */
+
     struct synack_stack_stats stats;
     uint8_t pkt[SN_PKT_MAX];        /* scratch buffer for the packet being sent */
 };
@@ -79,6 +93,24 @@ int sn_config_import(int version, const struct synack_config *c, struct synack_c
  * --wrap`).  Never for production: predictable ISNs invite blind attacks
  * (RFC 6528). */
 void sn_stack_fix_initial(struct synack_stack *s, uint32_t isn, uint32_t ts_offset);
+
+/* ---- entry points (stack.c) ----
+ * Every public call that can change a connection (input, advance, the
+ * socket calls that act) runs between sn_stack_enter() and
+ * sn_stack_leave().  Inside, the engine records events (sn_stack_event)
+ * and defers frees (sn_stack_bury) instead of calling the application or
+ * releasing memory; the outermost leave delivers the events, once every
+ * connection's processing is finished, then releases what was freed.  So
+ * the event callback may call anything, close() and synack_stack_free()
+ * included.  Nothing may touch the stack after sn_stack_leave(). */
+void sn_stack_enter(struct synack_stack *s);
+void sn_stack_leave(struct synack_stack *s, const char *where);
+/* Descriptor fd may have become readable, writable, ...: tell the
+ * application at the end of the public call. */
+void sn_stack_event(struct synack_stack *s, int fd);
+/* The TCB is unreachable (out of every table, list and timer): free it
+ * now, or at the end of the public call in progress. */
+void sn_stack_bury(struct synack_stack *s, struct sn_tcb *tcb);
 
 /* ---- ip layer (src/ip) ---- */
 int sn_ip_input(struct synack_stack *s, const uint8_t *pkt, size_t len);

@@ -21,6 +21,16 @@ static int fail(int err)
     return -1;
 }
 
+/* Leave the stack (events delivered, invariants checked) and return rc
+ * with the call's errno, whatever the callbacks did to errno. */
+static long leave(struct synack_stack *s, const char *where, long rc)
+{
+    int err = errno;
+    sn_stack_leave(s, where);
+    errno = err;
+    return rc;
+}
+
 static struct sn_tcb *fd_get(struct synack_stack *s, int fd)
 {
     if (fd < FD_FIRST || (uint32_t)fd >= s->nfds)
@@ -58,6 +68,22 @@ static int fd_alloc(struct synack_stack *s, struct sn_tcb *tcb)
     if (!users)
         return -ENOMEM;
     s->fd_user = users;
+    /* The event ring holds each descriptor at most once (stack.c); the
+     * queued ones move over in order. */
+    uint32_t *evq = malloc(n * sizeof(*evq));
+    if (!evq)
+        return -ENOMEM;
+    for (uint32_t k = 0; k < s->nevq; k++)
+        evq[k] = s->evq[(s->evq_head + k) % s->evq_cap];
+    free(s->evq);
+    s->evq = evq;
+    s->evq_head = 0;
+    s->evq_cap = n;
+    uint8_t *pending = realloc(s->ev_pending, n);
+    if (!pending)
+        return -ENOMEM;
+    memset(pending + s->nfds, 0, n - s->nfds);
+    s->ev_pending = pending;
     struct sn_tcb **fds = realloc(s->fds, n * sizeof(*fds));
     if (!fds)
         return -ENOMEM;
@@ -80,7 +106,7 @@ static void fd_attach(struct synack_stack *s, struct sn_tcb *tcb, int fd)
         tcb->fd = fd;
 }
 
-int synack_socket(struct synack_stack *s, int domain, int type, int protocol)
+static int sock_socket(struct synack_stack *s, int domain, int type, int protocol)
 {
     if (domain != AF_INET)
         return fail(EAFNOSUPPORT);
@@ -174,7 +200,7 @@ int synack_bind(struct synack_stack *s, int fd, const struct sockaddr *addr, soc
     return 0;
 }
 
-int synack_listen(struct synack_stack *s, int fd, int backlog)
+static int sock_listen(struct synack_stack *s, int fd, int backlog)
 {
     struct sn_tcb *tcb = fd_get(s, fd);
     if (!tcb)
@@ -183,7 +209,7 @@ int synack_listen(struct synack_stack *s, int fd, int backlog)
     return rc < 0 ? fail(-rc) : 0;
 }
 
-int synack_accept(struct synack_stack *s, int fd, struct sockaddr *addr, socklen_t *len)
+static int sock_accept(struct synack_stack *s, int fd, struct sockaddr *addr, socklen_t *len)
 {
     struct sn_tcb *l = fd_get(s, fd);
     if (!l)
@@ -203,7 +229,7 @@ int synack_accept(struct synack_stack *s, int fd, struct sockaddr *addr, socklen
     return nfd;
 }
 
-int synack_connect(struct synack_stack *s, int fd, const struct sockaddr *addr, socklen_t len)
+static int sock_connect(struct synack_stack *s, int fd, const struct sockaddr *addr, socklen_t len)
 {
     struct sn_tcb *tcb;
     uint32_t ip;
@@ -215,7 +241,7 @@ int synack_connect(struct synack_stack *s, int fd, const struct sockaddr *addr, 
     return rc < 0 ? fail(-rc) : 0;
 }
 
-ssize_t synack_send(struct synack_stack *s, int fd, const void *buf, size_t len, int flags)
+static ssize_t sock_send(struct synack_stack *s, int fd, const void *buf, size_t len, int flags)
 {
     struct sn_tcb *tcb = fd_get(s, fd);
     if (!tcb)
@@ -241,7 +267,7 @@ static ssize_t recv_empty(struct synack_stack *s, struct sn_tcb *tcb)
     return n < 0 ? fail((int)-n) : (ssize_t)n;
 }
 
-ssize_t synack_recv(struct synack_stack *s, int fd, void *buf, size_t len, int flags)
+static ssize_t sock_recv(struct synack_stack *s, int fd, void *buf, size_t len, int flags)
 {
     struct sn_tcb *tcb = fd_get(s, fd);
     if (!tcb)
@@ -280,7 +306,7 @@ ssize_t synack_recv(struct synack_stack *s, int fd, void *buf, size_t len, int f
     return n < 0 ? fail((int)-n) : (ssize_t)n;
 }
 
-int synack_shutdown(struct synack_stack *s, int fd, int how)
+static int sock_shutdown(struct synack_stack *s, int fd, int how)
 {
     struct sn_tcb *tcb = fd_get(s, fd);
     if (!tcb)
@@ -291,7 +317,7 @@ int synack_shutdown(struct synack_stack *s, int fd, int how)
     return rc < 0 ? fail(-rc) : 0;
 }
 
-int synack_close(struct synack_stack *s, int fd)
+static int sock_close(struct synack_stack *s, int fd)
 {
     struct sn_tcb *tcb = fd_get(s, fd);
     if (!tcb)
@@ -308,6 +334,9 @@ int synack_close(struct synack_stack *s, int fd)
                 break;
             }
         }
+        /* An event queued for this descriptor now goes to the next one. */
+        if (s->ev_pending[fd])
+            sn_stack_event(s, tcb->fd);
     }
     /* A FIN (or RST) goes out only when the last descriptor is closed. */
     if (--tcb->refs > 0)
@@ -391,7 +420,7 @@ static int set_ip_opt(struct synack_stack *s, struct sn_tcb *tcb, int name, int 
     return 0;
 }
 
-int synack_setsockopt(struct synack_stack *s, int fd, int level, int name, const void *val,
+static int sock_setsockopt(struct synack_stack *s, int fd, int level, int name, const void *val,
                       socklen_t len)
 {
     struct sn_tcb *tcb = fd_get(s, fd);
@@ -730,4 +759,72 @@ int synack_sockatmark(struct synack_stack *s, int fd)
      * mark is that byte, reached when everything before it has been read. */
     uint32_t read_seq = tcb->rcv_nxt - tcb->rcv.len;
     return sn_tcp_urgent_pending(tcb) && read_seq == sn_x(tcb)->rcv_up - 1;
+}
+
+/* ---- the public calls that act on connections ----
+ * Each runs inside sn_stack_enter/sn_stack_leave: events are delivered to
+ * the callback when the call's work is done, so that the callback may call
+ * any of these (see socket.h). */
+
+int synack_socket(struct synack_stack *s, int domain, int type, int protocol)
+{
+    sn_stack_enter(s);
+    int rc = sock_socket(s, domain, type, protocol);
+    return leave(s, "synack_socket", rc);
+}
+
+int synack_listen(struct synack_stack *s, int fd, int backlog)
+{
+    sn_stack_enter(s);
+    int rc = sock_listen(s, fd, backlog);
+    return leave(s, "synack_listen", rc);
+}
+
+int synack_accept(struct synack_stack *s, int fd, struct sockaddr *addr, socklen_t *len)
+{
+    sn_stack_enter(s);
+    int rc = sock_accept(s, fd, addr, len);
+    return leave(s, "synack_accept", rc);
+}
+
+int synack_connect(struct synack_stack *s, int fd, const struct sockaddr *addr, socklen_t len)
+{
+    sn_stack_enter(s);
+    int rc = sock_connect(s, fd, addr, len);
+    return leave(s, "synack_connect", rc);
+}
+
+ssize_t synack_send(struct synack_stack *s, int fd, const void *buf, size_t len, int flags)
+{
+    sn_stack_enter(s);
+    ssize_t rc = sock_send(s, fd, buf, len, flags);
+    return leave(s, "synack_send", rc);
+}
+
+ssize_t synack_recv(struct synack_stack *s, int fd, void *buf, size_t len, int flags)
+{
+    sn_stack_enter(s);
+    ssize_t rc = sock_recv(s, fd, buf, len, flags);
+    return leave(s, "synack_recv", rc);
+}
+
+int synack_shutdown(struct synack_stack *s, int fd, int how)
+{
+    sn_stack_enter(s);
+    int rc = sock_shutdown(s, fd, how);
+    return leave(s, "synack_shutdown", rc);
+}
+
+int synack_close(struct synack_stack *s, int fd)
+{
+    sn_stack_enter(s);
+    int rc = sock_close(s, fd);
+    return leave(s, "synack_close", rc);
+}
+
+int synack_setsockopt(struct synack_stack *s, int fd, int level, int name, const void *val, socklen_t len)
+{
+    sn_stack_enter(s);
+    int rc = sock_setsockopt(s, fd, level, name, val, len);
+    return leave(s, "synack_setsockopt", rc);
 }

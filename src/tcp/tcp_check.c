@@ -50,11 +50,12 @@ static int check_ranges(const struct sn_tcb *tcb, const struct synack_sack_block
 static int check_send(const struct synack_stack *s, const struct sn_tcb *tcb,
                       struct sn_check_report *r)
 {
+    const struct sn_tcb_ext *x = sn_x(tcb);
     REQUIRE(seq_leq(tcb->snd_una, tcb->snd_nxt), "SND.UNA <= SND.NXT", tcb->snd_una, tcb->snd_nxt);
     REQUIRE(seq_leq(tcb->snd_nxt, tcb->snd_max), "SND.NXT <= SND.MAX", tcb->snd_nxt, tcb->snd_max);
     REQUIRE(seq_leq(tcb->iss, tcb->snd_una), "ISS <= SND.UNA", tcb->iss, tcb->snd_una);
     REQUIRE(tcb->snd.len <= tcb->snd.cap, "send queue within its buffer", tcb->snd.len, tcb->snd.cap);
-    REQUIRE(tcb->snd.len == 0 || tcb->snd.data, "send queue has storage", tcb->snd.len, 0);
+    REQUIRE(tcb->snd.len == 0 || tcb->snd.t, "send queue has storage", tcb->snd.len, 0);
     /* What was sent past the first data byte is data from the queue, then
      * at most the FIN. */
     uint32_t una = sn_tcp_data_una(tcb);
@@ -67,18 +68,18 @@ static int check_send(const struct synack_stack *s, const struct sn_tcb *tcb,
     REQUIRE(tcb->snd_wnd <= tcb->max_sndwnd || tcb->state == SYNACK_SYN_SENT,
             "SND.WND <= the largest window offered", tcb->snd_wnd, tcb->max_sndwnd);
     /* The scoreboard: above SND.UNA, below SND.MAX, sorted and disjoint. */
-    REQUIRE(tcb->nsacked <= SN_SACK_MAX, "scoreboard size", tcb->nsacked, SN_SACK_MAX);
-    if (check_ranges(tcb, tcb->sacked, tcb->nsacked, "scoreboard sorted and disjoint", r) < 0)
+    REQUIRE(x->nsacked <= SN_SACK_MAX, "scoreboard size", x->nsacked, SN_SACK_MAX);
+    if (check_ranges(tcb, x->sacked, x->nsacked, "scoreboard sorted and disjoint", r) < 0)
         return -1;
     uint32_t sacked = 0;
-    for (uint8_t i = 0; i < tcb->nsacked; i++) {
-        REQUIRE(seq_geq(tcb->sacked[i].left, tcb->snd_una), "SACKed range above SND.UNA",
-                tcb->sacked[i].left, tcb->snd_una);
-        REQUIRE(seq_leq(tcb->sacked[i].right, tcb->snd_max), "SACKed range below SND.MAX",
-                tcb->sacked[i].right, tcb->snd_max);
-        sacked += tcb->sacked[i].right - tcb->sacked[i].left;
+    for (uint8_t i = 0; i < x->nsacked; i++) {
+        REQUIRE(seq_geq(x->sacked[i].left, tcb->snd_una), "SACKed range above SND.UNA",
+                x->sacked[i].left, tcb->snd_una);
+        REQUIRE(seq_leq(x->sacked[i].right, tcb->snd_max), "SACKed range below SND.MAX",
+                x->sacked[i].right, tcb->snd_max);
+        sacked += x->sacked[i].right - x->sacked[i].left;
     }
-    REQUIRE(sacked == tcb->sacked_bytes, "SACKed byte count", sacked, tcb->sacked_bytes);
+    REQUIRE(sacked == x->sacked_bytes, "SACKed byte count", sacked, x->sacked_bytes);
     /* Segments fit the link: payload + 40 bytes of headers + timestamps. */
     uint32_t ts = (tcb->flags & SN_TF_TS) ? 12u : 0u;
     REQUIRE(tcb->mss > 0 && (!SN_CHECK_PENDING || tcb->mss + 40u + ts <= s->cfg.mtu), "MSS + headers within the MTU",
@@ -90,16 +91,17 @@ static int check_send(const struct synack_stack *s, const struct sn_tcb *tcb,
 
 static int check_recv(const struct sn_tcb *tcb, struct sn_check_report *r)
 {
+    const struct sn_tcb_ext *x = sn_x(tcb);
     REQUIRE(tcb->rcv.len <= tcb->rcv.cap, "receive queue within its buffer", tcb->rcv.len,
             tcb->rcv.cap);
-    REQUIRE(tcb->rcv.len == 0 || tcb->rcv.data, "receive queue has storage", tcb->rcv.len, 0);
-    REQUIRE(tcb->nooo <= SN_OOO_MAX, "out-of-order ranges count", tcb->nooo, SN_OOO_MAX);
-    REQUIRE(tcb->nrecent <= SYNACK_TCP_MAX_SACK, "recent SACK list size", tcb->nrecent,
+    REQUIRE(tcb->rcv.len == 0 || tcb->rcv.t, "receive queue has storage", tcb->rcv.len, 0);
+    REQUIRE(x->nooo <= SN_OOO_MAX, "out-of-order ranges count", x->nooo, SN_OOO_MAX);
+    REQUIRE(x->nrecent <= SYNACK_TCP_MAX_SACK, "recent SACK list size", x->nrecent,
             SYNACK_TCP_MAX_SACK);
-    if (check_ranges(tcb, tcb->ooo, tcb->nooo, "out-of-order ranges sorted and disjoint", r) < 0)
+    if (check_ranges(tcb, x->ooo, x->nooo, "out-of-order ranges sorted and disjoint", r) < 0)
         return -1;
-    for (uint8_t i = 0; i < tcb->nooo; i++) {
-        const struct synack_sack_block *b = &tcb->ooo[i];
+    for (uint8_t i = 0; i < x->nooo; i++) {
+        const struct synack_sack_block *b = &x->ooo[i];
         /* A range that reached RCV.NXT would have been made readable. */
         REQUIRE(seq_gt(b->left, tcb->rcv_nxt), "out-of-order range above RCV.NXT", b->left,
                 tcb->rcv_nxt);
@@ -110,13 +112,12 @@ static int check_recv(const struct sn_tcb *tcb, struct sn_check_report *r)
                 tcb->rcv.cap);
     }
     if (tcb->flags & SN_TF_FIN_OOO) {
-        REQUIRE(seq_gt(tcb->rcv_fin, tcb->rcv_nxt), "kept FIN above RCV.NXT", tcb->rcv_fin,
+        REQUIRE(seq_gt(x->rcv_fin, tcb->rcv_nxt), "kept FIN above RCV.NXT", x->rcv_fin,
                 tcb->rcv_nxt);
-        for (uint8_t i = 0; i < tcb->nooo; i++)
-            REQUIRE(!SN_CHECK_PENDING || seq_leq(tcb->ooo[i].right, tcb->rcv_fin), "no out-of-order data past a kept FIN",
-                    tcb->ooo[i].right, tcb->rcv_fin);
+        for (uint8_t i = 0; i < x->nooo; i++)
+            REQUIRE(!SN_CHECK_PENDING || seq_leq(x->ooo[i].right, x->rcv_fin), "no out-of-order data past a kept FIN",
+                    x->ooo[i].right, x->rcv_fin);
     }
-    REQUIRE(seq_leq(tcb->irs, tcb->rcv_nxt), "IRS <= RCV.NXT", tcb->irs, tcb->rcv_nxt);
     return 0;
 }
 
@@ -150,7 +151,8 @@ static int check_timers(const struct synack_stack *s, const struct sn_tcb *tcb,
         REQUIRE(first == SYNACK_TIME_NEVER, "no timer in CLOSED or LISTEN", first, 0);
         break;
     case SYNACK_TIME_WAIT:
-        REQUIRE(d[SN_TT_CLOSE] != SYNACK_TIME_NEVER, "TIME-WAIT runs the 2 MSL timer", 0, 0);
+        REQUIRE(d[SN_TT_KEEPALIVE] != SYNACK_TIME_NEVER && (tcb->flags & SN_TF_CLOSE_TIMER),
+                "TIME-WAIT runs the 2 MSL timer", d[SN_TT_KEEPALIVE], 0);
         REQUIRE(d[SN_TT_RTX] == SYNACK_TIME_NEVER && d[SN_TT_PERSIST] == SYNACK_TIME_NEVER,
                 "nothing to retransmit in TIME-WAIT", d[SN_TT_RTX], d[SN_TT_PERSIST]);
         break;
@@ -162,7 +164,8 @@ static int check_timers(const struct synack_stack *s, const struct sn_tcb *tcb,
                     "retransmission timer runs while data is outstanding", tcb->snd_una,
                     tcb->snd_max);
         if (!sn_tcb_synchronized(tcb))
-            REQUIRE(d[SN_TT_KEEPALIVE] == SYNACK_TIME_NEVER && d[SN_TT_PERSIST] == SYNACK_TIME_NEVER,
+            REQUIRE((d[SN_TT_KEEPALIVE] == SYNACK_TIME_NEVER || (tcb->flags & SN_TF_CLOSE_TIMER)) &&
+                        d[SN_TT_PERSIST] == SYNACK_TIME_NEVER,
                     "no keepalive or persist before the handshake", d[SN_TT_KEEPALIVE],
                     d[SN_TT_PERSIST]);
         break;
@@ -184,11 +187,19 @@ int sn_check_tcb(const struct synack_stack *s, const struct sn_tcb *tcb, struct 
         REQUIRE(!(tcb->flags & SN_TF_INTABLE), "a closed connection is not in the table", 0, 0);
         return 0;
     case SYNACK_LISTEN: {
+        const struct sn_listen *q = sn_tcb_lsn(tcb);
+        if (!q)
+            return 0;
         uint32_t n = 0;
-        for (const struct sn_tcb *c = tcb->acc_head; c && n <= tcb->acc_len; c = c->acc_next, n++)
-            REQUIRE(c->listener == tcb && (c->flags & SN_TF_ACCEPTQ),
+        for (const struct sn_tcb *c = q->acc_head; c && n <= q->acc_len; c = sn_x(c)->acc_next, n++)
+            REQUIRE(sn_tcb_listener(c) == tcb && (c->flags & SN_TF_ACCEPTQ),
                     "accept queue entries belong to the listener", c->conn_id, tcb->conn_id);
-        REQUIRE(n == tcb->acc_len, "accept queue length", n, tcb->acc_len);
+        REQUIRE(n == q->acc_len, "accept queue length", n, q->acc_len);
+        n = 0;
+        for (const struct sn_tcb *c = q->syn_head; c && n <= q->syn_len; c = sn_x(c)->acc_next, n++)
+            REQUIRE(sn_tcb_listener(c) == tcb && c->state == SYNACK_SYN_RECEIVED,
+                    "half-open children belong to the listener", c->conn_id, tcb->conn_id);
+        REQUIRE(n == q->syn_len, "half-open list length", n, q->syn_len);
         return 0;
     }
     default:

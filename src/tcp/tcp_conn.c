@@ -153,9 +153,11 @@ void sn_tcb_free(struct synack_stack *s, struct sn_tcb *tcb)
     sn_ring_release(&tcb->snd, &s->mem);
     sn_ring_release(&tcb->rcv, &s->mem);
     sn_tcb_ext_free(s, tcb);
-    free(tcb);
     sn_mem_uncharge(&s->mem, sizeof(struct sn_tcb));
     s->nconns--;
+    /* Inside a public call the memory stays until its end: a caller up the
+     * stack (an input path, a timer, a callback) may still hold the pointer. */
+    sn_stack_bury(s, tcb);
 }
 
 void sn_tcp_set_state(struct synack_stack *s, struct sn_tcb *tcb, enum synack_tcp_state st)
@@ -269,8 +271,7 @@ short sn_tcp_poll_events(const struct sn_tcb *tcb)
 
 void sn_tcp_notify(struct synack_stack *s, struct sn_tcb *tcb)
 {
-    if (s->on_event && tcb->fd >= 0)
-        s->on_event(s->event_user, tcb->fd, sn_tcp_poll_events(tcb), s->fd_user[tcb->fd]);
+    sn_stack_event(s, tcb->fd);
 }
 
 uint32_t sn_tcp_rcv_space(const struct sn_tcb *tcb)

@@ -340,6 +340,9 @@ void sn_tcp_port_unref(struct synack_stack *s, uint16_t port);
 int sn_tcp_pick_port(struct synack_stack *s, struct sn_tcb *tcb);
 
 /* ---- tcp_conn.c (continued) ---- */
+/* Record that the connection's readiness may have changed: the event is
+ * delivered to the application's callback at the end of the public call
+ * (sn_stack_leave), never from inside the engine. */
 void sn_tcp_notify(struct synack_stack *s, struct sn_tcb *tcb);
 /* Readiness as poll(2) reports it (POLLIN, POLLOUT, POLLERR, POLLHUP, POLLRDHUP). */
 short sn_tcp_poll_events(const struct sn_tcb *tcb);
