@@ -112,8 +112,10 @@ SYNACK_API int synack_sockatmark(struct synack_stack *s, int fd);
  * callback, on any descriptor of the same stack: read, write, accept, connect, close
  * the descriptor being reported or another one.  A descriptor closed inside
  * a callback gets no further events; memory is released once the stack call
- * that ran the callback returns.  The one exception: synack_stack_free() of
- * the stack that is running the callback (do it after that call returns).
+ * that ran the callback returns.  synack_stack_free() from the event
+ * callback takes effect then too (nothing is delivered after it).  Events
+ * that calls made inside the event callback cause are delivered after it
+ * returns, in order, never nested inside it.
  * The output function and the on_state hook run in the middle of
  * processing a packet or timer: they must not call into the same stack
  * (record what they need and return).  Callbacks must not block: the
