@@ -115,9 +115,12 @@ void sn_tcp_arm_keepalive(struct synack_stack *s, struct sn_tcb *tcb)
     if (tcb->flags & SN_TF_CLOSE_TIMER)
         return; /* the slot counts down to the end of the connection */
     if ((tcb->flags & SN_TF_KEEPALIVE) && sn_tcb_synchronized(tcb) &&
-        tcb->state != SYNACK_TIME_WAIT)
-        sn_tcp_timer_set(s, tcb, SN_TT_KEEPALIVE, tcb->last_rcv + SYNACK_SEC(sn_tcp_ka_idle(tcb)));
-    else
+        tcb->state != SYNACK_TIME_WAIT) {
+        /* Idle longer than a TCP_KEEPIDLE just lowered: due now, not in
+         * the past (the next deadline must not lie behind the clock). */
+        synack_time_t when = tcb->last_rcv + SYNACK_SEC(sn_tcp_ka_idle(tcb));
+        sn_tcp_timer_set(s, tcb, SN_TT_KEEPALIVE, when > s->now ? when : s->now);
+    } else
         sn_tcp_timer_clear(s, tcb, SN_TT_KEEPALIVE);
 }
 
