@@ -614,5 +614,9 @@ int main(void)
         cmocka_unit_test_teardown(test_offload, xfer_teardown),
         cmocka_unit_test_teardown(test_seed_sweep, xfer_teardown),
     };
+    /* SYNACK_TEST_FILTER: run only the tests matching a pattern (the
+     * valgrind test runs a subset: tests/sh/valgrind.sh). */
+    if (getenv("SYNACK_TEST_FILTER"))
+        cmocka_set_test_filter(getenv("SYNACK_TEST_FILTER"));
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
