@@ -439,6 +439,22 @@ static enum ack_result tcp_input_ack(struct synack_stack *s, struct sn_tcb *tcb,
     return ACK_CONTINUE;
 }
 
+/* A FIN kept ahead of a gap at fin_seq: out-of-order data parked beyond
+ * it (a confused or hostile peer's) is forgotten. */
+static void ooo_cut_at_fin(struct sn_tcb_ext *x, uint32_t fin_seq)
+{
+    uint8_t n = 0;
+    for (uint8_t i = 0; i < x->nooo; i++) {
+        if (seq_geq(x->ooo[i].left, fin_seq))
+            continue;
+        x->ooo[n] = x->ooo[i];
+        if (seq_gt(x->ooo[n].right, fin_seq))
+            x->ooo[n].right = fin_seq;
+        n++;
+    }
+    x->nooo = n;
+}
+
 /* The peer's FIN, in order (RFC 9293 3.10.7.4 eighth). */
 static void tcp_input_fin(struct synack_stack *s, struct sn_tcb *tcb)
 {
@@ -679,6 +695,12 @@ static int tcp_input_synchronized(struct synack_stack *s, struct sn_tcb *tcb,
         sn_tcp_drop(s, tcb, ECONNRESET);
         return 0;
     }
+    if (dlen > 0 && (tcb->flags & SN_TF_FIN_OOO) && seq_gt(seq + dlen, sn_x(tcb)->rcv_fin)) {
+        /* Nothing follows a FIN, also one kept ahead of a gap: bytes past
+         * it are not taken (nor reported in SACK blocks). */
+        uint32_t fin_seq = sn_x(tcb)->rcv_fin;
+        dlen = seq_gt(fin_seq, seq) ? fin_seq - seq : 0;
+    }
     if (dlen > 0) {
         bool in_order = seq == tcb->rcv_nxt;
         uint8_t had_ooo = sn_x(tcb)->nooo;
@@ -717,6 +739,7 @@ static int tcp_input_synchronized(struct synack_stack *s, struct sn_tcb *tcb,
             if (fx) {
                 tcb->flags |= SN_TF_FIN_OOO;
                 fx->rcv_fin = fin_seq;
+                ooo_cut_at_fin(fx, fin_seq);
             }
         }
     } else if (fin) {
