@@ -7,16 +7,6 @@
 #include "core/stack_internal.h"
 #include "tcp/tcp_internal.h"
 
-/* Three invariants fail today on defects that other items of issue 9 fix on
- * parallel branches: a peer MSS below 12 underflows the effective MSS
- * (item 2), data segments carrying SACK blocks exceed the MTU, and a FIN at
- * RCV.NXT leaves out-of-order data parked beyond it (item 3).  The
- * hostile-input test finds all three.  They are checked when built with
- * -DSN_CHECK_PENDING=1, and by default once those fixes are in. */
-#ifndef SN_CHECK_PENDING
-#define SN_CHECK_PENDING 0
-#endif
-
 static int fail(struct sn_check_report *r, const struct sn_tcb *tcb, const char *what, uint64_t a,
                 uint64_t b)
 {
@@ -82,7 +72,7 @@ static int check_send(const struct synack_stack *s, const struct sn_tcb *tcb,
     REQUIRE(sacked == x->sacked_bytes, "SACKed byte count", sacked, x->sacked_bytes);
     /* Segments fit the link: payload + 40 bytes of headers + timestamps. */
     uint32_t ts = (tcb->flags & SN_TF_TS) ? 12u : 0u;
-    REQUIRE(tcb->mss > 0 && (!SN_CHECK_PENDING || tcb->mss + 40u + ts <= s->cfg.mtu), "MSS + headers within the MTU",
+    REQUIRE(tcb->mss > 0 && tcb->mss + 40u + ts <= s->cfg.mtu, "MSS + headers within the MTU",
             tcb->mss, s->cfg.mtu);
     REQUIRE(tcb->rto > 0 && tcb->rto <= s->cfg.rto_max, "RTO within (0, rto_max]", tcb->rto,
             s->cfg.rto_max);
@@ -115,7 +105,7 @@ static int check_recv(const struct sn_tcb *tcb, struct sn_check_report *r)
         REQUIRE(seq_gt(x->rcv_fin, tcb->rcv_nxt), "kept FIN above RCV.NXT", x->rcv_fin,
                 tcb->rcv_nxt);
         for (uint8_t i = 0; i < x->nooo; i++)
-            REQUIRE(!SN_CHECK_PENDING || seq_leq(x->ooo[i].right, x->rcv_fin), "no out-of-order data past a kept FIN",
+            REQUIRE(seq_leq(x->ooo[i].right, x->rcv_fin), "no out-of-order data past a kept FIN",
                     x->ooo[i].right, x->rcv_fin);
     }
     return 0;
@@ -260,7 +250,7 @@ int sn_check_packet(const struct synack_stack *s, const uint8_t *pkt, size_t len
 {
     const struct sn_tcb *tcb = NULL;
     struct synack_ipv4_hdr ip;
-    REQUIRE(!SN_CHECK_PENDING || len <= s->cfg.mtu, "packet no larger than the MTU", len, s->cfg.mtu);
+    REQUIRE(len <= s->cfg.mtu, "packet no larger than the MTU", len, s->cfg.mtu);
     int rc = synack_ipv4_parse(pkt, len, &ip);
     REQUIRE(rc == 0, "IPv4 header well formed, checksum right", -rc, 0);
     REQUIRE(ip.total_len == len, "IPv4 total length is the packet's", ip.total_len, len);
