@@ -74,7 +74,7 @@ static int output(void *user, const uint8_t *pkt, size_t len)
 {
     struct fz *f = user;
     struct sn_check_report r;
-    if (sn_check_packet(f->s, pkt, len, &r) < 0)
+    if (sn_check_packet(f->s, pkt, len, NULL, &r) < 0)
         sn_check_fail(f->s, "output", &r);
     struct synack_ipv4_hdr ip;
     struct synack_tcp_hdr th;

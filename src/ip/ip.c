@@ -114,6 +114,19 @@ static int ip_fragment(struct synack_stack *s, struct synack_ipv4_hdr *ip, size_
     return rc;
 }
 
+/* SYNACK_INVARIANTS: every packet sent fits the MTU (each wire segment of
+ * a TSO one) with right checksums (but a partial one left to the output). */
+static void check_packet(const struct synack_stack *s, size_t len, const struct synack_pkt_meta *m)
+{
+#ifdef SYNACK_INVARIANTS
+    struct sn_check_report r;
+    if (sn_check_packet(s, s->pkt, len, m, &r) < 0)
+        sn_check_fail(s, "sn_ip_output", &r);
+#else
+    (void)s, (void)len, (void)m;
+#endif
+}
+
 int sn_ip_output(struct synack_stack *s, uint32_t dst, uint8_t proto, size_t plen,
                  struct synack_pkt_meta *m)
 {
@@ -141,11 +154,6 @@ int sn_ip_output_tos(struct synack_stack *s, uint32_t dst, uint8_t proto, size_t
     if (rc < 0)
         return -EINVAL;
     size_t len = SYNACK_IPV4_HDR_MIN + plen;
-#ifdef SYNACK_INVARIANTS
-    struct sn_check_report r;
-    if (sn_check_packet(s, s->pkt, len, &r) < 0)
-        sn_check_fail(s, "sn_ip_output", &r);
-#endif
     s->stats.ip_out++;
     s->stats.ip_out_bytes += len;
     if (s->output_meta) {
@@ -158,8 +166,10 @@ int sn_ip_output_tos(struct synack_stack *s, uint32_t dst, uint8_t proto, size_t
         /* A TSO packet takes one IP ID per segment it becomes. */
         if (m->gso_segs > 1)
             s->ip_id = (uint16_t)(s->ip_id + m->gso_segs - 1);
+        check_packet(s, len, m);
         rc = s->output_meta(s->user, s->pkt, len, m);
     } else {
+        check_packet(s, len, NULL);
         rc = s->output(s->user, s->pkt, len);
     }
     if (rc < 0)

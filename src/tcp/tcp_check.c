@@ -247,18 +247,25 @@ int sn_check_stack(const struct synack_stack *s, uint32_t *cursor, struct sn_che
 }
 
 int sn_check_packet(const struct synack_stack *s, const uint8_t *pkt, size_t len,
-                    struct sn_check_report *r)
+                    const struct synack_pkt_meta *m, struct sn_check_report *r)
 {
     const struct sn_tcb *tcb = NULL;
     struct synack_ipv4_hdr ip;
-    REQUIRE(len <= s->cfg.mtu, "packet no larger than the MTU", len, s->cfg.mtu);
+    if (m && m->gso_size)
+        REQUIRE((size_t)m->hdr_len + m->gso_size <= s->cfg.mtu,
+                "each TSO segment no larger than the MTU", m->hdr_len + m->gso_size, s->cfg.mtu);
+    else
+        REQUIRE(len <= s->cfg.mtu, "packet no larger than the MTU", len, s->cfg.mtu);
     int rc = synack_ipv4_parse(pkt, len, &ip);
     REQUIRE(rc == 0, "IPv4 header well formed, checksum right", -rc, 0);
     REQUIRE(ip.total_len == len, "IPv4 total length is the packet's", ip.total_len, len);
     REQUIRE(ip.src == s->cfg.addr, "sent from our address", ip.src, s->cfg.addr);
+    if (synack_ipv4_is_fragment(&ip))
+        return 0; /* a piece of a larger datagram (an ICMP reply): nothing more to parse */
     if (ip.proto == SYNACK_IPPROTO_TCP) {
         struct synack_tcp_hdr th;
-        rc = synack_tcp_parse(ip.payload, ip.payload_len, ip.src, ip.dst, true, &th);
+        rc = synack_tcp_parse(ip.payload, ip.payload_len, ip.src, ip.dst,
+                              !(m && (m->flags & SYNACK_PKT_CSUM_PARTIAL)), &th);
         REQUIRE(rc == 0, "TCP segment well formed, checksum right", -rc, 0);
     } else if (ip.proto == SYNACK_IPPROTO_ICMP) {
         struct synack_icmp_hdr ic;

@@ -34,9 +34,12 @@ int sn_check_tcb(const struct synack_stack *s, const struct sn_tcb *tcb,
  * call stopped (so that a stack with 100,000 connections is not walked
  * whole after every packet). */
 int sn_check_stack(const struct synack_stack *s, uint32_t *cursor, struct sn_check_report *r);
-/* A datagram the stack is about to send. */
+/* A datagram the stack is about to send; m (or NULL) its offload
+ * descriptor: a partial checksum is not verified, a TSO packet's wire
+ * segments (hdr_len + gso_size) must fit the MTU instead of the whole. */
+struct synack_pkt_meta;
 int sn_check_packet(const struct synack_stack *s, const uint8_t *pkt, size_t len,
-                    struct sn_check_report *r);
+                    const struct synack_pkt_meta *m, struct sn_check_report *r);
 
 /* Report a violation (defined outside the core: src/sim/sim_check.c prints
  * it to stderr and aborts).  `where` names the entry point. */

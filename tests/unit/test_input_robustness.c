@@ -60,7 +60,7 @@ static int capture(void *user, const uint8_t *pkt, size_t len)
 {
     struct harness *h = user;
     struct sn_check_report r;
-    if (sn_check_packet(h->s, pkt, len, &r) < 0)
+    if (sn_check_packet(h->s, pkt, len, NULL, &r) < 0)
         sn_check_fail(h->s, "output", &r);
     h->sent++;
     h->last_len = len < sizeof(h->last) ? len : sizeof(h->last);
