@@ -123,7 +123,8 @@ persistent_tun syt0 "$PEER/24" || fail "cannot create the TUN device"
 for attempt in 1 2 3; do
     start_capture "$TMP/loss.pcap" syt0 128
     if start_serve "$TMP/serve.log" --tun syt0 --addr "$SYN/24" --peer "$PEER" --app "http=$TMP/www" \
-        --loss 3% --seed 7 --svg "$TMP/serve.svg" --html "$TMP/serve.html"; then
+        --loss 3% --seed 7 --svg "$TMP/serve.svg" --html "$TMP/serve.html" \
+        --plot cwnd "$TMP/serve-cwnd.svg" --series "$TMP/serve.series"; then
         ns timeout 60 curl -s -o "$TMP/big.got" "http://$SYN/big.bin" || fail "curl through the loss failed"
         same_file "$TMP/www/big.bin" "$TMP/big.got" || fail "the file differs after the loss"
         sleep 0.5
@@ -144,6 +145,22 @@ if grep -q 'synack 10.200.12.2:80' "$TMP/serve.svg" 2>/dev/null && grep -q '>EST
     pass "serve --svg/--html drew the connection"
 else
     fail "serve --svg/--html: no ladder of the connection ($(ls -la "$TMP"/serve.* 2>&1 | head -3))"
+fi
+# Both directions are in the pictures' capture (the kernel's packets too).
+if [ "$(grep -Ec '<th>bytes [AB]&rarr;[AB]</th><td>[0-9]+ in [1-9][0-9]* packets' "$TMP/serve.html")" -eq 2 ]; then
+    pass "serve --html: packets of both sides drawn"
+else
+    fail "serve --html: a side's packets are missing: $(grep -o '<th>bytes [^/]*</td>' "$TMP/serve.html" | head -2)"
+fi
+# serve --series/--plot cwnd: synack's own cwnd of the connection (it sends
+# the file), with the recovery episodes its losses caused, drawn.
+n=$(grep -c '"self":"10.200.12.2:80"' "$TMP/serve.series" 2>/dev/null)
+r=$(grep '"self":"10.200.12.2:80"' "$TMP/serve.series" 2>/dev/null | grep -c '"recovery":true')
+if [ "${n:-0}" -ge 10 ] && [ "${r:-0}" -ge 1 ] && grep -q '<path class="cwnd"' "$TMP/serve-cwnd.svg" &&
+    grep -q '<rect class="recovery"' "$TMP/serve-cwnd.svg"; then
+    pass "serve --series/--plot cwnd: $n samples of synack's cwnd, $r in recovery"
+else
+    fail "serve --series/--plot cwnd: $n samples, $r in recovery ($(ls -la "$TMP"/serve-cwnd.svg 2>&1))"
 fi
 if [ "$CAPTURE_DROPPED" -ne 0 ]; then
     fail "tcpdump kept missing packets ($CAPTURE_DROPPED): the capture cannot be checked"

@@ -153,9 +153,13 @@ for page in tr tr-demo; do
     grep -Eq 'data-clicked="frame 1, 0\.000000 s' "$tmp/$page.dom" ||
         fail "$page.html: a click on the first packet did not show its header ($(grep -o 'data-clicked="[^"]*"' "$tmp/$page.dom"))"
 done
-# The demo's page plots the sender's own cwnd and RTO.
+# The demo's page plots the sender's own cwnd (a fourth plot, recovery
+# shaded) and RTO, as the browser built the page.
 checks=$((checks + 1))
-grep -q 'class="cwnd"' "$tmp/tr-demo.html" && grep -q 'class="rto"' "$tmp/tr-demo.html" ||
-    fail "the demo's page lacks the stack's cwnd or RTO"
+grep -q 'class="cwnd"' "$tmp/tr-demo.dom" && grep -q 'class="rto"' "$tmp/tr-demo.dom" &&
+    grep -q 'congestion window of A 192.0.2.1' "$tmp/tr-demo.dom" &&
+    grep -q '<rect class="recovery"' "$tmp/tr-demo.dom" &&
+    [ "$(grep -o 'class="plot"' "$tmp/tr-demo.dom" | wc -l)" -ge 4 ] ||
+    fail "the demo's page lacks the stack's cwnd plot, its recovery bands or RTO"
 
 trace_finish trace_render

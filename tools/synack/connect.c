@@ -20,6 +20,7 @@
 #include "cmds.h"
 #include "errname.h"
 #include "net.h"
+#include "net_draw.h"
 #include "synack/socket.h"
 
 #define CHUNK (64 * 1024)
@@ -70,8 +71,8 @@ static void usage(FILE *f)
             "                      then --trace writes to standard error)\n"
             "  --expect ERRNAME    succeed only if the connection fails with ERRNAME\n"
             "                      (ECONNREFUSED, ECONNRESET, ETIMEDOUT, ...)\n"
-            "%s",
-            net_opts_help);
+            "%s%s",
+            net_opts_help, own_draw_help);
 }
 
 static bool write_all(int fd, const uint8_t *p, size_t len)
@@ -350,7 +351,7 @@ int synack_cmd_connect(int argc, char **argv)
     int expect = 0, status = 2, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "hq", longopts, NULL)) != -1) {
-        int r = net_opt(&o, "connect", c, optarg);
+        int r = net_opt(&o, "connect", c, optarg, argc, argv, &optind);
         if (r < 0)
             goto out;
         if (r > 0)
@@ -423,6 +424,7 @@ int synack_cmd_connect(int argc, char **argv)
     sin.sin_addr.s_addr = htonl(to);
     sin.sin_port = htons(o.port);
     cl->t_start = net_now();
+    net_draw_watch(cl->net.draw, s, cl->fd);
     if (cl->fd < 0 || (synack_connect(s, cl->fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 &&
                        errno != EINPROGRESS)) {
         end_with(cl, false, errno);

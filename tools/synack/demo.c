@@ -38,6 +38,7 @@ static int node_input(void *ctx, const uint8_t *pkt, size_t len, synack_time_t n
     uint64_t key = ++d->truth.seq;
     int rc = synack_stack_input(h->stack, pkt, len, now);
     d->in_input = 0;
+    demo_sample(d, h->side);
     demo_truth_arrived(d, !h->side, pkt, len, demo_truth_state(h, pkt, len, true), false, key);
     /* The row is printed once the receiver has processed the packet, so
      * that its state column shows where the packet took it; losses of what
@@ -65,6 +66,7 @@ static void node_advance(void *ctx, synack_time_t now)
 {
     struct demo_host *h = ctx;
     synack_stack_advance(h->stack, now);
+    demo_sample(h->d, h->side);
 }
 
 /* The connection each host shows in its column: the newest one that is not
@@ -238,6 +240,7 @@ void demo_app(struct demo *d, int side, const char *fmt_what, long result, int e
         snprintf(what, sizeof(what), "%s = %ld", fmt_what, result);
     demo_truth_note(d, side, what, (uint8_t)(d->host[side].has_conn ? d->host[side].state
                                                                     : d->host[side].listen_state));
+    demo_sample(d, side);
     if (d->quiet)
         return;
     ladder_event(&d->ladder, synack_sim_now(d->sim), side, what, demo_state(&d->host[0]),
@@ -296,7 +299,9 @@ static void usage(FILE *f)
             "                   [--delay MS] [--msl SEC] [--quiet] [--bytes N] [--dup P]\n"
             "                   [--reorder P] [--corrupt P] [--rate R] [--cc reno|cubic]\n"
             "                   [--connections N] [--concurrency N]\n"
-            "                   [--states FILE] [--svg FILE] [--html FILE] [--all]\n\n"
+            "                   [--states FILE] [--svg FILE] [--html FILE] [--all]\n"
+            "                   [--plot time-seq|window|rtt|cwnd FILE] [--series FILE]\n"
+            "                   [--series-max N]\n\n"
             "Two simulated hosts, client 192.0.2.1 and server 192.0.2.2, on a link with a\n"
             "one-way delay (default 10 ms).  Each packet is a row of the ladder: when it\n"
             "was sent and arrived, its flags, relative seq and ack, window and length, and\n"
@@ -316,9 +321,6 @@ static void usage(FILE *f)
                "  --corrupt P      packets with one bit flipped, percent 0..100 (default 0)\n"
                "  --states FILE    each packet's true sender and receiver state (the format\n"
                "                   of `synack trace --states`)\n"
-               "  --svg FILE       draw the ladder with the stacks' true states (SVG)\n"
-               "  --html FILE      one page: the ladder, plots and summary\n"
-               "  --all            draw every packet (else long ones are summarised)\n"
                "  --rate R         link rate in bit/s, suffix K, M or G (x1000; default:\n"
                "                   no serialisation delay)\n"
                "  transfer only:\n"
@@ -326,7 +328,9 @@ static void usage(FILE *f)
                "  --cc NAME        congestion control of the sender: reno or cubic\n"
                "  time-wait-storm only:\n"
                "  --connections N  connections to open and close (default 1000000)\n"
-               "  --concurrency N  client connections open at once (default 1000)\n");
+               "  --concurrency N  client connections open at once (default 1000)\n"
+               "pictures (the client and server drawn from the demo's capture):\n");
+    fputs(own_draw_help, f);
 }
 
 /* A number with an optional K, M or G suffix (powers of `unit`); false when
@@ -362,11 +366,14 @@ int synack_cmd_demo(int argc, char **argv)
         {"connections", required_argument, 0, 'N'}, {"concurrency", required_argument, 0, 'K'},
         {"states", required_argument, 0, 'T'},   {"svg", required_argument, 0, 'G'},
         {"html", required_argument, 0, 'W'},     {"all", no_argument, 0, 'A'},
+        {"plot", required_argument, 0, 'P'},     {"series", required_argument, 0, 'X'},
+        {"series-max", required_argument, 0, 'M'},
         {0, 0, 0, 0},
     };
     const char *scenario = "handshake-close", *pcap = NULL, *cc = NULL;
-    const char *states_path = NULL, *svg_path = NULL, *html_path = NULL;
-    bool draw_all = false;
+    const char *states_path = NULL;
+    struct own_draw_opts draw;
+    memset(&draw, 0, sizeof(draw));
     double loss = 0, delay_ms = 10, msl_s = 30, dup = 0, reorder = 0, corrupt = 0, rate = 0;
     double bytes = 1024 * 1024;
     unsigned long long connections = 1000000, concurrency = 1000;
@@ -393,9 +400,12 @@ int synack_cmd_demo(int argc, char **argv)
         case 'm': ok = opt_double("demo", "msl", optarg, 0.001, 3600, "seconds", &msl_s); break;
         case 'q': quiet = true; break;
         case 'T': states_path = optarg; break;
-        case 'G': svg_path = optarg; break;
-        case 'W': html_path = optarg; break;
-        case 'A': draw_all = true; break;
+        case 'G': draw.svg = optarg; break;
+        case 'W': draw.html = optarg; break;
+        case 'A': draw.all = true; break;
+        case 'P': ok = own_draw_plot_opt(&draw, "demo", optarg, argc, argv, &optind); break;
+        case 'X': draw.series = optarg; break;
+        case 'M': ok = own_draw_series_max_opt(&draw, "demo", optarg); break;
         case 'b':
             /* Whole bytes, binary multiples: 1M = 1048576; at most 1 TiB. */
             if (!parse_scaled(optarg, 1024, 1099511627777.0, &bytes) ||
@@ -450,18 +460,24 @@ int synack_cmd_demo(int argc, char **argv)
     d->connections = connections;
     d->concurrency = (uint32_t)concurrency;
     d->states_path = states_path;
-    d->svg_path = svg_path;
-    d->html_path = html_path;
-    d->draw_all = draw_all;
+    d->draw = draw;
+    if (own_draw_sampling(&draw)) {
+        d->series = malloc(sizeof(*d->series));
+        if (!d->series) {
+            free(d);
+            return 1;
+        }
+        stack_series_init(d->series, draw.series_max);
+    }
     /* The pictures are drawn from the demo's capture: a temporary one when
      * --pcap was not given. */
     char tmp_pcap[] = "/tmp/synack-demo-XXXXXX";
     bool tmp_used = false;
-    if ((svg_path || html_path) && !pcap) {
+    if (own_draw_wanted(&draw) && !pcap) {
         int fd = mkstemp(tmp_pcap);
         if (fd < 0) {
             fprintf(stderr, "synack demo: cannot create a temporary capture\n");
-            free(d);
+            demo_free(d);
             return 1;
         }
         close(fd);

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "ladder.h"
+#include "own_draw.h"
 #include "trace.h"
 #include "synack/sim.h"
 #include "synack/stack.h"
@@ -81,14 +82,11 @@ struct demo {
     struct demo_sent sent[2][65536];
     struct demo_pending pending[4];
     int npending;
-    /* --states, --svg, --html (demo_draw.c) */
+    /* --states, --svg, --html, --plot, --series (demo_draw.c) */
     struct demo_truth_log truth;
-    const char *states_path, *svg_path, *html_path;
-    bool draw_all;
-    struct {
-        struct trace_stack_sample *s;
-        size_t n, cap;
-    } series;                       /* the sender's cwnd, ssthresh, RTO over time */
+    const char *states_path;
+    struct own_draw_opts draw;
+    struct stack_series *series;    /* the stacks' own numbers; NULL: not asked for */
 };
 
 struct demo_fd {
@@ -133,9 +131,10 @@ void demo_truth_closed(struct demo *d, int side);
 uint8_t demo_truth_state(const struct demo_host *h, const uint8_t *pkt, size_t len, bool to_host);
 void demo_truth_note(struct demo *d, int side, const char *text, uint8_t state);
 int demo_draw_finish(struct demo *d, const char *pcap);
-/* Keep the sender's cwnd, ssthresh, RTO and recovery state for the plots
- * (when --html is on and they changed). */
-void demo_sample(struct demo *d, int side, int fd);
+/* Follow the connection on fd of a side in the stack's series (when asked
+ * for), and sample the side's followed connections now. */
+void demo_watch(struct demo *d, int side, int fd);
+void demo_sample(struct demo *d, int side);
 void demo_truth_free(struct demo *d);
 
 #define DEMO_CLIENT_ADDR 0xc0000201u

@@ -3,9 +3,9 @@
  * the order in which everything really happened, and the applications'
  * calls.  Recorded as the simulation runs; at the end written as a state
  * listing (--states, the format of `synack trace --states`), or drawn with
- * the trace pictures (--svg, --html) from the demo's own capture. */
+ * the trace pictures (--svg, --html, --plot) from the demo's own capture,
+ * with the stacks' own numbers over time (stack_series.c). */
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -108,33 +108,18 @@ void demo_truth_note(struct demo *d, int side, const char *text, uint8_t state)
     snprintf(n->text, sizeof(n->text), "%s", text);
 }
 
-void demo_sample(struct demo *d, int side, int fd)
+void demo_watch(struct demo *d, int side, int fd)
 {
-    if (!d->html_path)
-        return;
-    struct synack_tcp_info ti;
-    socklen_t len = sizeof(ti);
-    if (synack_getsockopt(d->host[side].stack, fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0)
-        return;
-    struct trace_stack_sample s = {synack_sim_now(d->sim), ti.snd_cwnd, ti.snd_ssthresh, ti.rto,
-                                   ti.srtt, ti.ca_state != SYNACK_TCP_CA_OPEN};
-    if (d->series.n) {
-        const struct trace_stack_sample *l = &d->series.s[d->series.n - 1];
-        if (l->cwnd == s.cwnd && l->ssthresh == s.ssthresh && l->rto_us == s.rto_us &&
-            l->srtt_us == s.srtt_us && l->recovery == s.recovery)
-            return;
-    }
-    if (d->series.n == d->series.cap) {
-        size_t cap = d->series.cap ? d->series.cap * 2 : 256;
-        if (cap > DEMO_TRUTH_MAX)
-            return;
-        struct trace_stack_sample *n = realloc(d->series.s, cap * sizeof(*n));
-        if (!n)
-            return;
-        d->series.s = n;
-        d->series.cap = cap;
-    }
-    d->series.s[d->series.n++] = s;
+    if (d->series)
+        stack_series_watch(d->series, d->host[side].stack, fd);
+    demo_sample(d, side);
+}
+
+void demo_sample(struct demo *d, int side)
+{
+    /* The simulator's clock is the capture's. */
+    if (d->series && d->sim)
+        stack_series_sample(d->series, d->host[side].stack, synack_sim_now(d->sim));
 }
 
 static int write_states(const struct demo *d, const char *path)
@@ -192,7 +177,7 @@ int demo_draw_finish(struct demo *d, const char *pcap)
         fprintf(stderr, "synack demo: cannot write %s\n", d->states_path);
         rc = -1;
     }
-    if (!d->svg_path && !d->html_path)
+    if (!own_draw_wanted(&d->draw))
         return rc;
     struct trace t;
     memset(&t, 0, sizeof(t));
@@ -201,23 +186,9 @@ int demo_draw_finish(struct demo *d, const char *pcap)
         return -1;
     }
     apply_truth(d, &t);
-    struct trace_extra x = {d->truth.notes, d->truth.nnotes, {"client", "server"}};
-    struct trace_stack_series ss = {d->series.s, d->series.n, 0};
-    if (d->svg_path) {
-        FILE *f = fopen(d->svg_path, "w");
-        struct trace_svg_opts so = {.all = d->draw_all};
-        if (!f || !t.nconn || trace_svg_ladder(&t, &t.conn[0], 1, &x, &so, f) < 0 || fclose(f) != 0) {
-            fprintf(stderr, "synack demo: cannot write %s\n", d->svg_path);
-            rc = -1;
-        }
-    }
-    if (d->html_path) {
-        FILE *f = fopen(d->html_path, "w");
-        if (!f || trace_html(&t, &x, &ss, d->draw_all, f) < 0 || fclose(f) != 0) {
-            fprintf(stderr, "synack demo: cannot write %s\n", d->html_path);
-            rc = -1;
-        }
-    }
+    struct trace_extra x = {d->truth.notes, d->truth.nnotes, {"client", "server"}, NULL, NULL};
+    if (own_draw_files(&d->draw, "demo", &t, &x, d->series) < 0)
+        rc = -1;
     trace_free(&t);
     return rc;
 }
@@ -225,6 +196,10 @@ int demo_draw_finish(struct demo *d, const char *pcap)
 void demo_truth_free(struct demo *d)
 {
     free(d->truth.e);
-    free(d->series.s);
     memset(&d->truth, 0, sizeof(d->truth));
+    if (d->series) {
+        stack_series_free(d->series);
+        free(d->series);
+        d->series = NULL;
+    }
 }

@@ -56,7 +56,9 @@ static long do_connect(struct demo *d, int side, int fd, uint32_t addr, uint16_t
     snprintf(what, sizeof(what), "connect(%d, %u.%u.%u.%u:%u)", fd, addr >> 24, addr >> 16 & 255,
              addr >> 8 & 255, addr & 255, port);
     d->in_app = true;
-    return call_done(d, side, what, synack_connect(st(d, side), fd, (struct sockaddr *)&a, sizeof(a)));
+    long rc = call_done(d, side, what, synack_connect(st(d, side), fd, (struct sockaddr *)&a, sizeof(a)));
+    demo_watch(d, side, fd);
+    return rc;
 }
 
 static int do_accept(struct demo *d, int lfd)
@@ -66,7 +68,9 @@ static int do_accept(struct demo *d, int lfd)
     char what[32];
     snprintf(what, sizeof(what), "accept(%d)", lfd);
     d->in_app = true;
-    return (int)call_done(d, S, what, synack_accept(st(d, S), lfd, NULL, NULL));
+    int fd = (int)call_done(d, S, what, synack_accept(st(d, S), lfd, NULL, NULL));
+    demo_watch(d, S, fd);
+    return fd;
 }
 
 static long do_send(struct demo *d, int side, int fd, const void *buf, size_t len)

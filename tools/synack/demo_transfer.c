@@ -90,7 +90,7 @@ static void pump(struct transfer *t)
         t->pos += (size_t)n;
         t->sent += (uint64_t)n;
     }
-    demo_sample(d, C, t->cfd);
+    demo_sample(d, C);
     /* The FIN once everything is written, and not before the connection
      * is established (with --bytes 0 nothing else waits for it: a
      * shutdown in SYN-SENT would abandon the connection, RFC 9293 3.10.4);
@@ -114,6 +114,7 @@ static void pump(struct transfer *t)
         if (fd >= 0) {
             snprintf(what, sizeof(what), "accept(%d)", t->lfd);
             t->sfd = (int)row(t, S, what, fd);
+            demo_watch(d, S, t->sfd);
         }
     }
     while (t->sfd >= 0 && !t->eof) {
@@ -164,6 +165,7 @@ static int open_conn(struct transfer *t, int *cc_err)
     t->start = synack_sim_now(d->sim);
     snprintf(what, sizeof(what), "connect(%d, 192.0.2.2:%d)", t->cfd, DEMO_SERVER_PORT);
     long rc = row(t, C, what, synack_connect(st(t, C), t->cfd, (struct sockaddr *)&a, sizeof(a)));
+    demo_watch(d, C, t->cfd);
     return rc == 0 || errno == EINPROGRESS ? 0 : -1;
 }
 

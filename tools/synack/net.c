@@ -33,9 +33,6 @@ const char net_opts_help[] =
     "  --trace             print each connection's ladder diagram when it ends\n"
     "  --trace-rows N      rows per ladder at most (default 60; 0: all)\n"
     "  --pcap FILE         write the packets on the device to FILE (pcap, raw IPv4)\n"
-    "  --svg FILE          at exit, draw the first connection's ladder (synack's states\n"
-    "                      from its stack, the kernel's inferred)\n"
-    "  --html FILE         at exit, one page with every connection's ladder and plots\n"
     "  -q, --quiet         no counters at exit\n"
     "impairment inside synack (seeded: --seed N):\n"
     "  --loss P --dup P --reorder P --delay MS            on what synack sends\n"
@@ -47,7 +44,9 @@ const char net_opts_help[] =
     "  --sndbuf B --rcvbuf B  socket buffer sizes (default: 256k, or 32 segments if\n"
     "                      more; k and m suffixes)\n"
     "  --max-conns N       connections at once (default: one per 16 KiB of RAM, at most\n"
-    "                      1048576; an idle connection costs a few hundred bytes)\n";
+    "                      1048576; an idle connection costs a few hundred bytes)\n"
+    "pictures, drawn at exit from the device's capture (synack's side with its stack's\n"
+    "states and numbers, the kernel's inferred):\n";
 
 void net_opts_default(struct net_opts *o, uint16_t port)
 {
@@ -132,7 +131,8 @@ static bool parse_bytes(const char *s, uint32_t *out)
     return true;
 }
 
-int net_opt(struct net_opts *o, const char *cmd, int c, const char *arg)
+int net_opt(struct net_opts *o, const char *cmd, int c, const char *arg, int argc, char **argv,
+            int *next)
 {
     unsigned long v;
     switch (c) {
@@ -183,10 +183,20 @@ int net_opt(struct net_opts *o, const char *cmd, int c, const char *arg)
         o->pcap = arg;
         return 1;
     case NET_OPT_SVG:
-        o->svg = arg;
+        o->draw.svg = arg;
         return 1;
     case NET_OPT_HTML:
-        o->html = arg;
+        o->draw.html = arg;
+        return 1;
+    case NET_OPT_PLOT:
+        return own_draw_plot_opt(&o->draw, cmd, arg, argc, argv, next) ? 1 : -1;
+    case NET_OPT_SERIES:
+        o->draw.series = arg;
+        return 1;
+    case NET_OPT_SERIES_MAX:
+        return own_draw_series_max_opt(&o->draw, cmd, arg) ? 1 : -1;
+    case NET_OPT_ALL:
+        o->draw.all = true;
         return 1;
     case NET_OPT_TRACE:
         o->trace = true;
@@ -324,6 +334,7 @@ static void deliver_in(void *user, const uint8_t *pkt, size_t len, synack_time_t
         nettrace_input_begin(n->trace);
     int rc = synack_stack_input(n->stack, pkt, len, now);
     net_draw_in_done(n->draw, pkt, len, false);
+    net_draw_sample(n->draw, n->stack, now + n->wall_offset);
     if (n->trace)
         nettrace_input_done(n->trace, pkt, len, now, rc == -EBADMSG ? "malformed, dropped" : NULL);
 }
@@ -544,7 +555,7 @@ int net_start(struct net *n, const char *cmd, const struct net_opts *o)
     /* The device's packets go straight to the stack, flags and all, unless
      * synack looks at or impairs them (then partial checksums are completed
      * first, and the pcap shows packets as they would be on a wire). */
-    if (o->pcap || o->trace || impair_active(&n->imp_in))
+    if (o->pcap || own_draw_wanted(&o->draw) || o->trace || impair_active(&n->imp_in))
         synack_loop_set_rx(n->loop, net_input, n);
     else
         synack_loop_set_rx_meta(n->loop, net_input_meta, n);
@@ -555,9 +566,9 @@ int net_start(struct net *n, const char *cmd, const struct net_opts *o)
     if ((rc = setup_signals(n)) < 0)
         return fail(n, "cannot set up signal handling", rc);
     const char *pcap = o->pcap;
-    if (o->svg || o->html) {
-        if (net_draw_new(o->svg, o->html, o->pcap, o->addr, &n->draw) < 0)
-            return fail(n, "cannot keep a capture for --svg/--html", -ENOMEM);
+    if (own_draw_wanted(&o->draw)) {
+        if (net_draw_new(&o->draw, o->pcap, o->addr, &n->draw) < 0)
+            return fail(n, "cannot keep a capture for the pictures", -ENOMEM);
         pcap = net_draw_pcap(n->draw);
     }
     if (pcap && (rc = synack_pcap_open(pcap, SYNACK_PCAP_LINKTYPE_RAW, 0, &n->pcap)) < 0)
@@ -570,6 +581,8 @@ int net_start(struct net *n, const char *cmd, const struct net_opts *o)
 void net_round(struct net *n, synack_time_t until)
 {
     synack_loop_run_once(n->loop, until);
+    /* Timers and the applications' calls ran: the stack's numbers now. */
+    net_draw_sample(n->draw, n->stack, synack_clock_now() + n->wall_offset);
     nettrace_flush(n->trace);
 }
 
@@ -689,8 +702,8 @@ void net_stop(struct net *n)
                 net_errstr(e, sizeof(e), rc));
     }
     n->pcap = NULL;
-    if (net_draw_finish(n->draw) < 0)
-        fprintf(stderr, "synack %s: --svg/--html: drawing failed\n", n->cmd);
+    if (net_draw_finish(n->draw, n->cmd) < 0)
+        fprintf(stderr, "synack %s: the pictures: drawing failed\n", n->cmd);
     n->draw = NULL;
     synack_loop_free(n->loop);
     synack_stack_free(n->stack);

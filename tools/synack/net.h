@@ -13,6 +13,7 @@
 
 #include "impair.h"
 #include "nettrace.h"
+#include "own_draw.h"
 #include "synack/dev.h"
 #include "synack/loop.h"
 #include "synack/pcap.h"
@@ -28,7 +29,7 @@ struct net_opts {
     uint16_t port;
     const char *app;
     const char *pcap;
-    const char *svg, *html;       /* --svg, --html: ladders drawn at exit (net_draw.c) */
+    struct own_draw_opts draw;    /* --svg, --html, --plot, --series: drawn at exit (net_draw.c) */
     bool trace;
     unsigned trace_rows;
     uint64_t seed;
@@ -50,7 +51,7 @@ enum {
     NET_OPT_DUP, NET_OPT_REORDER, NET_OPT_DELAY, NET_OPT_IN_LOSS, NET_OPT_IN_DUP,
     NET_OPT_IN_REORDER, NET_OPT_IN_DELAY, NET_OPT_CLOSE_WAIT, NET_OPT_TIMEOUT, NET_OPT_SNDBUF,
     NET_OPT_RCVBUF, NET_OPT_MAX_CONNS, NET_OPT_QUIET, NET_OPT_HELP, NET_OPT_OFFLOAD, NET_OPT_SVG,
-    NET_OPT_HTML,
+    NET_OPT_HTML, NET_OPT_PLOT, NET_OPT_SERIES, NET_OPT_SERIES_MAX, NET_OPT_ALL,
     NET_OPT_FIRST_OWN
 };
 #define NET_LONG_OPTIONS                                                                         \
@@ -75,9 +76,12 @@ enum {
     {"max-conns", required_argument, 0, NET_OPT_MAX_CONNS},                                     \
     {"offload", no_argument, 0, NET_OPT_OFFLOAD},                                               \
     {"quiet", no_argument, 0, NET_OPT_QUIET}, {"help", no_argument, 0, NET_OPT_HELP},          \
-    {"svg", required_argument, 0, NET_OPT_SVG}, {"html", required_argument, 0, NET_OPT_HTML}
+    {"svg", required_argument, 0, NET_OPT_SVG}, {"html", required_argument, 0, NET_OPT_HTML}, \
+    {"plot", required_argument, 0, NET_OPT_PLOT},                                               \
+    {"series", required_argument, 0, NET_OPT_SERIES},                                           \
+    {"series-max", required_argument, 0, NET_OPT_SERIES_MAX}, {"all", no_argument, 0, NET_OPT_ALL}
 
-/* The common options' help text. */
+/* The common options' help text (then own_draw_help's, after a heading). */
 extern const char net_opts_help[];
 
 #define NET_MAX_CONNS 1048576u
@@ -85,8 +89,10 @@ void net_opts_default(struct net_opts *o, uint16_t port);
 /* --max-conns by default: it follows the machine's memory. */
 uint32_t net_default_max_conns(void);
 /* One parsed option: 1 if it was a common one (applied), 0 if not, -1 if
- * its argument is bad (a message was printed). */
-int net_opt(struct net_opts *o, const char *cmd, int c, const char *arg);
+ * its argument is bad (a message was printed).  argc, argv, *next: getopt's,
+ * for an option that takes two arguments (--plot KIND FILE). */
+int net_opt(struct net_opts *o, const char *cmd, int c, const char *arg, int argc, char **argv,
+            int *next);
 /* The checks that need all options: 0, or -1 with a message. */
 int net_opts_check(struct net_opts *o, const char *cmd);
 
@@ -98,7 +104,7 @@ struct net {
     struct synack_loop *loop;
     struct synack_pcap *pcap;
     struct nettrace *trace;
-    struct net_draw *draw;       /* --svg / --html */
+    struct net_draw *draw;       /* --svg, --html, --plot, --series */
     struct impair imp_out, imp_in;
     uint8_t *segbuf;             /* --offload with pcap/trace/impairment: one wire packet */
     int sigfd;

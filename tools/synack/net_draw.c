@@ -1,7 +1,8 @@
-/* `synack serve` and `synack connect` with --svg FILE / --html FILE: the
- * connections on the device drawn as ladders (trace_svg.c, trace_html.c)
+/* `synack serve` and `synack connect` with --svg, --html, --plot, --series:
+ * the connections on the device drawn as ladders and plots (own_draw.c)
  * from the device's capture, with synack's side in the states its stack
- * says and the kernel's side as `synack trace` infers it.
+ * says and the kernel's side as `synack trace` infers it; the plots carry
+ * the stack's own cwnd, RTO and recovery episodes (stack_series.c).
  *
  * As packets are written to the capture, each gets a record: whether synack
  * sent it, and synack's state for its connection after sending it or after
@@ -29,7 +30,8 @@ struct draw_conn {
 };
 
 struct net_draw {
-    const char *svg, *html;
+    struct own_draw_opts o;
+    struct stack_series *series;   /* NULL: not asked for */
     char pcap[64];                 /* the capture read back */
     bool tmp;                      /* ... a temporary one of our own */
     uint32_t addr;                 /* synack's address */
@@ -40,15 +42,22 @@ struct net_draw {
     size_t nconn;
 };
 
-int net_draw_new(const char *svg, const char *html, const char *pcap, uint32_t addr,
+int net_draw_new(const struct own_draw_opts *o, const char *pcap, uint32_t addr,
                  struct net_draw **out)
 {
     struct net_draw *d = calloc(1, sizeof(*d));
     if (!d)
         return -1;
-    d->svg = svg;
-    d->html = html;
+    d->o = *o;
     d->addr = addr;
+    if (own_draw_sampling(o)) {
+        d->series = malloc(sizeof(*d->series));
+        if (!d->series) {
+            free(d);
+            return -1;
+        }
+        stack_series_init(d->series, o->series_max);
+    }
     if (pcap) {
         if (strlen(pcap) >= sizeof(d->pcap)) {
             /* A long name: keep our own copy of the capture instead. */
@@ -61,6 +70,7 @@ int net_draw_new(const char *svg, const char *html, const char *pcap, uint32_t a
         strcpy(d->pcap, "/tmp/synack-draw-XXXXXX");
         int fd = mkstemp(d->pcap);
         if (fd < 0) {
+            free(d->series);
             free(d);
             return -1;
         }
@@ -72,6 +82,18 @@ int net_draw_new(const char *svg, const char *html, const char *pcap, uint32_t a
 }
 
 const char *net_draw_pcap(const struct net_draw *d) { return d->pcap; }
+
+void net_draw_watch(struct net_draw *d, struct synack_stack *st, int fd)
+{
+    if (d && d->series)
+        stack_series_watch(d->series, st, fd);
+}
+
+void net_draw_sample(struct net_draw *d, struct synack_stack *st, uint64_t t_us)
+{
+    if (d && d->series)
+        stack_series_sample(d->series, st, t_us);
+}
 
 bool net_draw_own_pcap(const struct net_draw *d) { return d->tmp; }
 
@@ -163,7 +185,7 @@ void net_draw_in_unknown(struct net_draw *d)
         d->pending = 0; /* delayed or reordered inside synack: inferred instead */
 }
 
-static int draw(struct net_draw *d)
+static int draw(struct net_draw *d, const char *cmd)
 {
     struct trace t;
     memset(&t, 0, sizeof(t));
@@ -188,7 +210,6 @@ static int draw(struct net_draw *d)
     }
     for (size_t i = 0; i < t.nconn; i++)
         t.conn[i].shown = true;
-    int rc = 0;
     /* Which side is synack: the names follow the first connection. */
     const char *names[2] = {"synack", "kernel"};
     if (t.nconn && t.conn[0].ep[0].af == 4) {
@@ -199,37 +220,23 @@ static int draw(struct net_draw *d)
             names[1] = "synack";
         }
     }
-    struct trace_extra x = {NULL, 0, {names[0], names[1]}};
-    if (d->svg) {
-        FILE *f = fopen(d->svg, "w");
-        struct trace_svg_opts so = {0};
-        if (!f || !t.nconn || trace_svg_ladder(&t, &t.conn[0], 1, &x, &so, f) < 0) {
-            fprintf(stderr, "synack: cannot draw %s%s\n", d->svg, t.nconn ? "" : " (no connection)");
-            rc = -1;
-        }
-        if (f && fclose(f) != 0)
-            rc = -1;
-    }
-    if (d->html) {
-        FILE *f = fopen(d->html, "w");
-        if (!f || trace_html(&t, &x, NULL, false, f) < 0) {
-            fprintf(stderr, "synack: cannot write %s\n", d->html);
-            rc = -1;
-        }
-        if (f && fclose(f) != 0)
-            rc = -1;
-    }
+    struct trace_extra x = {NULL, 0, {names[0], names[1]}, NULL, NULL};
+    int rc = own_draw_files(&d->o, cmd, &t, &x, d->series);
     trace_free(&t);
     return rc;
 }
 
-int net_draw_finish(struct net_draw *d)
+int net_draw_finish(struct net_draw *d, const char *cmd)
 {
     if (!d)
         return 0;
-    int rc = draw(d);
+    int rc = draw(d, cmd);
     if (d->tmp)
         unlink(d->pcap);
+    if (d->series) {
+        stack_series_free(d->series);
+        free(d->series);
+    }
     free(d->rec);
     free(d);
     return rc;

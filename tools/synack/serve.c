@@ -16,6 +16,7 @@
 #include "apps.h"
 #include "cmds.h"
 #include "net.h"
+#include "net_draw.h"
 #include "opt.h"
 #include "synack/socket.h"
 
@@ -86,11 +87,11 @@ static void usage(FILE *f)
             "  --port N            the port, 1..65535 (default: the application's, above)\n"
             "  --backlog N         listen backlog, 1..4096 (default 1024)\n"
             "  --idle-timeout SEC  close a connection idle this long (default 60; 0: never)\n"
-            "%s\n"
+            "%s%s\n"
             "example (as root):\n"
             "  synack serve --tun syn0 --addr 10.200.0.2/24 --peer 10.200.0.1 --app http=.\n"
             "  curl http://10.200.0.2/\n",
-            net_opts_help);
+            net_opts_help, own_draw_help);
 }
 
 static void finish(struct serve *sv, int fd, enum app_status st)
@@ -243,6 +244,7 @@ static void accept_all(struct serve *sv)
         if (sv->nconns > sv->peak)
             sv->peak = sv->nconns;
         sv->accepted++;
+        net_draw_watch(sv->net.draw, sv->net.stack, fd);
         /* Data may have come with the handshake, before there was a
          * descriptor to report it on. */
         handle(sv, fd);
@@ -295,7 +297,7 @@ int synack_cmd_serve(int argc, char **argv)
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "hq", longopts, NULL)) != -1) {
-        int r = net_opt(&o, "serve", c, optarg);
+        int r = net_opt(&o, "serve", c, optarg, argc, argv, &optind);
         if (r < 0)
             return 2;
         if (r > 0)

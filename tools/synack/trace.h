@@ -166,10 +166,17 @@ struct trace_note {
     uint8_t state;             /* the side's state after it */
     char text[80];
 };
+struct trace_stack_series;
+/* The stack's own series for connection c (synack's own connections):
+ * true and *out filled when there is one. */
+typedef bool (*trace_series_fn)(const void *user, const struct trace_conn *c,
+                                struct trace_stack_series *out);
 struct trace_extra {
-    struct trace_note *notes;
+    struct trace_note *notes;  /* of the first connection */
     size_t nnotes;
     const char *name[2];       /* "client", "server"; NULL: the addresses */
+    trace_series_fn series;    /* NULL: none */
+    const void *series_user;
 };
 
 /* trace_svg.c */
@@ -182,24 +189,26 @@ int trace_svg_ladder(const struct trace *t, const struct trace_conn *c, int id,
                      const struct trace_extra *x, const struct trace_svg_opts *o, FILE *out);
 
 /* trace_plot.c: kinds of plot. */
-enum trace_plot_kind { TRACE_PLOT_TSEQ, TRACE_PLOT_WINDOW, TRACE_PLOT_RTT };
+enum trace_plot_kind { TRACE_PLOT_TSEQ, TRACE_PLOT_WINDOW, TRACE_PLOT_RTT, TRACE_PLOT_CWND };
+/* "time-seq", "window", "rtt", "cwnd": the kind, or -1. */
+int trace_plot_kind_parse(const char *name);
 /* Series from the sending stack itself (synack's own connections). */
 struct trace_stack_sample {
     uint64_t t_us;
-    uint32_t cwnd, ssthresh, rto_us, srtt_us;
-    bool recovery;
+    uint32_t cwnd, ssthresh, inflight, rto_us, srtt_us;
+    bool recovery;             /* fast recovery or after a timeout (TCP_INFO's ca_state) */
 };
 struct trace_stack_series {
     struct trace_stack_sample *s;
     size_t n;
     int side;                  /* which endpoint they belong to */
 };
+/* TRACE_PLOT_CWND needs ss (the stack's own numbers): -1 without. */
 int trace_plot(const struct trace *t, const struct trace_conn *c, enum trace_plot_kind kind,
                const struct trace_stack_series *ss, bool inline_html, FILE *out);
 
-/* trace_html.c */
-int trace_html(const struct trace *t, const struct trace_extra *x,
-               const struct trace_stack_series *ss, bool all, FILE *out);
+/* trace_html.c: x may be NULL (states inferred, no series). */
+int trace_html(const struct trace *t, const struct trace_extra *x, bool all, FILE *out);
 
 /* trace_cmd.c: analyse a capture already read (split, states, marks). */
 int trace_analyse(struct trace *t);

@@ -101,7 +101,12 @@ int synack_cmd_trace(int argc, char **argv)
         case 'g': svg = optarg; break;
         case 'H': html = optarg; break;
         case 'p':
-            if (strcmp(optarg, "time-seq") && strcmp(optarg, "window") && strcmp(optarg, "rtt")) {
+            if (trace_plot_kind_parse(optarg) == TRACE_PLOT_CWND) {
+                fprintf(stderr, "synack trace: --plot cwnd: a capture does not hold the sender's "
+                                "congestion window; synack demo, serve and connect draw their own\n");
+                return 2;
+            }
+            if (trace_plot_kind_parse(optarg) < 0) {
                 fprintf(stderr, "synack trace: --plot takes time-seq, window or rtt, then a file\n");
                 return 2;
             }
@@ -182,15 +187,13 @@ int synack_cmd_trace(int argc, char **argv)
     }
     for (int i = 0; i < nplot && pick; i++) {
         FILE *f = open_out(plot_file[i]);
-        enum trace_plot_kind k = !strcmp(plot_kind[i], "time-seq") ? TRACE_PLOT_TSEQ
-                                 : !strcmp(plot_kind[i], "window") ? TRACE_PLOT_WINDOW
-                                                                   : TRACE_PLOT_RTT;
+        enum trace_plot_kind k = (enum trace_plot_kind)trace_plot_kind_parse(plot_kind[i]);
         if (!f || trace_plot(&t, pick, k, NULL, false, f) < 0 || close_out(f, plot_file[i]) < 0)
             rc = 1;
     }
     if (html) {
         FILE *f = open_out(html);
-        if (!f || trace_html(&t, NULL, NULL, all, f) < 0 || close_out(f, html) < 0)
+        if (!f || trace_html(&t, NULL, all, f) < 0 || close_out(f, html) < 0)
             rc = 1;
     }
     trace_free(&t);

@@ -120,8 +120,7 @@ static const char page_script[] =
     "});\n"
     "})();\n";
 
-int trace_html(const struct trace *t, const struct trace_extra *x,
-               const struct trace_stack_series *ss, bool all, FILE *out)
+int trace_html(const struct trace *t, const struct trace_extra *x, bool all, FILE *out)
 {
     fprintf(out, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
                  "<title>synack trace</title>\n<style>%s</style>\n</head>\n<body>\n",
@@ -148,9 +147,13 @@ int trace_html(const struct trace *t, const struct trace_extra *x,
         if (trace_svg_ladder(t, c, (int)i + 1, i == 0 ? x : NULL, &so, out) < 0)
             return -1;
         fprintf(out, "</div>\n<div class=\"plots\">\n");
-        const struct trace_stack_series *cs = i == 0 && ss && ss->n ? ss : NULL;
-        for (int k = TRACE_PLOT_TSEQ; k <= TRACE_PLOT_RTT; k++)
-            if (trace_plot(t, c, (enum trace_plot_kind)k, cs, true, out) < 0)
+        /* The stack's own series, when it is synack's connection: then
+         * its cwnd plot too. */
+        struct trace_stack_series css;
+        bool have = x && x->series && x->series(x->series_user, c, &css) && css.n;
+        int last = have ? TRACE_PLOT_CWND : TRACE_PLOT_RTT;
+        for (int k = TRACE_PLOT_TSEQ; k <= last; k++)
+            if (trace_plot(t, c, (enum trace_plot_kind)k, have ? &css : NULL, true, out) < 0)
                 return -1;
         fprintf(out, "</div>\n</section>\n");
     }

@@ -5,10 +5,13 @@
  *             magenta), the receiver's ACK line (green) and receive-window
  *             line (ACK + window, gold), its SACK blocks (purple);
  *   window    the window each side advertised over time;
- *   rtt       the RTT samples over time.
+ *   rtt       the RTT samples over time;
+ *   cwnd      the sending stack's congestion window, slow-start threshold
+ *             and bytes in flight (synack's own connections only).
  * For synack's own connections the sending stack's own cwnd and ssthresh
- * (window plot), smoothed RTT and RTO (rtt plot) and its recovery episodes
- * (shaded, every plot) come from its statistics, not from inference. */
+ * (window and cwnd plots), smoothed RTT and RTO (rtt plot) and its recovery
+ * episodes (shaded, every plot) come from its statistics (TCP_INFO, sampled
+ * by the tool: stack_series.c), not from inference. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -305,10 +308,69 @@ static int plot_rtt(const struct trace *t, const struct trace_conn *c,
     return 0;
 }
 
+/* The stack's congestion window: the step lines of its own numbers. */
+static int plot_cwnd(const struct trace_conn *c, const struct trace_stack_series *ss,
+                     struct chart *ch)
+{
+    double ymax = 1;
+    for (size_t i = 0; i < ss->n; i++) {
+        const struct trace_stack_sample *s = &ss->s[i];
+        ymax = fmax(ymax, fmax(s->cwnd, s->inflight));
+        if (s->ssthresh < 0x7fffffff)
+            ymax = fmax(ymax, s->ssthresh);
+    }
+    ch->y0 = 0;
+    ch->y1 = ymax * 1.08;
+    char title[160], a[64];
+    snprintf(title, sizeof(title), "congestion window of %s %s (the stack's own)", ss->side ? "B" : "A",
+             trace_ep_str(&c->ep[ss->side], a, sizeof(a)));
+    axes(ch, title, "time (s)", "bytes", 1);
+    recovery_bands(ch, c, ss);
+    double *x = malloc(ss->n * sizeof(double)), *cw = malloc(ss->n * sizeof(double)),
+           *th = malloc(ss->n * sizeof(double)), *fl = malloc(ss->n * sizeof(double));
+    int rc = -1;
+    if (x && cw && th && fl) {
+        size_t nth = 0;
+        for (size_t i = 0; i < ss->n; i++) {
+            x[i] = secs(c, ss->s[i].t_us);
+            cw[i] = ss->s[i].cwnd;
+            fl[i] = ss->s[i].inflight;
+        }
+        /* ssthresh from the moment it is first set (before: infinite). */
+        size_t first = 0;
+        while (first < ss->n && ss->s[first].ssthresh >= 0x7fffffff)
+            first++;
+        for (size_t i = first; i < ss->n; i++)
+            th[nth++] = ss->s[i].ssthresh < 0x7fffffff ? ss->s[i].ssthresh : ch->y1;
+        step(ch, x, fl, ss->n, "#9ecae1", "inflight");
+        step(ch, x, cw, ss->n, "#2ca02c", "cwnd");
+        step(ch, x + first, th, nth, "#9467bd", "ssthresh");
+        legend(ch, 0, "#2ca02c", "cwnd");
+        legend(ch, 1, "#9467bd", "ssthresh");
+        legend(ch, 2, "#9ecae1", "bytes in flight");
+        legend(ch, 3, "#fbe3e3", "recovery");
+        rc = 0;
+    }
+    free(x);
+    free(cw);
+    free(th);
+    free(fl);
+    return rc;
+}
+
+int trace_plot_kind_parse(const char *name)
+{
+    static const char *const names[] = {"time-seq", "window", "rtt", "cwnd"};
+    for (int i = 0; i < 4; i++)
+        if (!strcmp(name, names[i]))
+            return i;
+    return -1;
+}
+
 int trace_plot(const struct trace *t, const struct trace_conn *c, enum trace_plot_kind kind,
                const struct trace_stack_series *ss, bool inline_html, FILE *out)
 {
-    if (!c->n)
+    if (!c->n || (kind == TRACE_PLOT_CWND && !(ss && ss->n)))
         return -1;
     struct chart ch = {out, 0, secs(c, c->t_last), 0, 1};
     if (ss && ss->n)
@@ -317,9 +379,10 @@ int trace_plot(const struct trace *t, const struct trace_conn *c, enum trace_plo
         ch.x1 = 1e-3;
     ch.x1 *= 1.02;
     open_svg(out, inline_html);
-    int rc = kind == TRACE_PLOT_TSEQ ? plot_tseq(t, c, ss, &ch)
+    int rc = kind == TRACE_PLOT_TSEQ     ? plot_tseq(t, c, ss, &ch)
              : kind == TRACE_PLOT_WINDOW ? plot_window(t, c, ss, &ch)
-                                         : plot_rtt(t, c, ss, &ch);
+             : kind == TRACE_PLOT_RTT    ? plot_rtt(t, c, ss, &ch)
+                                         : plot_cwnd(c, ss, &ch);
     fprintf(out, "</svg>\n");
     return rc < 0 || ferror(out) ? -1 : 0;
 }
