@@ -120,6 +120,10 @@ SYNACK_API int synack_sim_send(struct synack_sim *sim, int node, const uint8_t *
 SYNACK_API int synack_sim_pcap(struct synack_sim *sim, int link, const char *path);
 SYNACK_API void synack_sim_set_observer(struct synack_sim *sim, synack_sim_observer_fn fn, void *user);
 
+/* The time of the next event (a delivery or a node deadline), or
+ * SYNACK_TIME_NEVER when nothing is pending: for a driver that runs the
+ * simulator against a real clock (blocking.h does) and sleeps until then. */
+SYNACK_API synack_time_t synack_sim_next_event(const struct synack_sim *sim);
 /* Run the next event (a delivery or a node deadline). Returns false when
  * nothing is pending at all. */
 SYNACK_API bool synack_sim_step(struct synack_sim *sim);

@@ -20,8 +20,8 @@
  * recv: MSG_PEEK (copy without consuming), MSG_TRUNC (discard up to len
  * bytes instead of copying them, buf unused; with MSG_PEEK only count
  * them), MSG_WAITALL and MSG_DONTWAIT (accepted: as on a non-blocking Linux
- * socket, the call returns what there is; the blocking layer block.h
- * waits for all), MSG_OOB fails with EINVAL (urgent data is inline).
+ * socket, the call returns what there is; the blocking layer
+ * synack/blocking.h waits for all), MSG_OOB fails with EINVAL (urgent data is inline).
  *
  * Errors from the output function (stack.h): a segment it refuses with
  * -EHOSTUNREACH, -ENETUNREACH, -EHOSTDOWN or -ENETDOWN makes connect() fail

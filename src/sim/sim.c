@@ -574,6 +574,12 @@ static void sync_clocks(struct synack_sim *sim)
     }
 }
 
+synack_time_t synack_sim_next_event(const struct synack_sim *sim)
+{
+    int node;
+    return next_event(sim, &node);
+}
+
 bool synack_sim_step(struct synack_sim *sim)
 {
     int node;

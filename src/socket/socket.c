@@ -301,7 +301,7 @@ static ssize_t sock_recv(struct synack_stack *s, int fd, void *buf, size_t len, 
     if (!buf && len > 0)
         return fail(EFAULT);
     /* MSG_WAITALL and MSG_DONTWAIT: a call never waits, so, as on a
-     * non-blocking Linux socket, it returns what is there (block.h waits). */
+     * non-blocking Linux socket, it returns what is there (blocking.h waits). */
     long n = sn_tcp_usr_recv(s, tcb, buf, len, peek);
     return n < 0 ? fail((int)-n) : (ssize_t)n;
 }

@@ -3,7 +3,8 @@
 # `make install PREFIX=... DESTDIR=...` does), check what was installed
 # (library, headers, synack.pc, the tool, its man pages), build every
 # example in examples/ against it with pkg-config (static and shared), and
-# run those that need no root (the TUN ones run in tests/interop/examples_tun.sh).
+# run those that need no root (the TUN ones run in tests/interop/examples_tun.sh and
+# tests/interop/blocking_tun.sh).
 set -euo pipefail
 if [ "${SYNACK_SANITIZE:-OFF}" = "ON" ]; then
     echo "SKIP: this build's library is instrumented for ASan; the plain build checks the install"
@@ -35,11 +36,11 @@ fi
 n=0
 for ex in "$src"/examples/*.c; do
     name=$(basename "$ex" .c)
-    cc -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror "$ex" \
+    cc -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -pthread "$ex" \
        $(pkg-config --cflags synack) "$libdir/libsynack.a" \
        $(pkg-config --libs-only-other --libs-only-l --static synack | sed 's/-lsynack//') \
        -o "$tmp/$name-static"
-    cc -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror "$ex" \
+    cc -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -pthread "$ex" \
        $(pkg-config --cflags --libs synack) -Wl,-rpath,"$libdir" -o "$tmp/$name-shared"
     n=$((n + 1))
 done
@@ -55,4 +56,5 @@ check() {
 check hello 'client got "hello, synack" .*: ok'
 check impaired_pair '1048576 of 1048576 bytes .* 0 bad bytes: ok'
 check custom_output 'received "over a wire of my own" .*: ok'
+check blocking_echo '3 of 3 clients got their 100000 bytes echoed (server served 3): ok'
 echo "installed library, headers, synack.pc, tool and man pages; $n examples build (static and shared)"
