@@ -92,20 +92,23 @@ int synack_blk_getsockopt(struct synack_blk *b, int fd, int level, int name, voi
     return (int)submit(&r);
 }
 
-int synack_blk_getsockname(struct synack_blk *b, int fd, struct sockaddr *addr, socklen_t *len)
+static int name_call(struct synack_blk *b, enum blk_op op, int fd, struct sockaddr *addr,
+                     socklen_t *len)
 {
-    struct blk_req r = req(b, BLK_GETSOCKNAME, fd);
+    struct blk_req r = req(b, op, fd);
     r.u.addr = addr;
     r.alen = len;
     return (int)submit(&r);
 }
 
+int synack_blk_getsockname(struct synack_blk *b, int fd, struct sockaddr *addr, socklen_t *len)
+{
+    return name_call(b, BLK_GETSOCKNAME, fd, addr, len);
+}
+
 int synack_blk_getpeername(struct synack_blk *b, int fd, struct sockaddr *addr, socklen_t *len)
 {
-    struct blk_req r = req(b, BLK_GETPEERNAME, fd);
-    r.u.addr = addr;
-    r.alen = len;
-    return (int)submit(&r);
+    return name_call(b, BLK_GETPEERNAME, fd, addr, len);
 }
 
 int synack_blk_connect(struct synack_blk *b, int fd, const struct sockaddr *addr, socklen_t len,

@@ -114,9 +114,12 @@ static int connected_client(struct net *n, uint16_t port)
     return fd;
 }
 
-/* A connected pair: *cfd on the client, *sfd accepted on the server. */
-static void pair(struct net *n, int *lfd, int *cfd, int *sfd)
+/* net_up and a connected pair: *cfd on the client, *sfd accepted on the
+ * server from listener *lfd. */
+static void net_pair(struct net *n, uint32_t sndbuf, uint32_t rcvbuf, int *lfd, int *cfd,
+                     int *sfd)
 {
+    net_up(n, sndbuf, rcvbuf);
     *lfd = listener(n, PORT);
     *cfd = connected_client(n, PORT);
     *sfd = synack_blk_accept(n->s, *lfd, NULL, NULL, 5000);
@@ -143,6 +146,17 @@ static void until_waits(struct net *n, uint64_t waits)
     for (int i = 0; i < 20000 && stats(n).waits < waits; i++)
         nap_ms(1);
     assert_true(stats(n).waits >= waits);
+}
+
+/* Start worker fn(arg) and wait until its call is waiting in the stack
+ * thread. */
+static pthread_t start_blocked(struct net *n, void *(*fn)(void *), void *arg)
+{
+    uint64_t waits = stats(n).waits;
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, fn, arg), 0);
+    until_waits(n, waits + 1);
+    return t;
 }
 
 /* Join a worker; a worker still running after 30 s fails the test (the
@@ -315,9 +329,8 @@ static void test_read_timeout(void **state)
 {
     (void)state;
     struct net n;
-    net_up(&n, 0, 0);
     int lfd, cfd, sfd;
-    pair(&n, &lfd, &cfd, &sfd);
+    net_pair(&n, 0, 0, &lfd, &cfd, &sfd);
     char buf[8];
     assert_int_equal(synack_blk_read(n.c, cfd, buf, sizeof(buf), 0), -EAGAIN);
     assert_int_equal(synack_blk_recv(n.c, cfd, buf, sizeof(buf), MSG_DONTWAIT, -1), -EAGAIN);
@@ -451,10 +464,9 @@ static void test_write_blocks_and_resumes(void **state)
 {
     (void)state;
     struct net n;
-    /* Small buffers: 16 KiB to send, 16 KiB to receive. */
-    net_up(&n, 16 * KiB, 16 * KiB);
     int lfd, cfd, sfd;
-    pair(&n, &lfd, &cfd, &sfd);
+    /* Small buffers: 16 KiB to send, 16 KiB to receive. */
+    net_pair(&n, 16 * KiB, 16 * KiB, &lfd, &cfd, &sfd);
     size_t len = 256 * KiB;
     uint8_t *out = malloc(len), *in = malloc(len);
     assert_non_null(out);
@@ -468,12 +480,9 @@ static void test_write_blocks_and_resumes(void **state)
     /* Timeout 0 on a full buffer. */
     assert_int_equal(synack_blk_write(n.c, cfd, out + part, len - (size_t)part, 0), -EAGAIN);
     /* A blocking write of the rest waits while nobody reads... */
-    uint64_t waits = stats(&n).waits;
     struct writer w = {.n = &n, .fd = cfd, .buf = out + part, .len = len - (size_t)part,
                        .timeout = -1};
-    pthread_t t;
-    assert_int_equal(pthread_create(&t, NULL, do_write, &w), 0);
-    until_waits(&n, waits + 1);
+    pthread_t t = start_blocked(&n, do_write, &w);
     struct { int fd; struct synack_tcp_info ti; } q = {.fd = cfd};
     assert_int_equal(synack_blk_call(n.c, tcp_info_call, &q), 0);
     assert_int_equal(q.ti.state, SYNACK_ESTABLISHED);
@@ -516,14 +525,10 @@ static void test_close_while_reading(void **state)
 {
     (void)state;
     struct net n;
-    net_up(&n, 0, 0);
     int lfd, cfd, sfd;
-    pair(&n, &lfd, &cfd, &sfd);
-    uint64_t waits = stats(&n).waits;
+    net_pair(&n, 0, 0, &lfd, &cfd, &sfd);
     struct reader r = {.b = n.c, .fd = cfd};
-    pthread_t t;
-    assert_int_equal(pthread_create(&t, NULL, do_read, &r), 0);
-    until_waits(&n, waits + 1);
+    pthread_t t = start_blocked(&n, do_read, &r);
     assert_false(atomic_load(&r.returned));
     assert_int_equal(synack_blk_close(n.c, cfd), 0);
     join(t);
@@ -542,14 +547,10 @@ static void test_shutdown_wakes_reader(void **state)
 {
     (void)state;
     struct net n;
-    net_up(&n, 0, 0);
     int lfd, cfd, sfd;
-    pair(&n, &lfd, &cfd, &sfd);
-    uint64_t waits = stats(&n).waits;
+    net_pair(&n, 0, 0, &lfd, &cfd, &sfd);
     struct reader r = {.b = n.c, .fd = cfd};
-    pthread_t t;
-    assert_int_equal(pthread_create(&t, NULL, do_read, &r), 0);
-    until_waits(&n, waits + 1);
+    pthread_t t = start_blocked(&n, do_read, &r);
     assert_int_equal(synack_blk_shutdown(n.c, cfd, SHUT_RD), 0);
     join(t);
     assert_int_equal(r.rc, 0);
@@ -562,14 +563,10 @@ static void test_waitall(void **state)
 {
     (void)state;
     struct net n;
-    net_up(&n, 0, 0);
     int lfd, cfd, sfd;
-    pair(&n, &lfd, &cfd, &sfd);
-    uint64_t waits = stats(&n).waits;
+    net_pair(&n, 0, 0, &lfd, &cfd, &sfd);
     struct reader r = {.b = n.c, .fd = cfd, .flags = MSG_WAITALL};
-    pthread_t t;
-    assert_int_equal(pthread_create(&t, NULL, do_read, &r), 0);
-    until_waits(&n, waits + 1);
+    pthread_t t = start_blocked(&n, do_read, &r);
     for (int i = 0; i < 4; i++) {
         char piece[16];
         memset(piece, 'a' + i, sizeof(piece));
@@ -604,9 +601,8 @@ static void test_poll_and_call(void **state)
 {
     (void)state;
     struct net n;
-    net_up(&n, 0, 0);
     int lfd, cfd, sfd;
-    pair(&n, &lfd, &cfd, &sfd);
+    net_pair(&n, 0, 0, &lfd, &cfd, &sfd);
     struct pollfd p[2] = {{.fd = cfd, .events = POLLIN}, {.fd = lfd, .events = POLLIN}};
     assert_int_equal(synack_blk_poll(n.c, p, 1, 0), 0);
     assert_int_equal(synack_blk_poll(n.c, p, 1, 100), 0);
@@ -649,10 +645,8 @@ static void test_stop_in_flight(void **state)
 {
     (void)state;
     struct net n;
-    net_up(&n, 16 * KiB, 16 * KiB);
     int lfd, cfd, sfd;
-    pair(&n, &lfd, &cfd, &sfd);
-    uint64_t waits = stats(&n).waits;
+    net_pair(&n, 16 * KiB, 16 * KiB, &lfd, &cfd, &sfd);
     /* A reader, an acceptor and a writer on a full buffer, all waiting. */
     struct reader r = {.b = n.s, .fd = sfd};
     struct acceptor2 a = {.b = n.s, .fd = lfd};
@@ -660,12 +654,9 @@ static void test_stop_in_flight(void **state)
     uint8_t *out = calloc(1, len);
     assert_non_null(out);
     struct writer w = {.n = &n, .fd = cfd, .buf = out, .len = len, .timeout = -1};
-    pthread_t tr, ta, tw;
-    assert_int_equal(pthread_create(&tr, NULL, do_read, &r), 0);
-    assert_int_equal(pthread_create(&ta, NULL, do_accept, &a), 0);
-    until_waits(&n, waits + 2);
-    assert_int_equal(pthread_create(&tw, NULL, do_write, &w), 0);
-    until_waits(&n, waits + 3);
+    pthread_t tr = start_blocked(&n, do_read, &r);
+    pthread_t ta = start_blocked(&n, do_accept, &a);
+    pthread_t tw = start_blocked(&n, do_write, &w);
     synack_blk_loop_stop(n.loop);
     join(tr);
     join(ta);
