@@ -159,6 +159,13 @@ struct synack_synflood_params {
     int backlog;
     bool syncookies;           /* the server's cfg.syncookies */
     uint32_t max_syncache;     /* the server's cfg.max_syncache (0: default) */
+    /* Watching the run (NULL: not), each called with `observe_user`: the
+     * simulator's observer, every stack's state hook (cfg.on_state), and a
+     * call after each simulator event, before the applications run. */
+    synack_sim_observer_fn observer;
+    synack_state_fn on_state;
+    void (*step_done)(void *user);
+    void *observe_user;
 };
 struct synack_synflood_result {
     uint32_t legit_done, legit_total;  /* during the flood: echoed intact / started */

@@ -296,6 +296,8 @@ static bool legit_step(struct flood *f, uint32_t i)
 static bool all_done(void *user)
 {
     struct flood *f = user;
+    if (f->p->step_done)
+        f->p->step_done(f->p->observe_user); /* the event is over; the applications follow */
     synack_time_t now = synack_sim_now(f->sim);
     while (f->next_start < f->nlegit && f->legit[f->next_start].start <= now)
         legit_start(f, f->next_start++);
@@ -354,6 +356,8 @@ static int setup(struct flood *f)
         cfg.max_syncache = p->max_syncache;
     cfg.sndbuf = cfg.rcvbuf = 64 * 1024;
     cfg.msl = SYNACK_SEC(1);
+    cfg.on_state = p->on_state;
+    cfg.on_state_user = p->observe_user;
     int sn = synack_sim_add_stack(f->sim, &cfg, &f->server);
     if (sn < 0)
         return sn;
@@ -372,6 +376,8 @@ static int setup(struct flood *f)
         if ((rc = synack_sim_link(f->sim, cn, sn, &lp, NULL)) < 0)
             return rc;
     }
+    if (p->observer)
+        synack_sim_set_observer(f->sim, p->observer, p->observe_user);
     static const struct synack_sim_node_ops ops = {flood_input, flood_next, flood_advance};
     f->flood_node = synack_sim_add_node(f->sim, FLOOD_ADDR, &ops, f);
     if (f->flood_node < 0)

@@ -218,6 +218,12 @@ static void drain(struct storm *w)
     }
 }
 
+static void step_done(struct storm *w)
+{
+    if (w->p->hooks && w->p->hooks->step_done)
+        w->p->hooks->step_done(w->p->hooks->user);
+}
+
 static int side_init(struct side *sd, uint32_t cap)
 {
     sd->cap = cap;
@@ -247,6 +253,7 @@ static bool one_more(struct storm *w)
         drain(w);
         if (!synack_sim_step(w->sim))
             break;
+        step_done(w);
     }
     drain(w);
     bool ok = w->r->completed > done;
@@ -319,6 +326,10 @@ int storm_run(const struct storm_params *p, struct storm_result *r)
         cfg.seed = 0; /* from the simulator's PRNG */
         if (p->msl)
             cfg.msl = p->msl;
+        if (p->hooks && p->hooks->on_state) {
+            cfg.on_state = p->hooks->on_state;
+            cfg.on_state_user = p->hooks->user;
+        }
 #ifdef SYNACK_HAVE_STACK_MEMORY
         if (k == S && p->max_timewait)
             cfg.max_timewait = p->max_timewait;
@@ -335,6 +346,8 @@ int storm_run(const struct storm_params *p, struct storm_result *r)
         rc = synack_sim_link(w.sim, 0, 1, &lp, &lp);
     if (rc < 0)
         goto out;
+    if (p->hooks && p->hooks->observer)
+        synack_sim_set_observer(w.sim, p->hooks->observer, p->hooks->user);
     synack_set_event_cb(w.side[C].st, on_event_c, &w);
     synack_set_event_cb(w.side[S].st, on_event_s, &w);
     w.lfd = synack_socket(w.side[S].st, AF_INET, SOCK_STREAM, 0);
@@ -354,6 +367,7 @@ int storm_run(const struct storm_params *p, struct storm_result *r)
             break;
         if (!synack_sim_step(w.sim))
             break; /* nothing pending at all: stuck */
+        step_done(&w);
     }
     drain(&w);
     r->wall_s = wall() - t0;

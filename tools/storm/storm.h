@@ -11,6 +11,8 @@
 #include <stdint.h>
 
 #include "synack/base.h"
+#include "synack/sim.h"
+#include "synack/stack.h"
 
 struct storm_params {
     uint64_t connections;   /* lifecycles to run */
@@ -20,6 +22,17 @@ struct storm_params {
     uint64_t seed;
     uint32_t request, reply; /* bytes each way (at most 1024) */
     uint32_t max_timewait;  /* server's TIME-WAIT bound, 0: the default (ignored by old releases) */
+    const struct storm_hooks *hooks; /* NULL: none */
+};
+
+/* Watching the storm (`synack demo --pcap`): the simulator's observer, both
+ * stacks' state hook, and a call after each simulator event, before the
+ * applications run; all get `user`. */
+struct storm_hooks {
+    synack_sim_observer_fn observer;
+    synack_state_fn on_state;
+    void (*step_done)(void *user);
+    void *user;
 };
 
 struct storm_result {

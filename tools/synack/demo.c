@@ -12,6 +12,7 @@
 
 #include "cmds.h"
 #include "demo.h"
+#include "demo_loadcap.h"
 #include "errname.h"
 #include "opt.h"
 #include "synack/sim.h"
@@ -309,7 +310,9 @@ static void usage(FILE *f)
             "  --scenario NAME  one of:\n");
     for (const struct demo_scenario *sc = demo_scenarios; sc->name; sc++)
         fprintf(f, "                     %-18s %s\n", sc->name, sc->help);
-    fprintf(f, "  --pcap FILE      write the capture (open it with Wireshark or tshark)\n"
+    fprintf(f, "  --pcap FILE      write the capture (open it with Wireshark or tshark);\n"
+               "                   time-wait-storm and syn-flood keep their first 16\n"
+               "                   connections (syn-flood: those the server kept state for)\n"
                "  --loss P         random loss on the link, percent 0..100 (default 0)\n"
                "  --seed N         seed of every random choice (default 1)\n"
                "  --delay MS       one-way delay, 0..10000 (default 10)\n"
@@ -447,8 +450,14 @@ int synack_cmd_demo(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    if ((sc->alone || sc->own_summary) && (own_draw_wanted(&draw))) {
+        fprintf(stderr, "synack demo: %s draws no pictures (it runs many connections): take\n"
+                        "its --pcap (the first %d connections) to synack trace\n",
+                sc->name, LOADCAP_CONNS);
+        return 2;
+    }
     if (sc->alone)
-        return sc->alone(seed, delay_ms, quiet);
+        return sc->alone(seed, delay_ms, quiet, pcap, states_path);
 
     struct demo *d = calloc(1, sizeof(*d));
     if (!d)
@@ -460,6 +469,13 @@ int synack_cmd_demo(int argc, char **argv)
     d->connections = connections;
     d->concurrency = (uint32_t)concurrency;
     d->states_path = states_path;
+    if (sc->own_summary) {
+        /* Its own network: --pcap and --states keep its first connections. */
+        d->load_pcap = pcap;
+        d->load_states = states_path;
+        d->states_path = NULL;
+        pcap = NULL;
+    }
     d->draw = draw;
     if (own_draw_sampling(&draw)) {
         d->series = malloc(sizeof(*d->series));

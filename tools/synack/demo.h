@@ -78,6 +78,7 @@ struct demo {
     /* --scenario time-wait-storm (demo_storm.c) */
     uint64_t connections;           /* --connections */
     uint32_t concurrency;           /* --concurrency */
+    const char *load_pcap, *load_states; /* its --pcap and --states (demo_loadcap.h) */
     char last_line[512];            /* printed after the summary, when set */
     struct demo_sent sent[2][65536];
     struct demo_pending pending[4];
@@ -98,10 +99,13 @@ struct demo_scenario {
     const char *help;
     int (*run)(struct demo *d);     /* 0 when the scenario ended as it should */
     bool own_summary;               /* no ladder and no per-host summary: it prints its own */
-    /* A scenario with its own network (not the two-host ladder): the exit status. */
-    int (*alone)(unsigned long long seed, double delay_ms, bool quiet);
+    /* A scenario with its own network (not the two-host ladder): the exit
+     * status.  pcap, states: --pcap and --states (demo_loadcap.h), or NULL. */
+    int (*alone)(unsigned long long seed, double delay_ms, bool quiet, const char *pcap,
+                 const char *states);
 };
-int demo_synflood(unsigned long long seed, double delay_ms, bool quiet);
+int demo_synflood(unsigned long long seed, double delay_ms, bool quiet, const char *pcap,
+                  const char *states);
 extern const struct demo_scenario demo_scenarios[];
 int demo_transfer_run(struct demo *d);
 int demo_storm_run(struct demo *d);

@@ -10,10 +10,12 @@
  *   connections: N completed, 0 refused, peak TIME-WAIT: T records, peak memory: M bytes
  *
  * (peak memory: the server stack's memory account, its TCBs, buffers and
- * TIME-WAIT table). */
+ * TIME-WAIT table).  --pcap and --states keep the first connections
+ * (demo_loadcap.h). */
 #include <stdio.h>
 
 #include "demo.h"
+#include "demo_loadcap.h"
 #include "storm.h"
 
 int demo_storm_run(struct demo *d)
@@ -27,12 +29,25 @@ int demo_storm_run(struct demo *d)
         .request = 64,
         .reply = 256,
     };
+    struct loadcap *lc = NULL;
+    struct storm_hooks hooks = {loadcap_observer, loadcap_on_state, loadcap_step_done, NULL};
+    if ((d->load_pcap || d->load_states) &&
+        loadcap_new(d->load_pcap, d->load_states, 80, &lc) < 0) {
+        fprintf(stderr, "synack demo: out of memory for the capture\n");
+        return 1;
+    }
+    if (lc) {
+        hooks.user = lc;
+        p.hooks = &hooks;
+    }
     if (!d->quiet)
         printf("%llu connections, %u at a time, each a 64-byte request and a 256-byte reply;\n"
                "the server closes first and holds TIME-WAIT for 2*MSL\n\n",
                (unsigned long long)p.connections, p.concurrency);
     struct storm_result r;
     int rc = storm_run(&p, &r);
+    if (loadcap_finish(lc, d->quiet ? NULL : stdout) < 0)
+        return 1;
     if (rc < 0) {
         fprintf(stderr, "synack demo: time-wait-storm could not start: %s\n", synack_strerror(rc));
         return 1;

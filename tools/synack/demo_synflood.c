@@ -1,19 +1,35 @@
 /* synack demo --scenario syn-flood: the simulator's SYN-flood scenario
- * (src/sim/sim_synflood.c) with its numbers, ending in one summary line. */
+ * (src/sim/sim_synflood.c) with its numbers, ending in one summary line.
+ * --pcap and --states keep the first legitimate connections the server
+ * kept state for (demo_loadcap.h). */
 #include <stdio.h>
 
 #include "demo.h"
+#include "demo_loadcap.h"
 #include "synack/sim.h"
 
-int demo_synflood(unsigned long long seed, double delay_ms, bool quiet)
+int demo_synflood(unsigned long long seed, double delay_ms, bool quiet, const char *pcap,
+                  const char *states)
 {
     struct synack_synflood_params p;
     struct synack_synflood_result r;
     synack_synflood_params_default(&p);
     p.seed = seed;
     p.delay = (synack_time_t)(delay_ms * 1000);
+    struct loadcap *lc = NULL;
+    if ((pcap || states) && loadcap_new(pcap, states, 80, &lc) < 0) {
+        fprintf(stderr, "synack demo: out of memory for the capture\n");
+        return 1;
+    }
+    if (lc) {
+        p.observer = loadcap_observer;
+        p.on_state = loadcap_on_state;
+        p.step_done = loadcap_step_done;
+        p.observe_user = lc;
+    }
     int rc = synack_sim_synflood(&p, &r);
     if (rc < 0) {
+        loadcap_finish(lc, NULL);
         fprintf(stderr, "synack demo: syn-flood failed: %s\n", synack_strerror(rc));
         return 1;
     }
@@ -40,6 +56,8 @@ int demo_synflood(unsigned long long seed, double delay_ms, bool quiet)
         printf("  server memory now %llu bytes; virtual time %.3f s\n",
                (unsigned long long)st->mem_bytes, (double)r.duration / 1e6);
     }
+    if (loadcap_finish(lc, quiet ? NULL : stdout) < 0)
+        return 1;
     printf("legit connections: %u/%u completed, cookies sent: %llu, peak half-open: %llu, "
            "peak memory: %llu bytes\n",
            r.legit_done, r.legit_total, (unsigned long long)r.cookies_sent,
