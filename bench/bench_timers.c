@@ -104,7 +104,7 @@ static void bench_lookup(uint32_t m, struct sn_rng *rng, double *hit, double *mi
     struct sn_tuple_table t;
     struct sn_tuple_entry *e = calloc(m, sizeof *e);
     struct synack_tuple *keys = calloc(NDELTA, sizeof *keys);
-    if (!e || !keys || sn_tuple_init(&t, 16, UINT32_C(1) << 21, sn_rng_next(rng), sn_rng_next(rng))) {
+    if (!e || !keys || sn_tuple_init(&t, NULL, 16, UINT32_C(1) << 21, sn_rng_next(rng), sn_rng_next(rng))) {
         fprintf(stderr, "out of memory\n");
         exit(1);
     }

@@ -101,6 +101,22 @@ static inline struct synack_addr synack_addr_v4(uint32_t v4)
 typedef void (*synack_state_fn)(void *user, uint32_t conn_id, const struct synack_conn_addr *ca,
                                 enum synack_tcp_state from, enum synack_tcp_state to);
 
+/* Where a stack's memory comes from (struct synack_config.alloc): one
+ * function in the manner of Lua's lua_Alloc.
+ *   ptr NULL, size > 0: allocate size bytes (NULL if it cannot);
+ *   ptr set, size > 0:  resize as realloc(3) does (NULL if it cannot, ptr
+ *                       then left as it was);
+ *   size 0:             free ptr (which may be NULL); return NULL.
+ * Memory must be aligned for any object, as malloc's is.  Called only from
+ * inside the stack's own calls (synack_stack_new and free included), never
+ * concurrently for one stack.  Every allocation the core makes goes through
+ * it (the stack object, its tables, TCBs, buffer chunks, out-of-line
+ * blocks, SYN-cache entries, TIME-WAIT records, descriptors, fragments in
+ * reassembly); a NULL is counted (stats.mem_alloc_failed) and surfaces as
+ * -ENOMEM/-ENOBUFS from the call that needed the memory, or as a packet
+ * dropped and counted that TCP recovers from: never as data lost. */
+typedef void *(*synack_alloc_fn)(void *user, void *ptr, size_t size);
+
 /* Run-time settings.  Versioned (the ngtcp2 pattern): fill the struct with
  * synack_config_default() and pass it to synack_stack_new(); both macros pass
  * SYNACK_CONFIG_VERSION, the layout these headers describe.  A later release
@@ -111,7 +127,8 @@ typedef void (*synack_state_fn)(void *user, uint32_t conn_id, const struct synac
 #define SYNACK_CONFIG_V1 1
 #define SYNACK_CONFIG_V2 2 /* + max_timewait, secret, max_syncache, syncookies, mem_max */
 #define SYNACK_CONFIG_V3 3 /* + offload, frag_mem_max, frag_max */
-#define SYNACK_CONFIG_VERSION SYNACK_CONFIG_V3
+#define SYNACK_CONFIG_V4 4 /* + alloc, alloc_user */
+#define SYNACK_CONFIG_VERSION SYNACK_CONFIG_V4
 struct synack_config {
     uint32_t addr;             /* this host's IPv4 address, host order */
     uint16_t mtu;              /* link MTU, 68..65535 (default 1500): the MSS we offer is mtu - 40 */
@@ -161,6 +178,11 @@ struct synack_config {
     uint32_t frag_mem_max;     /* memory for datagrams in reassembly (default 4 MiB, Linux's
                                 * ipfrag_high_thresh); past it the oldest is dropped */
     uint32_t frag_max;         /* datagrams in reassembly at once (default 1024) */
+    /* The allocator (synack_alloc_fn above), called with alloc_user; NULL
+     * (the default): the C library's malloc, realloc and free.  The budget
+     * mem_max applies whichever allocator gives the memory. */
+    synack_alloc_fn alloc;
+    void *alloc_user;
 };
 
 /* Fill *c with the defaults above (addr 0: set it), seed 0 and a random
@@ -270,6 +292,10 @@ struct synack_stack_stats {
      * answers). */
     uint64_t tcp_drop_accept_full, tcp_drop_paws, tcp_drop_bad, tcp_drop_window;
     uint64_t tcp_drop_old_ack, tcp_drop_bad_source, tcp_drop_noconn;
+    /* Allocations the allocator (cfg.alloc, or malloc) failed; each one made
+     * a call fail with -ENOMEM/-ENOBUFS or a packet be dropped (and counted
+     * where it was dropped). */
+    uint64_t mem_alloc_failed;
     /* New counters go here, and into the name table of src/core/stats.c. */
 };
 SYNACK_API const struct synack_stack_stats *synack_stack_stats(const struct synack_stack *s);

@@ -10,7 +10,10 @@
 #define SYNACK_CORE_MEM_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+
+#include "synack/stack.h"
 
 struct sn_mem {
     uint64_t used;   /* bytes charged now */
@@ -29,7 +32,27 @@ struct sn_mem {
      * otherwise calloc and free its table (8 KiB for a 4 MiB buffer) per
      * segment. */
     void *table_cache;
+    /* Where the memory comes from (cfg.alloc; NULL: libc), and how often it
+     * refused (stats.mem_alloc_failed). */
+    synack_alloc_fn alloc;
+    void *alloc_user;
+    uint64_t alloc_failed;
 };
+
+/* Every allocation of the core goes through these four (src/core/mem.c),
+ * never straight to malloc: a stack's allocator sees them all.  They
+ * behave as their libc namesakes (sn_mem_calloc checks count * size for
+ * overflow); a NULL result is counted in alloc_failed.  `m` may be NULL
+ * (libc, uncounted) for structures used outside a stack. */
+void *sn_mem_malloc(struct sn_mem *m, size_t n);
+void *sn_mem_calloc(struct sn_mem *m, size_t count, size_t size);
+void *sn_mem_realloc(struct sn_mem *m, void *p, size_t n);
+void sn_mem_free(struct sn_mem *m, void *p);
+/* Charge n bytes to the budget and allocate them zeroed; NULL (nothing
+ * charged) past the budget or when the allocator fails.  sn_mem_put frees
+ * and uncharges what sn_mem_get gave. */
+void *sn_mem_get(struct sn_mem *m, size_t n);
+void sn_mem_put(struct sn_mem *m, void *p, size_t n);
 
 static inline void sn_mem_note_peak(struct sn_mem *m)
 {

@@ -13,6 +13,7 @@
  * field), add sizeof for the new version, raise SYNACK_CONFIG_VERSION. */
 static const size_t config_size[] = {0, offsetof(struct synack_config, max_timewait),
                                      offsetof(struct synack_config, offload),
+                                     offsetof(struct synack_config, alloc),
                                      sizeof(struct synack_config)};
 #define CONFIG_VERSIONS (sizeof(config_size) / sizeof(config_size[0]))
 
@@ -132,19 +133,23 @@ int synack_stack_new_versioned(int version, const struct synack_config *cfg,
     int rc = config_check(c);
     if (rc < 0)
         return rc;
-    struct synack_stack *s = calloc(1, sizeof(*s));
+    /* The stack object itself comes from the caller's allocator too. */
+    struct sn_mem boot = {.alloc = c->alloc, .alloc_user = c->alloc_user};
+    struct synack_stack *s = sn_mem_calloc(&boot, 1, sizeof(*s));
     if (!s)
         return -ENOMEM;
+    s->mem.alloc = c->alloc;
+    s->mem.alloc_user = c->alloc_user;
     s->cfg = *c;
     s->output = output;
     s->user = user;
     stack_keys(s, c);
     s->mem.limit = c->mem_max;
     sn_wheel_init(&s->wheel, 0);
-    s->port_refs = calloc(65536, sizeof(*s->port_refs));
-    s->port_auto = calloc(65536 / 64, sizeof(*s->port_auto));
+    s->port_refs = sn_mem_calloc(&s->mem, 65536, sizeof(*s->port_refs));
+    s->port_auto = s->port_refs ? sn_mem_calloc(&s->mem, 65536 / 64, sizeof(*s->port_auto)) : NULL;
     rc = s->port_refs && s->port_auto
-             ? sn_tuple_init(&s->conns, 64, c->max_conns, sn_rng_next(&s->rng),
+             ? sn_tuple_init(&s->conns, &s->mem, 64, c->max_conns, sn_rng_next(&s->rng),
                              sn_rng_next(&s->rng))
              : -ENOMEM;
     if (rc == 0) {
@@ -153,9 +158,9 @@ int synack_stack_new_versioned(int version, const struct synack_config *cfg,
             sn_tuple_free(&s->conns);
     }
     if (rc < 0) {
-        free(s->port_auto);
-        free(s->port_refs);
-        free(s);
+        sn_mem_free(&s->mem, s->port_auto);
+        sn_mem_free(&s->mem, s->port_refs);
+        sn_mem_free(&s->mem, s);
         return rc;
     }
     sn_tw_init(s);
@@ -195,7 +200,7 @@ void sn_stack_event(struct synack_stack *s, int fd)
 void sn_stack_bury(struct synack_stack *s, struct sn_tcb *tcb)
 {
     if (s->depth == 0) {
-        free(tcb);
+        sn_mem_free(&s->mem, tcb);
         return;
     }
     tcb->te.next = s->dead ? &s->dead->te : NULL;
@@ -223,7 +228,7 @@ static void dead_release(struct synack_stack *s)
     while (s->dead) {
         struct sn_tcb *tcb = s->dead;
         s->dead = tcb->te.next ? sn_tcb_of_entry(tcb->te.next) : NULL;
-        free(tcb);
+        sn_mem_free(&s->mem, tcb);
     }
 }
 
@@ -292,13 +297,14 @@ static void stack_release(struct synack_stack *s)
     sn_ring_cache_free(&s->mem);
     sn_reass_free(s);
     sn_tuple_free(&s->conns);
-    free(s->fds);
-    free(s->evq);
-    free(s->ev_pending);
-    free(s->fd_user);
-    free(s->port_auto);
-    free(s->port_refs);
-    free(s);
+    sn_mem_free(&s->mem, s->fds);
+    sn_mem_free(&s->mem, s->evq);
+    sn_mem_free(&s->mem, s->ev_pending);
+    sn_mem_free(&s->mem, s->fd_user);
+    sn_mem_free(&s->mem, s->port_auto);
+    sn_mem_free(&s->mem, s->port_refs);
+    struct sn_mem m = s->mem; /* the allocator outlives the object it frees */
+    sn_mem_free(&m, s);
 }
 
 static void stack_advance(struct synack_stack *s, synack_time_t now);

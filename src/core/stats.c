@@ -52,6 +52,7 @@ static const struct {
     STAT(tcp_window_clamped),
     STAT(tcp_drop_accept_full), STAT(tcp_drop_paws), STAT(tcp_drop_bad), STAT(tcp_drop_window),
     STAT(tcp_drop_old_ack), STAT(tcp_drop_bad_source), STAT(tcp_drop_noconn),
+    STAT(mem_alloc_failed),
 };
 
 #define NSTATS (sizeof(stats_table) / sizeof(stats_table[0]))
@@ -65,6 +66,7 @@ static const struct synack_stack_stats *gauges(const struct synack_stack *cs)
     s->stats.mem_bytes = s->mem.used + s->mem.fixed;
     s->stats.mem_peak_bytes = s->mem.total_peak;
     s->stats.mem_refused = s->mem.failed;
+    s->stats.mem_alloc_failed = s->mem.alloc_failed;
     s->stats.tcp_halfopen = s->syncache.count;
     s->stats.tcp_halfopen_peak = s->syncache.peak;
     return &s->stats;

@@ -9,6 +9,7 @@
  * and max_buckets is raised to initial_buckets when smaller.
  */
 #include "core/tuple_table.h"
+#include "core/mem.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -128,7 +129,7 @@ static struct sn_tuple_entry *find_hashed(const struct sn_tuple_table *t,
 static void grow(struct sn_tuple_table *t)
 {
     uint32_t n = t->nbuckets * 2;
-    struct sn_tuple_entry **nb = calloc(n, sizeof *nb);
+    struct sn_tuple_entry **nb = sn_mem_calloc(t->mem, n, sizeof *nb);
     if (!nb)
         return;
     for (uint32_t i = 0; i < t->nbuckets; i++) {
@@ -141,18 +142,18 @@ static void grow(struct sn_tuple_table *t)
             e = next;
         }
     }
-    free(t->buckets);
+    sn_mem_free(t->mem, t->buckets);
     t->buckets = nb;
     t->nbuckets = n;
 }
 
-int sn_tuple_init(struct sn_tuple_table *t, uint32_t initial_buckets, uint32_t max_buckets,
+int sn_tuple_init(struct sn_tuple_table *t, struct sn_mem *mem, uint32_t initial_buckets, uint32_t max_buckets,
                   uint64_t key0, uint64_t key1)
 {
     uint32_t n = round_pow2(initial_buckets);
     uint32_t max = round_pow2(max_buckets);
-    *t = (struct sn_tuple_table){.key = {key0, key1}};
-    t->buckets = calloc(n, sizeof *t->buckets);
+    *t = (struct sn_tuple_table){.key = {key0, key1}, .mem = mem};
+    t->buckets = sn_mem_calloc(mem, n, sizeof *t->buckets);
     if (!t->buckets)
         return -ENOMEM;
     t->nbuckets = n;
@@ -162,7 +163,7 @@ int sn_tuple_init(struct sn_tuple_table *t, uint32_t initial_buckets, uint32_t m
 
 void sn_tuple_free(struct sn_tuple_table *t)
 {
-    free(t->buckets);
+    sn_mem_free(t->mem, t->buckets);
     t->buckets = NULL;
     t->nbuckets = 0;
     t->count = 0;

@@ -2,8 +2,7 @@
  * keyed hash (SipHash-2-4 of the tuple under a per-stack random key, so that
  * an attacker cannot aim many tuples at one chain).  The table grows by
  * doubling when the load passes 1, up to a bound given at init; growth is the
- * only allocation and goes through the stack's allocator (plain calloc/free
- * here), and a failed growth leaves the table working, only more loaded.
+ * only allocation and goes through the stack's allocator (core/mem.h), and a failed growth leaves the table working, only more loaded.
  *
  * Entries with raddr == 0 and rport == 0 are listeners (a wildcard remote);
  * laddr 0 means any local address.  sn_tuple_lookup() prefers an exact match,
@@ -14,6 +13,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+struct sn_mem;
 
 /* A connection's IPv4 addresses and ports, host byte order: the engine's
  * key.  Internal (the name predates the public API's split): callbacks give
@@ -39,10 +40,12 @@ struct sn_tuple_table {
      * connection (a bulk transfer) are found by one tuple comparison instead
      * of a SipHash and a chain walk.  Cleared when that entry is removed. */
     struct sn_tuple_entry *last;
+    struct sn_mem *mem;  /* where the buckets come from (NULL: libc) */
 };
 
-/* initial_buckets and max_buckets are rounded up to powers of two. Returns 0 or -ENOMEM. */
-int sn_tuple_init(struct sn_tuple_table *t, uint32_t initial_buckets, uint32_t max_buckets,
+/* initial_buckets and max_buckets are rounded up to powers of two; the
+ * buckets are allocated from `mem` (NULL: libc).  Returns 0 or -ENOMEM. */
+int sn_tuple_init(struct sn_tuple_table *t, struct sn_mem *mem, uint32_t initial_buckets, uint32_t max_buckets,
                   uint64_t key0, uint64_t key1);
 void sn_tuple_free(struct sn_tuple_table *t); /* frees the buckets, not the entries */
 /* Insert e (e->tuple set by the caller). Returns 0, or -EEXIST if that exact tuple is present. */

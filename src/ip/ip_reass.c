@@ -63,8 +63,8 @@ static void dgram_free(struct synack_stack *s, struct sn_frag_dgram *d)
     uint64_t bytes = sizeof(*d) + d->cap;
     r->bytes -= bytes;
     sn_mem_uncharge(&s->mem, bytes);
-    free(d->data);
-    free(d);
+    sn_mem_free(&s->mem, d->data);
+    sn_mem_free(&s->mem, d);
 }
 
 void sn_reass_free(struct synack_stack *s)
@@ -188,7 +188,7 @@ int sn_ip_reass(struct synack_stack *s, const struct synack_ipv4_hdr *ip, const 
             s->stats.ip_frag_drop_limit++;
             return -ENOBUFS;
         }
-        d = calloc(1, sizeof(*d));
+        d = sn_mem_calloc(&s->mem, 1, sizeof(*d));
         if (!d) {
             sn_mem_uncharge(&s->mem, sizeof(*d));
             s->stats.ip_frag_drop_limit++;
@@ -241,7 +241,7 @@ int sn_ip_reass(struct synack_stack *s, const struct synack_ipv4_hdr *ip, const 
             dgram_free(s, d);
             return -ENOBUFS;
         }
-        uint8_t *nb = realloc(d->data, cap);
+        uint8_t *nb = sn_mem_realloc(&s->mem, d->data, cap);
         if (!nb) {
             sn_mem_uncharge(&s->mem, more);
             s->stats.ip_frag_drop_limit++;

@@ -64,27 +64,27 @@ static int fd_alloc(struct synack_stack *s, struct sn_tcb *tcb)
     uint32_t n = s->nfds ? s->nfds * 2 : 64;
     if (n > limit)
         n = limit;
-    void **users = realloc(s->fd_user, n * sizeof(*users));
+    void **users = sn_mem_realloc(&s->mem, s->fd_user, n * sizeof(*users));
     if (!users)
         return -ENOMEM;
     s->fd_user = users;
     /* The event ring holds each descriptor at most once (stack.c); the
      * queued ones move over in order. */
-    uint32_t *evq = malloc(n * sizeof(*evq));
+    uint32_t *evq = sn_mem_calloc(&s->mem, n, sizeof(*evq));
     if (!evq)
         return -ENOMEM;
     for (uint32_t k = 0; k < s->nevq; k++)
         evq[k] = s->evq[(s->evq_head + k) % s->evq_cap];
-    free(s->evq);
+    sn_mem_free(&s->mem, s->evq);
     s->evq = evq;
     s->evq_head = 0;
     s->evq_cap = n;
-    uint8_t *pending = realloc(s->ev_pending, n);
+    uint8_t *pending = sn_mem_realloc(&s->mem, s->ev_pending, n);
     if (!pending)
         return -ENOMEM;
     memset(pending + s->nfds, 0, n - s->nfds);
     s->ev_pending = pending;
-    struct sn_tcb **fds = realloc(s->fds, n * sizeof(*fds));
+    struct sn_tcb **fds = sn_mem_realloc(&s->mem, s->fds, n * sizeof(*fds));
     if (!fds)
         return -ENOMEM;
     memset(fds + s->nfds, 0, (n - s->nfds) * sizeof(*fds));

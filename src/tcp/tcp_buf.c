@@ -37,7 +37,7 @@ static int table_get(struct sn_ring *r, struct sn_mem *m)
         c->head = 0;
         r->t = c;
     } else {
-        r->t = calloc(1, table_bytes(n));
+        r->t = sn_mem_calloc(m, 1, table_bytes(n));
     }
     if (!r->t) {
         sn_mem_uncharge(m, table_bytes(n));
@@ -54,7 +54,7 @@ static uint8_t *chunk_get(struct sn_mem *m)
 {
     void *p = m->chunk_cache;
     if (!p)
-        return malloc(SN_BUF_CHUNK);
+        return sn_mem_malloc(m, SN_BUF_CHUNK);
     memcpy(&m->chunk_cache, p, sizeof(void *));
     m->chunks_cached--;
     return p;
@@ -63,7 +63,7 @@ static uint8_t *chunk_get(struct sn_mem *m)
 static void chunk_put(struct sn_mem *m, uint8_t *p)
 {
     if (m->chunks_cached >= SN_BUF_CACHE) {
-        free(p);
+        sn_mem_free(m, p);
         return;
     }
     memcpy(p, &m->chunk_cache, sizeof(void *));
@@ -76,10 +76,10 @@ void sn_ring_cache_free(struct sn_mem *m)
     while (m->chunk_cache) {
         void *p = m->chunk_cache;
         memcpy(&m->chunk_cache, p, sizeof(void *));
-        free(p);
+        sn_mem_free(m, p);
     }
     m->chunks_cached = 0;
-    free(m->table_cache);
+    sn_mem_free(m, m->table_cache);
     m->table_cache = NULL;
 }
 
@@ -98,7 +98,7 @@ static void table_put(struct sn_ring *r, struct sn_mem *m)
     if (!m->table_cache) {
         m->table_cache = r->t;
     } else {
-        free(r->t);
+        sn_mem_free(m, r->t);
     }
     r->t = NULL;
     r->len = 0;
@@ -255,7 +255,7 @@ int sn_ring_resize(struct sn_ring *r, struct sn_mem *m, uint32_t cap)
     uint32_t n = pages_for(cap);
     if (!sn_mem_charge(m, table_bytes(n)))
         return -ENOMEM;
-    struct sn_ring_table *t = calloc(1, table_bytes(n));
+    struct sn_ring_table *t = sn_mem_calloc(m, 1, table_bytes(n));
     if (!t) {
         sn_mem_uncharge(m, table_bytes(n));
         return -ENOMEM;
@@ -269,7 +269,7 @@ int sn_ring_resize(struct sn_ring *r, struct sn_mem *m, uint32_t cap)
     t->size = n * SN_BUF_CHUNK;
     t->nalloc = o->nalloc;
     sn_mem_uncharge(m, table_bytes(o->npages));
-    free(o);
+    sn_mem_free(m, o);
     r->t = t;
     r->cap = cap;
     return 0;

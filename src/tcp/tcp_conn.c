@@ -10,13 +10,11 @@
 
 struct sn_tcb *sn_tcb_new(struct synack_stack *s)
 {
-    if (s->nconns >= s->cfg.max_conns || !sn_mem_charge(&s->mem, sizeof(struct sn_tcb)))
+    if (s->nconns >= s->cfg.max_conns)
         return NULL;
-    struct sn_tcb *tcb = calloc(1, sizeof(*tcb));
-    if (!tcb) {
-        sn_mem_uncharge(&s->mem, sizeof(struct sn_tcb));
+    struct sn_tcb *tcb = sn_mem_get(&s->mem, sizeof(*tcb));
+    if (!tcb)
         return NULL;
-    }
     s->nconns++;
     sn_timer_init(&tcb->timer);
     for (int k = 0; k < SN_TT_N; k++)

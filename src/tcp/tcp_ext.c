@@ -19,11 +19,7 @@ struct sn_tcb_ext *sn_tcb_ext_get(struct synack_stack *s, struct sn_tcb *tcb)
 {
     if (tcb->x)
         return tcb->x;
-    if (!sn_mem_charge(&s->mem, sizeof(struct sn_tcb_ext)))
-        return NULL;
-    tcb->x = calloc(1, sizeof(struct sn_tcb_ext));
-    if (!tcb->x)
-        sn_mem_uncharge(&s->mem, sizeof(struct sn_tcb_ext));
+    tcb->x = sn_mem_get(&s->mem, sizeof(struct sn_tcb_ext));
     return tcb->x;
 }
 
@@ -32,11 +28,8 @@ struct sn_listen *sn_tcb_lsn_get(struct synack_stack *s, struct sn_tcb *tcb)
     struct sn_tcb_ext *x = sn_tcb_ext_get(s, tcb);
     if (!x)
         return NULL;
-    if (!x->lsn && sn_mem_charge(&s->mem, sizeof(struct sn_listen))) {
-        x->lsn = calloc(1, sizeof(struct sn_listen));
-        if (!x->lsn)
-            sn_mem_uncharge(&s->mem, sizeof(struct sn_listen));
-    }
+    if (!x->lsn)
+        x->lsn = sn_mem_get(&s->mem, sizeof(struct sn_listen));
     if (!x->lsn)
         sn_tcb_ext_trim(s, tcb);
     return tcb->x ? tcb->x->lsn : NULL;
@@ -46,9 +39,8 @@ void sn_tcb_lsn_free(struct synack_stack *s, struct sn_tcb *tcb)
 {
     if (!tcb->x || !tcb->x->lsn)
         return;
-    free(tcb->x->lsn);
+    sn_mem_put(&s->mem, tcb->x->lsn, sizeof(struct sn_listen));
     tcb->x->lsn = NULL;
-    sn_mem_uncharge(&s->mem, sizeof(struct sn_listen));
     sn_tcb_ext_trim(s, tcb);
 }
 
@@ -62,13 +54,9 @@ void sn_tcb_ext_free(struct synack_stack *s, struct sn_tcb *tcb)
 {
     if (!tcb->x)
         return;
-    if (tcb->x->lsn) {
-        free(tcb->x->lsn);
-        sn_mem_uncharge(&s->mem, sizeof(struct sn_listen));
-    }
-    free(tcb->x);
+    sn_mem_put(&s->mem, tcb->x->lsn, sizeof(struct sn_listen));
+    sn_mem_put(&s->mem, tcb->x, sizeof(struct sn_tcb_ext));
     tcb->x = NULL;
-    sn_mem_uncharge(&s->mem, sizeof(struct sn_tcb_ext));
 }
 
 void sn_tcb_ext_trim(struct synack_stack *s, struct sn_tcb *tcb)

@@ -65,7 +65,7 @@ int sn_syncache_init(struct synack_stack *s)
     uint32_t n = 16;
     while (n < s->cfg.max_syncache / 2 && n < (1u << 20))
         n <<= 1;
-    q->buckets = calloc(n, sizeof(*q->buckets));
+    q->buckets = sn_mem_calloc(&s->mem, n, sizeof(*q->buckets));
     if (!q->buckets)
         return -ENOMEM;
     q->nbuckets = n;
@@ -140,8 +140,7 @@ static void entry_free(struct synack_stack *s, struct sn_syn_entry *e, bool clos
     q->count--;
     if (closed)
         trace(s, e->conn_id, &e->tuple, SYNACK_SYN_RECEIVED, SYNACK_CLOSED);
-    sn_mem_uncharge(&s->mem, sizeof(*e));
-    free(e);
+    sn_mem_put(&s->mem, e, sizeof(*e));
 }
 
 void sn_syncache_free(struct synack_stack *s)
@@ -150,7 +149,7 @@ void sn_syncache_free(struct synack_stack *s)
     for (unsigned k = 0; k < SN_SYNQ_LEVELS; k++)
         while (q->head[k])
             entry_free(s, q->head[k], false);
-    free(q->buckets);
+    sn_mem_free(&s->mem, q->buckets);
     q->buckets = NULL;
 }
 
@@ -388,8 +387,9 @@ int sn_syncache_syn(struct synack_stack *s, struct sn_tcb *l, const struct sn_se
         return 0;
     }
     bool full = lq->cached >= listener_syn_bound(l) || q->count >= s->cfg.max_syncache;
-    /* Out of memory budget, an entry is as impossible as in a full cache. */
-    if (!full && !sn_mem_charge(&s->mem, sizeof(*e)))
+    /* Out of memory (the budget or the allocator), an entry is as
+     * impossible as in a full cache: a cookie answers instead. */
+    if (!full && (e = sn_mem_get(&s->mem, sizeof(*e))) == NULL)
         full = true;
     if (full) {
         s->stats.tcp_syncache_overflow++;
@@ -416,13 +416,6 @@ int sn_syncache_syn(struct synack_stack *s, struct sn_tcb *l, const struct sn_se
         s->stats.tcp_syncookies_sent++;
         q->last_cookie = s->now ? s->now : 1;
         return 0;
-    }
-    e = calloc(1, sizeof(*e));
-    if (!e) {
-        sn_mem_uncharge(&s->mem, sizeof(*e));
-        s->stats.tcp_listen_drops++;
-        s->stats.tcp_drop++;
-        return -ENOMEM;
     }
     p.iss = sn_tcp_new_isn(s, &p.tuple);
     e->listener = l;

@@ -56,8 +56,8 @@ static int tw_grow(struct synack_stack *s)
                   (size_t)(nb - t->nbuckets) * sizeof(uint32_t);
     if (!sn_mem_charge(&s->mem, grow))
         return -ENOMEM;
-    struct sn_tw *rec = realloc(t->rec, (size_t)ncap * sizeof(*rec));
-    uint32_t *buckets = rec ? calloc(nb, sizeof(*buckets)) : NULL;
+    struct sn_tw *rec = sn_mem_realloc(&s->mem, t->rec, (size_t)ncap * sizeof(*rec));
+    uint32_t *buckets = rec ? sn_mem_calloc(&s->mem, nb, sizeof(*buckets)) : NULL;
     if (!buckets) {
         if (rec)
             t->rec = rec; /* the old records moved: keep the new block */
@@ -71,7 +71,7 @@ static int tw_grow(struct synack_stack *s)
         t->free = i;
     }
     t->rec = rec;
-    free(t->buckets);
+    sn_mem_free(&s->mem, t->buckets);
     t->buckets = buckets;
     t->nbuckets = nb;
     t->cap = ncap;
@@ -358,7 +358,7 @@ void sn_tw_free_all(struct synack_stack *s)
     sn_wheel_del(&s->wheel, &t->timer);
     sn_mem_uncharge(&s->mem, (size_t)t->cap * sizeof(struct sn_tw) +
                                  (size_t)t->nbuckets * sizeof(uint32_t));
-    free(t->rec);
-    free(t->buckets);
+    sn_mem_free(&s->mem, t->rec);
+    sn_mem_free(&s->mem, t->buckets);
     *t = (struct sn_tw_table){0};
 }

@@ -137,20 +137,25 @@ long sn_tcp_usr_send(struct synack_stack *s, struct sn_tcb *tcb, const void *buf
     }
     if (len == 0)
         return 0;
+    /* Urgent data keeps its pointer out of line: without memory for the
+     * block nothing is taken (ENOBUFS, the caller retries), rather than
+     * the data going out unmarked. */
+    struct sn_tcb_ext *x = oob ? sn_tcb_ext_get(s, tcb) : NULL;
+    if (oob && !x)
+        return -ENOBUFS;
     long n = sn_ring_write(&tcb->snd, &s->mem, buf, len);
+    if (n <= 0 && oob)
+        sn_tcb_ext_trim(s, tcb);
     if (n == -ENOMEM)
-        return -ENOBUFS; /* the stack's memory budget (cfg.mem_max) is spent: no buffer space */
+        return -ENOBUFS; /* memory (cfg.mem_max or the allocator) is spent: no buffer space */
     if (n < 0)
         return n;
     if (n == 0)
         return -EAGAIN;
     if (oob) {
         /* RFC 6093: the urgent pointer points just past the last urgent byte. */
-        struct sn_tcb_ext *x = sn_tcb_ext_get(s, tcb);
-        if (x) { /* without memory the data still goes, only not marked urgent */
-            x->snd_up = tcb->snd_una + tcb->snd.len;
-            tcb->flags |= SN_TF_SNDURG;
-        }
+        x->snd_up = tcb->snd_una + tcb->snd.len;
+        tcb->flags |= SN_TF_SNDURG;
     }
     sn_tcp_output(s, tcb);
     return n;

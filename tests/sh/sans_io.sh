@@ -21,4 +21,14 @@ if [ -n "$globals" ]; then
     echo "$globals"
     exit 1
 fi
-echo "sans-IO core: no I/O, clock, thread, printing or mutable global in $(echo $core | wc -w) folders"
+# Every allocation goes through the stack's allocator (src/core/mem.c), so
+# that a replaced allocator (cfg.alloc) sees them all and test_alloc_fail
+# can fail each one.
+allocs=$(grep -rnE '\b(malloc|calloc|realloc|free|aligned_alloc|strdup)[[:space:]]*\(' $core --include='*.c' --include='*.h' \
+    | grep -vE ':[0-9]+:[[:space:]]*(//|/\*|\*)' | grep -v "^$src/src/core/mem.c:" || true)
+if [ -n "$allocs" ]; then
+    echo "FAIL: the core allocates around its allocator (use sn_mem_malloc/calloc/realloc/free, core/mem.h):"
+    echo "$allocs"
+    exit 1
+fi
+echo "sans-IO core: no I/O, clock, thread, printing, mutable global or allocation around the allocator in $(echo $core | wc -w) folders"

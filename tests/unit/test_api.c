@@ -64,6 +64,18 @@ static void test_config_versions(void **state)
     assert_int_equal(synack_stack_new(&c, out_null, NULL, &s), 0);
     assert_int_equal(synack_stack_addr(s), CADDR);
     synack_stack_free(s);
+    assert_null(c.alloc); /* V4's allocator: libc by default */
+    /* A program built against version 3 has no allocator fields: what lies
+     * past its struct is never read (here garbage that would crash if
+     * called as an allocator). */
+    memset(&c, 0xa5, sizeof(c));
+    synack_config_default_versioned(SYNACK_CONFIG_V3, &c);
+    c.addr = CADDR;
+    assert_int_equal(synack_stack_new_versioned(SYNACK_CONFIG_V3, &c, out_null, NULL, &s), 0);
+    assert_int_equal(synack_socket(s, AF_INET, SOCK_STREAM, 0), 3);
+    synack_stack_free(s);
+    synack_config_default(&c);
+    c.addr = CADDR;
 
     struct synack_link_params lp;
     memset(&lp, 0xff, sizeof(lp));

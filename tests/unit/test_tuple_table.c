@@ -42,7 +42,7 @@ static struct synack_tuple tup(uint32_t la, uint16_t lp, uint32_t ra, uint16_t r
 static void test_init_rounding(void **state)
 {
     struct sn_tuple_table t;
-    assert_int_equal(sn_tuple_init(&t, 3, 5, 1, 2), 0);
+    assert_int_equal(sn_tuple_init(&t, NULL, 3, 5, 1, 2), 0);
     assert_int_equal(t.nbuckets, 4);
     assert_int_equal(t.max_buckets, 8);
     assert_int_equal(t.count, 0);
@@ -50,15 +50,15 @@ static void test_init_rounding(void **state)
     assert_int_equal(t.key[1], 2);
     sn_tuple_free(&t);
     assert_null(t.buckets);
-    assert_int_equal(sn_tuple_init(&t, 0, 0, 1, 2), 0);
+    assert_int_equal(sn_tuple_init(&t, NULL, 0, 0, 1, 2), 0);
     assert_int_equal(t.nbuckets, 1);
     assert_int_equal(t.max_buckets, 1);
     sn_tuple_free(&t);
-    assert_int_equal(sn_tuple_init(&t, 64, 16, 1, 2), 0); /* max below initial */
+    assert_int_equal(sn_tuple_init(&t, NULL, 64, 16, 1, 2), 0); /* max below initial */
     assert_int_equal(t.nbuckets, 64);
     assert_int_equal(t.max_buckets, 64);
     sn_tuple_free(&t);
-    assert_int_equal(sn_tuple_init(&t, 1, UINT32_MAX, 1, 2), 0);
+    assert_int_equal(sn_tuple_init(&t, NULL, 1, UINT32_MAX, 1, 2), 0);
     assert_int_equal(t.max_buckets, UINT32_C(1) << 31);
     sn_tuple_free(&t);
 }
@@ -66,7 +66,7 @@ static void test_init_rounding(void **state)
 static void test_insert_find_remove(void **state)
 {
     struct sn_tuple_table t;
-    assert_int_equal(sn_tuple_init(&t, 8, 8, 11, 22), 0);
+    assert_int_equal(sn_tuple_init(&t, NULL, 8, 8, 11, 22), 0);
     struct sn_tuple_entry a = {.tuple = tup(0x0a000001, 80, 0x0a000002, 40000)};
     struct sn_tuple_entry b = {.tuple = tup(0x0a000001, 80, 0x0a000002, 40001)};
     struct sn_tuple_entry dup = {.tuple = a.tuple};
@@ -115,7 +115,7 @@ static void test_insert_find_remove(void **state)
 static void test_listener_fallback(void **state)
 {
     struct sn_tuple_table t;
-    assert_int_equal(sn_tuple_init(&t, 4, 64, 5, 6), 0);
+    assert_int_equal(sn_tuple_init(&t, NULL, 4, 64, 5, 6), 0);
     const uint32_t L1 = 0xc0a80001, L2 = 0xc0a80002, R = 0x08080808;
     struct sn_tuple_entry conn = {.tuple = tup(L1, 443, R, 50000)};
     struct sn_tuple_entry lis_l1 = {.tuple = tup(L1, 443, 0, 0)};
@@ -158,7 +158,7 @@ static void test_listener_fallback(void **state)
 static void test_last_match_cache(void **state)
 {
     struct sn_tuple_table t;
-    assert_int_equal(sn_tuple_init(&t, 4, 64, 7, 8), 0);
+    assert_int_equal(sn_tuple_init(&t, NULL, 4, 64, 7, 8), 0);
     struct sn_tuple_entry a = {.tuple = tup(1, 80, 2, 1000)};
     struct sn_tuple_entry b = {.tuple = tup(1, 80, 2, 1001)};
     struct sn_tuple_entry lis = {.tuple = tup(0, 80, 0, 0)};
@@ -191,7 +191,7 @@ static void test_last_match_cache(void **state)
 static void test_hash_layout(void **state)
 {
     struct sn_tuple_table t;
-    assert_int_equal(sn_tuple_init(&t, 8, 8, ref_key[0], ref_key[1]), 0);
+    assert_int_equal(sn_tuple_init(&t, NULL, 8, 8, ref_key[0], ref_key[1]), 0);
     struct sn_tuple_entry e = {.tuple = tup(0x03020100, 0x0908, 0x07060504, 0x0b0a)};
     assert_int_equal(sn_tuple_insert(&t, &e), 0);
     uint8_t bytes[12];
@@ -208,7 +208,7 @@ static void test_hash_layout(void **state)
 static void test_collision_compares_fields(void **state)
 {
     struct sn_tuple_table t;
-    assert_int_equal(sn_tuple_init(&t, 1, 1, 1, 2), 0);
+    assert_int_equal(sn_tuple_init(&t, NULL, 1, 1, 1, 2), 0);
     struct sn_tuple_entry e = {.tuple = tup(10, 20, 30, 40)};
     const struct synack_tuple key = e.tuple;
     assert_int_equal(sn_tuple_insert(&t, &e), 0);
@@ -239,7 +239,7 @@ static void test_growth(void **state)
     struct sn_rng rng;
     sn_rng_seed(&rng, 3);
     struct sn_tuple_table t;
-    assert_int_equal(sn_tuple_init(&t, 1, 1u << 20, 0x1234, 0x5678), 0);
+    assert_int_equal(sn_tuple_init(&t, NULL, 1, 1u << 20, 0x1234, 0x5678), 0);
     struct sn_tuple_entry *e = calloc(N, sizeof *e);
     assert_non_null(e);
     for (uint32_t i = 0; i < N; i++) {
@@ -275,7 +275,7 @@ static void test_max_buckets(void **state)
     struct sn_rng rng;
     sn_rng_seed(&rng, 4);
     struct sn_tuple_table t;
-    assert_int_equal(sn_tuple_init(&t, 4, 10, 7, 8), 0); /* max rounds up to 16 */
+    assert_int_equal(sn_tuple_init(&t, NULL, 4, 10, 7, 8), 0); /* max rounds up to 16 */
     assert_int_equal(t.max_buckets, 16);
     struct sn_tuple_entry *e = calloc(N, sizeof *e);
     assert_non_null(e);
@@ -303,8 +303,8 @@ static void test_max_buckets(void **state)
 static void test_keyed(void **state)
 {
     struct sn_tuple_table t1, t2;
-    assert_int_equal(sn_tuple_init(&t1, 1024, 1024, 1, 2), 0);
-    assert_int_equal(sn_tuple_init(&t2, 1024, 1024, 3, 4), 0);
+    assert_int_equal(sn_tuple_init(&t1, NULL, 1024, 1024, 1, 2), 0);
+    assert_int_equal(sn_tuple_init(&t2, NULL, 1024, 1024, 3, 4), 0);
     struct sn_tuple_entry a[64], b[64];
     int differ = 0;
     for (uint16_t i = 0; i < 64; i++) {
