@@ -330,49 +330,41 @@ static void server_step(struct net *n, struct xfer *x)
     x->s_closed = true;
 }
 
+/* socket() and connect() to the exchange's port: the descriptor, or -1
+ * after a failure for want of memory (the application tries again). */
+static int client_open(struct net *n, struct xfer *x)
+{
+    struct synack_stack *s = n->st[C];
+    int fd = synack_socket(s, AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) {
+        if (!retryable(n, fd))
+            fail_unexpected(n, "socket", errno);
+        return -1;
+    }
+    struct sockaddr_in a = addr_of(SADDR, x->port);
+    int rc = synack_connect(s, fd, (struct sockaddr *)&a, sizeof(a));
+    if (rc < 0 && errno != EINPROGRESS) {
+        if (!retryable(n, rc))
+            fail_unexpected(n, "connect", errno);
+        synack_close(s, fd);
+        return -1;
+    }
+    return fd;
+}
+
 static void client_step(struct net *n, struct xfer *x)
 {
     struct synack_stack *s = n->st[C];
     uint8_t buf[8192];
     if (x->lfd < 0) /* a connection refused is no test of memory */
         return;
-    if (x->how == H_LISTEN_CLOSE && x->cfd2 < 0 && x->s_rcvd > 0) {
-        /* A second connection, never accepted: it goes with the listener. */
-        int fd = synack_socket(s, AF_INET, SOCK_STREAM, 0);
-        if (fd < 0) {
-            if (!retryable(n, fd))
-                fail_unexpected(n, "socket", errno);
-        } else {
-            struct sockaddr_in a = addr_of(SADDR, x->port);
-            int rc = synack_connect(s, fd, (struct sockaddr *)&a, sizeof(a));
-            if (rc < 0 && errno != EINPROGRESS) {
-                if (!retryable(n, rc))
-                    fail_unexpected(n, "connect", errno);
-                synack_close(s, fd);
-            } else {
-                x->cfd2 = fd;
-            }
-        }
-    }
+    /* A second connection, never accepted: it goes with the listener. */
+    if (x->how == H_LISTEN_CLOSE && x->cfd2 < 0 && x->s_rcvd > 0)
+        x->cfd2 = client_open(n, x);
     if (x->c_closed)
         return;
-    if (x->cfd < 0) {
-        int fd = synack_socket(s, AF_INET, SOCK_STREAM, 0);
-        if (fd < 0) {
-            if (!retryable(n, fd))
-                fail_unexpected(n, "socket", errno);
-            return;
-        }
-        struct sockaddr_in a = addr_of(SADDR, x->port);
-        int rc = synack_connect(s, fd, (struct sockaddr *)&a, sizeof(a));
-        if (rc < 0 && errno != EINPROGRESS) {
-            if (!retryable(n, rc))
-                fail_unexpected(n, "connect", errno);
-            synack_close(s, fd);
-            return;
-        }
-        x->cfd = fd;
-    }
+    if (x->cfd < 0 && (x->cfd = client_open(n, x)) < 0)
+        return;
     while (x->c_sent < x->up) {
         size_t k = x->up - x->c_sent < sizeof(buf) ? x->up - x->c_sent : sizeof(buf);
         /* The last byte goes as urgent data (inline, SO_OOBINLINE's way):
