@@ -308,7 +308,9 @@ static void send_synack(struct synack_stack *s, const struct sn_tcb *l, const st
     if (n < 0)
         return;
     s->stats.tcp_out++;
-    sn_ip_output(s, p->tuple.raddr, SYNACK_IPPROTO_TCP, (size_t)n, NULL);
+    /* The listener's IP_TOS and IP_TTL, as Linux's SYN-ACK (ip_build_and_send_pkt). */
+    sn_ip_output_tos(s, p->tuple.raddr, SYNACK_IPPROTO_TCP, (size_t)n, sn_x(l)->tos, sn_x(l)->ttl,
+                     NULL);
 }
 
 static void params_from_entry(const struct sn_syn_entry *e, struct syn_params *p)
@@ -460,8 +462,8 @@ static struct sn_tcb *child_new(struct synack_stack *s, struct sn_tcb *l,
         return NULL;
     }
     c->te.tuple = p->tuple;
-    /* Socket options carry over to the child; file status flags such as
-     * O_NONBLOCK do not (accept(2) on Linux). */
+    /* Socket options carry over to the child (Linux clones the listener:
+     * sk_clone_lock); file status flags such as O_NONBLOCK do not (accept(2)). */
     c->flags |= SN_TF_PASSIVE | (l->flags & (SN_TF_NODELAY | SN_TF_KEEPALIVE | SN_TF_LINGER |
                                              SN_TF_LINGER0));
     c->snd.cap = l->snd.cap;
@@ -471,6 +473,11 @@ static struct sn_tcb *child_new(struct synack_stack *s, struct sn_tcb *l,
     cx->ka_cnt = sn_x(l)->ka_cnt;
     cx->linger_time = sn_x(l)->linger_time;
     cx->quickack = sn_x(l)->quickack & SN_QA_ON;
+    cx->tos = sn_x(l)->tos;
+    cx->ttl = sn_x(l)->ttl;
+    cx->rcvlowat = sn_x(l)->rcvlowat;
+    cx->user_timeout = sn_x(l)->user_timeout;
+    sn_tcp_stall_start(s, c);
     c->cc = l->cc;
     c->rcv_mss = (uint16_t)(s->cfg.mtu - 40u);
     if (l->rcv_mss && l->rcv_mss < c->rcv_mss)

@@ -465,6 +465,66 @@ static void test_tos_ttl(void **state)
     net_free(n);
 }
 
+/* An accepted connection is a clone of its listener on Linux
+ * (sk_clone_lock): IP_TOS, IP_TTL, SO_RCVLOWAT and TCP_USER_TIMEOUT set on
+ * the listener hold for it, and the SYN-ACK already carries the listener's
+ * TOS and TTL (ip_build_and_send_pkt). */
+static void test_accept_inherits_options(void **state)
+{
+    (void)state;
+    struct net *n = net_new();
+    int lfd = synack_socket(st(n, S), AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = sin_of(0, PORT);
+    assert_int_equal(synack_bind(st(n, S), lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+    set_int(n, S, lfd, IPPROTO_IP, IP_TOS, 0x28);
+    set_int(n, S, lfd, IPPROTO_IP, IP_TTL, 9);
+    set_int(n, S, lfd, SOL_SOCKET, SO_RCVLOWAT, 5);
+    set_int(n, S, lfd, IPPROTO_TCP, TCP_USER_TIMEOUT, 3000);
+    assert_int_equal(synack_listen(st(n, S), lfd, 4), 0);
+    size_t mark = n->nlog;
+    int cfd = synack_socket(st(n, C), AF_INET, SOCK_STREAM, 0);
+    a = sin_of(SADDR, PORT);
+    assert_int_equal(synack_connect(st(n, C), cfd, (struct sockaddr *)&a, sizeof(a)), -1);
+    run_for(n, SYNACK_MSEC(100));
+    int sfd = synack_accept(st(n, S), lfd, NULL, NULL);
+    assert_true(sfd >= 0);
+    assert_int_equal(get_int(n, S, sfd, IPPROTO_IP, IP_TOS), 0x28);
+    assert_int_equal(get_int(n, S, sfd, IPPROTO_IP, IP_TTL), 9);
+    assert_int_equal(get_int(n, S, sfd, SOL_SOCKET, SO_RCVLOWAT), 5);
+    assert_int_equal(get_int(n, S, sfd, IPPROTO_TCP, TCP_USER_TIMEOUT), 3000);
+    assert_int_equal(synack_send(st(n, S), sfd, "hi", 2, 0), 2);
+    run_for(n, SYNACK_MSEC(50));
+    size_t synack = 0, data = 0;
+    for (size_t i = mark; i < n->nlog; i++) {
+        const struct pkt *p = &n->log[i];
+        if (p->from == C) {
+            assert_int_equal(p->tos, 0); /* the client's own defaults */
+            assert_int_equal(p->ttl, 64);
+            continue;
+        }
+        assert_int_equal(p->tos, 0x28);
+        assert_int_equal(p->ttl, 9);
+        synack += (p->flags & (SYNACK_TH_SYN | SYNACK_TH_ACK)) == (SYNACK_TH_SYN | SYNACK_TH_ACK);
+        data += p->len > 0;
+    }
+    assert_int_equal(synack, 1);
+    assert_int_equal(data, 1);
+    /* The listener's low-water mark: 2 bytes do not make it readable. */
+    struct pollfd pfd = {.fd = cfd, .events = POLLIN};
+    assert_int_equal(synack_poll(st(n, C), &pfd, 1), 1); /* the client has no mark */
+    assert_int_equal(synack_send(st(n, C), cfd, "abc", 3, 0), 3);
+    run_for(n, SYNACK_MSEC(50));
+    pfd.fd = sfd;
+    assert_int_equal(synack_poll(st(n, S), &pfd, 1), 0);
+    assert_int_equal(synack_send(st(n, C), cfd, "de", 2, 0), 2);
+    run_for(n, SYNACK_MSEC(50));
+    assert_int_equal(synack_poll(st(n, S), &pfd, 1), 1);
+    /* Changing the child leaves the listener alone. */
+    set_int(n, S, sfd, IPPROTO_IP, IP_TTL, 33);
+    assert_int_equal(get_int(n, S, lfd, IPPROTO_IP, IP_TTL), 9);
+    net_free(n);
+}
+
 /* ---- the option list: every listed option works, nothing else does ------ */
 
 struct opt { int level, name, access; };
@@ -647,6 +707,7 @@ int main(void)
         cmocka_unit_test(test_msg_more_and_cork),
         cmocka_unit_test(test_lowat),
         cmocka_unit_test(test_tos_ttl),
+        cmocka_unit_test(test_accept_inherits_options),
         cmocka_unit_test(test_option_list),
         cmocka_unit_test(test_so_error),
         cmocka_unit_test(test_reuseaddr),
