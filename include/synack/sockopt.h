@@ -2,6 +2,10 @@
  * meaning.  setsockopt/getsockopt (socket.h) with any other (level, name)
  * fail with ENOPROTOOPT.  Values are ints unless said otherwise; the
  * meanings are Linux's (socket(7), ip(7), tcp(7)), with the differences said.
+ * As on Linux, a connection accept() returns starts with its listener's
+ * TCP_NODELAY, SO_KEEPALIVE and TCP_KEEP*, SO_LINGER, SO_SNDBUF/SO_RCVBUF,
+ * TCP_MAXSEG, TCP_CONGESTION, TCP_QUICKACK, SO_RCVLOWAT, TCP_USER_TIMEOUT,
+ * IP_TOS and IP_TTL (these two already on its SYN-ACK); not O_NONBLOCK.
  *
  * The list is also a macro, so that a program (or a test) can walk it:
  *   SYNACK_SOCKOPTS(X) calls X(level, name, access) for each option, where
@@ -32,7 +36,8 @@
  * IPPROTO_TCP
  *   TCP_NODELAY    RW  Nagle's algorithm off
  *   TCP_CORK       RW  hold partial segments until uncorked (setting 0 sends
- *                      them), a full segment or the FIN; no 200 ms ceiling
+ *                      them), a full segment or the FIN, and at most 200 ms
+ *                      (Linux's ceiling; MSG_MORE's held tail too)
  *   TCP_QUICKACK   RW  1: Linux's quick-ACK mode for this connection (and the
  *                      children of a listener): the first data segments (up
  *                      to 16) and those after an idle spell longer than the

@@ -169,7 +169,13 @@ struct sn_tcb_ext {
     uint8_t quickack;
     uint8_t quickacks;
     synack_time_t last_data;
+    /* TCP_CORK / MSG_MORE: when the partial segment being held must go
+     * (SN_TCP_CORK_MAX after it was first held); 0: none held. */
+    synack_time_t cork_until;
 };
+/* The longest a corked partial segment waits: Linux's 200 ms ceiling (tcp(7),
+ * TCP_CORK). */
+#define SN_TCP_CORK_MAX SYNACK_MSEC(200)
 #define SN_QA_ON   1u /* TCP_QUICKACK set: quick ACKs at the start and after idle */
 #define SN_QA_DATA 2u /* data has arrived (last_data is valid) */
 #define SN_QA_MAX  16u /* Linux's TCP_MAX_QUICKACKS */

@@ -314,6 +314,20 @@ static bool fin_pending(const struct sn_tcb *tcb)
             tcb->state == SYNACK_LAST_ACK);
 }
 
+/* The corked tail of the data (len < MSS, everything unsent): held, unless
+ * it has waited SN_TCP_CORK_MAX already.  Its clock starts the first time
+ * it is held; without memory for the clock it is not held at all (a cork
+ * never stalls a connection). */
+static bool cork_holds(struct synack_stack *s, struct sn_tcb *tcb)
+{
+    struct sn_tcb_ext *x = sn_tcb_ext_get(s, tcb);
+    if (!x)
+        return false;
+    if (x->cork_until == 0)
+        x->cork_until = s->now + SN_TCP_CORK_MAX;
+    return s->now < x->cork_until;
+}
+
 uint32_t sn_tcp_output_new(struct synack_stack *s, struct sn_tcb *tcb, uint32_t budget)
 {
     uint32_t data_end = tcb->snd.len;           /* the FIN, if any, follows the data */
@@ -366,8 +380,8 @@ uint32_t sn_tcp_output_new(struct synack_stack *s, struct sn_tcb *tcb, uint32_t 
         if (!(all && (no_small_out || (tcb->flags & SN_TF_NODELAY))) && !half)
             len = 0;
         /* TCP_CORK / MSG_MORE: partial segments wait for more data, the
-         * uncork, or the FIN (Linux's TCP_NAGLE_CORK). */
-        if (tcb->flags & (SN_TF_CORK | SN_TF_MORE))
+         * uncork, the FIN (Linux's TCP_NAGLE_CORK), or the ceiling. */
+        if ((tcb->flags & (SN_TF_CORK | SN_TF_MORE)) && (len < avail || cork_holds(s, tcb)))
             len = 0;
     }
     if (len == 0 && !fin)
@@ -394,6 +408,25 @@ uint32_t sn_tcp_output_new(struct synack_stack *s, struct sn_tcb *tcb, uint32_t 
     if (tcb->deadline[SN_TT_RTX] == SYNACK_TIME_NEVER)
         sn_tcp_arm_rtx(s, tcb);
     return len + (fin ? 1u : 0u);
+}
+
+/* After an output: a corked tail still waiting gets the persist slot at
+ * its ceiling (timer_persist sends it then); none waiting resets the clock.
+ * Returns true when the slot is the cork's. */
+static bool cork_timer(struct synack_stack *s, struct sn_tcb *tcb, bool waiting)
+{
+    struct sn_tcb_ext *x = tcb->x;
+    if (!x || x->cork_until == 0)
+        return false;
+    if (!waiting) {
+        x->cork_until = 0;
+        return false;
+    }
+    if (x->cork_until <= s->now)
+        return false; /* gone past: what still holds it is Nagle, until an ACK */
+    if (tcb->deadline[SN_TT_PERSIST] != x->cork_until)
+        sn_tcp_timer_set(s, tcb, SN_TT_PERSIST, x->cork_until);
+    return true;
 }
 
 static void output(struct synack_stack *s, struct sn_tcb *tcb)
@@ -464,8 +497,12 @@ static void output(struct synack_stack *s, struct sn_tcb *tcb)
      * persist timer probes (or forces a segment into a small window). */
     uint32_t off = tcb->snd_nxt - tcb->snd_una;
     bool unsent = off < tcb->snd.len;
-    /* Corked data the window would take waits for the user, not the timer. */
-    if ((tcb->flags & (SN_TF_CORK | SN_TF_MORE)) && tcb->snd_wnd > off)
+    /* Corked data the window would take waits for the user or the cork's
+     * ceiling, not the persist timer. */
+    bool corked = unsent && (tcb->flags & (SN_TF_CORK | SN_TF_MORE)) && tcb->snd_wnd > off;
+    if (cork_timer(s, tcb, corked))
+        return;
+    if (corked)
         unsent = false;
     if (unsent && tcb->snd_nxt == tcb->snd_max && tcb->snd_una == tcb->snd_max) {
         if (tcb->deadline[SN_TT_PERSIST] == SYNACK_TIME_NEVER) {

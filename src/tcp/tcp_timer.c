@@ -168,6 +168,10 @@ static void timer_persist(struct synack_stack *s, struct sn_tcb *tcb)
     uint32_t off = tcb->snd_nxt - tcb->snd_una;
     if (off >= tcb->snd.len || !sn_tcb_synchronized(tcb))
         return;
+    if ((tcb->flags & (SN_TF_CORK | SN_TF_MORE)) && tcb->snd_wnd > off) {
+        sn_tcp_output(s, tcb); /* a corked tail's ceiling (tcp_output.c: cork_holds) */
+        return;
+    }
     /* An orphan facing a window that stays shut gets SN_TCP_ORPHAN_RETRIES
      * probes, answered or not (as Linux's tcp_orphan_retries); an owned
      * connection probes for as long as the peer answers (RFC 1122
