@@ -218,6 +218,14 @@ def main():
         w("Runt segments from http (pcap of one %s MiB download at MTU 1500, no offloads): %d of %d data segments "
           "shorter than the longest (the response's last segment included)." % (
               t.meta.get("runtmib", "?"), int(rv[0]) if rv else -1, int(segs[0])))
+    shares = [(a, t.vals.get("app/share/" + a, {}).get("1")) for a in ("chargen", "http")]
+    if any(v is not None for _, v in shares):
+        w("")
+        w("The applications' share of `synack serve`'s CPU (perf cpu-clock samples during one %s MiB transfer "
+          "at MTU 1500 without offloads; self time of tools/synack/apps.c's functions and of serve's loop, into "
+          "which the compiler inlines them: an upper bound): %s.  The rest is the stack, the device's system "
+          "calls and the kernel (for http the kernel's side of reading the file is not separated out)." % (
+              t.meta.get("mib", "?"), ", ".join("%s %s%%" % (a, "n/a" if v is None else "%.1f" % v) for a, v in shares)))
     other = [(k, n) for k, ns in t.notes.items() for n in ns if not k.startswith("tap/lwip-tapif")]
     if other:
         w("")

@@ -311,6 +311,36 @@ if [ -s "$TMP/http.pcap" ]; then
     read -r segs runts < <(python3 "$(dirname "$0")/pcap_runts.py" "$TMP/http.pcap" 9000)
     printf 'app/http-segments\t1\t%s\napp/http-runts\t1\t%s\n' "${segs:-}" "${runts:-}" >>"$results"
 fi
+# The applications' share of `synack serve`'s CPU (perf, cpu-clock samples
+# of serve during one transfer of MIB bytes at MTU 1500 without offloads):
+# the functions of tools/synack/apps.c and serve's loop, into which the
+# compiler inlines them, self time - an upper bound on the apps' own code.
+# perf runs serve inside the namespace; serve stops itself (--timeout).
+if command -v perf >/dev/null; then
+    for app in chargen http; do
+        spec=chargen path=""
+        [ $app = http ] && spec="http=$TMP/www" path=/f.bin
+        ip netns exec $NS timeout $((T + 10)) perf record -q -e cpu-clock -F 1999 -o "$TMP/perf.data" -- \
+            "$bin" serve --tun bt0 --addr 10.201.2.2/24 --peer 10.201.2.1 --mtu 1500 --app "$spec" \
+            --port 9000 --rcvbuf 4m --sndbuf 4m --timeout $((2 + mib / 8)) --close-wait 1 -q \
+            >/dev/null 2>>"$TMP/err" &
+        pid=$!
+        PIDS+=($pid)
+        for i in $(seq 100); do
+            ip -n $NS addr show dev bt0 2>/dev/null | grep -q 10.201.2.1 && break
+            sleep 0.05
+        done
+        "${on_app[@]}" timeout $((T + 5)) "$kpeer" recv 10.201.2.2 9000 $bytes $T $path >/dev/null 2>>"$TMP/err"
+        wait $pid 2>/dev/null
+        wait_dev bt0 gone
+        share=$(perf report -i "$TMP/perf.data" --stdio --no-children --sort sym 2>/dev/null |
+            awk '$1 ~ /%$/ && $3 ~ /^(app_|http_|chargen|synack_cmd_serve$)/ { gsub("%", "", $1); s += $1 }
+                 $1 ~ /%$/ { n++ } END { if (n) printf "%.1f", s }')
+        printf 'app/share/%s\t1\t%s\n' $app "$share" >>"$results"
+    done
+else
+    note app/share "perf not installed: the applications' CPU share is not measured"
+fi
 if [ -s "$TMP/err" ]; then
     echo "bench/tun.sh: messages from the runs (last 15 lines):" >&2
     tail -n ${SYNACK_BENCH_ERRLINES:-15} "$TMP/err" >&2

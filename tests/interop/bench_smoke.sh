@@ -68,4 +68,8 @@ goals=$(sed -n '/^#### Goals/,/^####/p' "$out" | grep -cE '\| (met|not met) \|$'
 }
 grep -Eq "^Runt segments from http .*: [0-9]+ of [0-9]+ data segments" "$out" ||
     fail "no runt count from the http capture"
+if command -v perf >/dev/null; then
+    grep -Eq "^The applications' share .*: chargen [0-9.]+%, http [0-9.]+%" "$out" ||
+        fail "no perf share of the applications"
+fi
 [ $FAILURES -eq 0 ] || exit 1
