@@ -3,8 +3,11 @@
 
     trace_render.py png FILE.png         print "WIDTHxHEIGHT nonwhite% colours"
     trace_render.py boxes FILE.boxes     print the pairs of label boxes that overlap
-    trace_render.py wrap FILE.svg... OUT.html   an HTML page with the SVGs inline and
-                                         a script that checks their labels in the browser
+    trace_render.py page OUT.html IMG.svg... -- LADDER.svg...
+                                         the picture page: the images in a grid (at
+                                         most 4), the ladders inline with a script
+                                         that checks their labels in the browser
+    trace_render.py boxes-png FILE.png   print "box N nonwhite% colours" per grid box
 """
 import math
 import struct
@@ -30,40 +33,118 @@ def png_pixels(path):
         pos += 12 + n
     raw = zlib.decompress(idat)
     stride = w * bpp
-    rows, prev = [], bytearray(stride)
+    rows, prev = [], bytes(stride)
     for y in range(h):
         f = raw[y * (stride + 1)]
         line = bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
-        for i in range(stride):
-            a = line[i - bpp] if i >= bpp else 0
-            b = prev[i]
-            c = prev[i - bpp] if i >= bpp else 0
-            if f == 1:
-                line[i] = (line[i] + a) & 255
-            elif f == 2:
-                line[i] = (line[i] + b) & 255
-            elif f == 3:
-                line[i] = (line[i] + (a + b) // 2) & 255
-            elif f == 4:
-                p = a + b - c
-                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
-                line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+        unfilter(f, line, prev, bpp)
         rows.append(bytes(line))
         prev = line
     return w, h, bpp, rows
 
 
+def unfilter(f, line, prev, bpp):
+    """Undo PNG filter f on one row in place (one loop per filter type)."""
+    n = len(line)
+    if f == 0:
+        return
+    if f == 2:
+        # Bytes spread into 16-bit lanes, added as two big numbers (no carry
+        # crosses a lane: 255 + 255 < 65536), the low bytes kept.
+        u, v = bytearray(2 * n), bytearray(2 * n)
+        u[1::2], v[1::2] = line, prev
+        total = int.from_bytes(u, "big") + int.from_bytes(v, "big")
+        line[:] = total.to_bytes(2 * n + 1, "big")[2::2]
+        return
+    if f == 1:
+        for i in range(bpp, n):
+            line[i] = (line[i] + line[i - bpp]) & 255
+        return
+    if f == 3:
+        for i in range(n):
+            a = line[i - bpp] if i >= bpp else 0
+            line[i] = (line[i] + ((a + prev[i]) >> 1)) & 255
+        return
+    for i in range(bpp):  # Paeth: no left neighbour, predictor is b
+        line[i] = (line[i] + prev[i]) & 255
+    for i in range(bpp, n):
+        a, b, c = line[i - bpp], prev[i], prev[i - bpp]
+        pa, pb, pc = abs(b - c), abs(a - c), abs(a + b - c - c)
+        line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+
+
+def box_stats(w, h, bpp, rows, x0, y0, bw, bh):
+    """(non-white %, colours) of the box at x0, y0 of size bw x bh."""
+    # Each pixel's RGB as one 32-bit number (the slices do the work in C).
+    nonwhite, colours = 0, set()
+    white = int.from_bytes(b"\xff\xff\xff\x00", sys.byteorder)
+    for line in rows[y0:y0 + bh]:
+        seg = line[x0 * bpp:(x0 + bw) * bpp]
+        quad = bytearray(4 * bw)
+        for k in range(3):
+            quad[k::4] = seg[k::bpp]
+        px = memoryview(quad).cast("I")
+        nonwhite += bw - px.tolist().count(white)
+        if len(colours) < 4096:
+            colours.update(set(px.tolist()))
+    colours.discard(white)
+    return 100.0 * nonwhite / (bw * bh), min(len(colours), 4096)
+
+
 def png_stats(path):
     w, h, bpp, rows = png_pixels(path)
-    nonwhite, colours = 0, set()
-    for line in rows:
-        for x in range(0, w * bpp, bpp):
-            px = line[x:x + 3]
-            if px != b"\xff\xff\xff":
-                nonwhite += 1
-                if len(colours) < 4096:
-                    colours.add(bytes(px))
-    print("%dx%d %.2f %d" % (w, h, 100.0 * nonwhite / (w * h), len(colours)))
+    nw, nc = box_stats(w, h, bpp, rows, 0, 0, w, h)
+    print("%dx%d %.2f %d" % (w, h, nw, nc))
+
+
+def png_boxes(path):
+    """The stats of each box of the picture page's grid (page_html)."""
+    w, h, bpp, rows = png_pixels(path)
+    for i in range(PAGE_COLS * PAGE_ROWS):
+        x0, y0 = (i % PAGE_COLS) * BOX_W, (i // PAGE_COLS) * BOX_H
+        if x0 + BOX_W > w or y0 + BOX_H > h:
+            break
+        nw, nc = box_stats(w, h, bpp, rows, x0, y0, BOX_W, BOX_H)
+        print("box %d %.2f %d" % (i + 1, nw, nc))
+
+
+# The picture page: each SVG file as an image (the browser parses it as an
+# SVG document of its own, as when the file is opened), one per box of a
+# grid at the top, whose pixels the screenshot gives; a script reports each
+# image as loaded or broken.  Then the ladders inline, with the label check.
+PAGE_COLS, PAGE_ROWS, BOX_W, BOX_H = 2, 2, 640, 500
+IMG_JS = r"""
+<pre id="imgs">not run</pre>
+<script>
+window.addEventListener('load', function () {
+  var out = [];
+  document.querySelectorAll('img.pic').forEach(function (im, n) {
+    out.push('IMG ' + (n + 1) + ' ' + (im.complete && im.naturalWidth > 0 ? 'OK' : 'BROKEN'));
+  });
+  document.getElementById('imgs').textContent = out.join('\n');
+});
+</script>
+"""
+
+
+def page_html(out_path, images, ladders):
+    with open(out_path, "w", encoding="utf-8") as f:
+        f.write("<!DOCTYPE html><html><head><meta charset=\"utf-8\"><style>"
+                "body{margin:0}div.grid{display:grid;grid-template-columns:repeat(%d,%dpx);"
+                "grid-auto-rows:%dpx}div.grid img{width:%dpx;height:%dpx;object-fit:contain;"
+                "margin:5px}</style></head><body>\n<div class=\"grid\">\n"
+                % (PAGE_COLS, BOX_W, BOX_H, BOX_W - 10, BOX_H - 10))
+        for path in images:
+            f.write("<img class=\"pic\" src=\"file://%s\">\n" % path)
+        f.write("</div>\n")
+        for path in ladders:
+            svg = open(path, encoding="utf-8").read()
+            if svg.startswith("<?xml"):
+                svg = svg[svg.index("?>") + 2:]
+            f.write(svg)
+        f.write(CHECK_JS)
+        f.write(IMG_JS)
+        f.write("</body></html>\n")
 
 
 def corners(cx, cy, w, h, ang):
@@ -90,13 +171,23 @@ def boxes(path):
     for line in open(path):
         cx, cy, w, h, ang = map(float, line.split())
         polys.append(corners(cx, cy, w, h, ang))
-    bad = 0
-    for i in range(len(polys)):
-        for j in range(i + 1, len(polys)):
-            if overlap(polys[i], polys[j]):
-                print("labels %d and %d overlap" % (i + 1, j + 1))
-                bad += 1
-    print("%d boxes, %d overlapping pairs" % (len(polys), bad))
+    # Only pairs whose axis-aligned bounds come within NEAR of each other can
+    # overlap (by the 0.5 that overlap() allows, even rotated): a sweep over x.
+    near = 2.0
+    bb = [(min(x for x, _ in p), max(x for x, _ in p), min(y for _, y in p), max(y for _, y in p))
+          for p in polys]
+    order = sorted(range(len(polys)), key=lambda k: bb[k][0])
+    pairs = []
+    for n, i in enumerate(order):
+        for j in order[n + 1:]:
+            if bb[j][0] > bb[i][1] + near:
+                break
+            if bb[j][2] <= bb[i][3] + near and bb[i][2] <= bb[j][3] + near and \
+                    overlap(polys[i], polys[j]):
+                pairs.append((min(i, j), max(i, j)))
+    for i, j in sorted(pairs):
+        print("labels %d and %d overlap" % (i + 1, j + 1))
+    print("%d boxes, %d overlapping pairs" % (len(polys), len(pairs)))
 
 
 # In the browser: every label's box from getBBox(), through its transform
@@ -145,26 +236,17 @@ CHECK_JS = r"""
 """
 
 
-def wrap(svg_paths, out_path):
-    with open(out_path, "w", encoding="utf-8") as f:
-        f.write("<!DOCTYPE html><html><head><meta charset=\"utf-8\"></head><body>\n")
-        for path in svg_paths:
-            svg = open(path, encoding="utf-8").read()
-            if svg.startswith("<?xml"):
-                svg = svg[svg.index("?>") + 2:]
-            f.write(svg)
-        f.write(CHECK_JS)
-        f.write("</body></html>\n")
-
-
 def main():
     cmd = sys.argv[1]
     if cmd == "png":
         png_stats(sys.argv[2])
+    elif cmd == "boxes-png":
+        png_boxes(sys.argv[2])
+    elif cmd == "page":
+        sep = sys.argv.index("--")
+        page_html(sys.argv[2], sys.argv[3:sep], sys.argv[sep + 1:])
     elif cmd == "boxes":
         boxes(sys.argv[2])
-    elif cmd == "wrap":
-        wrap(sys.argv[2:-1], sys.argv[-1])
     else:
         raise SystemExit("unknown command " + cmd)
 
