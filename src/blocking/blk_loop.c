@@ -232,7 +232,7 @@ int synack_blk_loop_dev(struct synack_stack *s, struct synack_dev *d, struct syn
     if (!s || !d || !out)
         return -EINVAL;
     *out = NULL;
-    struct synack_blk_loop *l;
+    struct synack_blk_loop *l = NULL; /* (set by loop_new on success; -O3 cannot see it) */
     int rc = loop_new(&l);
     if (rc < 0)
         return rc;
@@ -255,7 +255,7 @@ int synack_blk_loop_sim(struct synack_sim *sim, struct synack_blk_loop **out)
     if (!sim || !out)
         return -EINVAL;
     *out = NULL;
-    struct synack_blk_loop *l;
+    struct synack_blk_loop *l = NULL; /* (set by loop_new on success; -O3 cannot see it) */
     int rc = loop_new(&l);
     if (rc < 0)
         return rc;
