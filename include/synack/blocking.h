@@ -92,9 +92,11 @@ SYNACK_API int synack_blk_loop_sim(struct synack_sim *sim, struct synack_blk_loo
  * calls too; every descriptor made through the layer (and any other open
  * one with a lower number) is closed, as synack_close does (a FIN, or a
  * RST where data was unread; nothing runs after that: on a simulator, run
- * it to deliver them); the stacks' event callbacks are removed.  Returns when the thread has
- * exited; the stacks, device and simulator are the caller's again.
- * Idempotent. */
+ * it to deliver them); the stacks' event callbacks are removed.  Returns
+ * when the thread has exited; the stacks, device and simulator are the
+ * caller's again.  Idempotent.  Called from the stack thread (in a
+ * synack_blk_call function) it only asks: the thread ends after that
+ * call, and synack_blk_loop_free, from another thread, joins it. */
 SYNACK_API void synack_blk_loop_stop(struct synack_blk_loop *l);
 /* Stop (if not yet stopped), wait until no application thread is inside a
  * call of the loop's, and free the loop and its synack_blk handles.

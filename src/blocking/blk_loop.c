@@ -222,7 +222,9 @@ static int loop_start(struct synack_blk_loop *l, struct synack_blk_loop **out)
         loop_release(l);
         return -rc;
     }
+    pthread_mutex_lock(&l->mu);
     l->thread_started = true;
+    pthread_mutex_unlock(&l->mu);
     *out = l;
     return 0;
 }
@@ -311,8 +313,12 @@ void synack_blk_loop_stop(struct synack_blk_loop *l)
     if (!l)
         return;
     pthread_mutex_lock(&l->mu);
-    bool join = l->thread_started;
-    l->thread_started = false;
+    /* From the stack thread itself (a synack_blk_call function): the thread
+     * ends after the current call; a later stop from elsewhere joins it. */
+    bool self = l->tid_set && pthread_equal(l->tid, pthread_self());
+    bool join = l->thread_started && !self;
+    if (join)
+        l->thread_started = false;
     l->stopping = true;
     if (join && !l->woken) {
         uint64_t one = 1;

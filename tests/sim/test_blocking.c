@@ -626,6 +626,27 @@ static void test_poll_and_call(void **state)
     net_down(&n);
 }
 
+/* Stop asked from the stack thread: the call that asked returns, the
+ * thread ends, later calls are cancelled, free joins it. */
+static int stop_loop(struct synack_stack *s, void *arg)
+{
+    (void)s;
+    synack_blk_loop_stop(arg);
+    return 7;
+}
+
+static void test_stop_from_stack_thread(void **state)
+{
+    (void)state;
+    struct net n;
+    net_up(&n, 0, 0);
+    int lfd = listener(&n, PORT);
+    assert_int_equal(synack_blk_call(n.s, stop_loop, n.loop), 7);
+    assert_int_equal(synack_blk_accept(n.s, lfd, NULL, NULL, -1), -ECANCELED);
+    assert_int_equal(synack_blk_socket(n.c), -ECANCELED);
+    net_down(&n); /* joins the thread */
+}
+
 /* ---- stop with calls in flight -------------------------------------------- */
 
 struct acceptor2 {
@@ -702,6 +723,7 @@ int main(void)
         cmocka_unit_test(test_waitall),
         cmocka_unit_test(test_poll_and_call),
         cmocka_unit_test(test_stop_in_flight),
+        cmocka_unit_test(test_stop_from_stack_thread),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
