@@ -103,8 +103,9 @@ SYNACK_API void synack_blk_loop_stop(struct synack_blk_loop *l);
  * Starting a call after it has begun is a use after free.  NULL is fine. */
 SYNACK_API void synack_blk_loop_free(struct synack_blk_loop *l);
 
-/* The handle of stack `s` (the loop's stack for a device, any stack of the
- * simulator for a simulator): the same handle each time for the same stack.
+/* The handle of stack `s` (the loop's stack for a device; for a simulator,
+ * any stack added with synack_sim_add_stack, whose clock follows the
+ * simulator's): the same handle each time for the same stack.
  * Freed with the loop.  Returns 0 and *out, or -EINVAL (a device loop's
  * other stack), -ENOMEM, -ECANCELED. */
 SYNACK_API int synack_blk_open(struct synack_blk_loop *l, struct synack_stack *s,
