@@ -15,23 +15,44 @@
 
 #include "synack/stack.h"
 
+/* Free objects of one size kept for reuse (connection blocks, their
+ * out-of-line parts, SYN-cache entries, listener blocks): sn_mem_put gives
+ * an object to the list of its size, sn_mem_get takes it back, so that
+ * opening and closing connections does not pay the allocator for each.  A
+ * list runs through the objects' first bytes and holds at most
+ * SN_FREELIST_MAX; SN_FREELISTS sizes at most (the first sizes put claim
+ * the lists).  What the lists hold is counted in sn_mem.cached: in the
+ * total peak, not in `used` (no connection holds it, and being bounded it
+ * needs no budget). */
+#define SN_FREELISTS 6
+#define SN_FREELIST_MAX 256u
+struct sn_freelist {
+    size_t size;    /* 0: unclaimed */
+    void *head;
+    uint32_t n;
+};
+
 struct sn_mem {
     uint64_t used;   /* bytes charged now */
     uint64_t peak;   /* the most ever charged at once */
     uint64_t limit;  /* 0: no budget; else a charge past it fails */
     uint64_t failed; /* charges refused for the budget */
     uint64_t fixed;  /* the stack's object and tables (not budgeted) */
-    uint64_t total_peak; /* the most of used + fixed at once */
+    uint64_t total_peak; /* the most of used + fixed + cached at once */
     /* Free buffer chunks kept for the next connection (tcp_buf.c), a list
      * through their first bytes, at most SN_BUF_CACHE of them: short
      * connections do not pay malloc and free for every chunk. */
     void *chunk_cache;
     uint32_t chunks_cached;
-    /* One empty chunk table kept for the next ring that needs one of its
-     * size (tcp_buf.c): a receive ring that empties after every read would
-     * otherwise calloc and free its table (8 KiB for a 4 MiB buffer) per
-     * segment. */
+    /* Empty chunk tables kept for the next rings that need one of their
+     * size (tcp_buf.c), a list of at most SN_BUF_CACHE: a receive ring that
+     * empties after every read, or a connection opened and closed, would
+     * otherwise calloc and free its table (8 KiB for a 4 MiB buffer) each
+     * time.  Counted in `cached`. */
     void *table_cache;
+    uint32_t tables_cached;
+    uint64_t cached; /* bytes kept free: chunks, tables, the lists below */
+    struct sn_freelist lists[SN_FREELISTS];
     /* Where the memory comes from (cfg.alloc; NULL: libc), and how often it
      * refused (stats.mem_alloc_failed). */
     synack_alloc_fn alloc;
@@ -53,13 +74,18 @@ void sn_mem_free(struct sn_mem *m, void *p);
  * and uncharges what sn_mem_get gave. */
 void *sn_mem_get(struct sn_mem *m, size_t n);
 void sn_mem_put(struct sn_mem *m, void *p, size_t n);
+/* sn_mem_put without the uncharge, for an object uncharged earlier (a TCB
+ * whose memory outlives its accounting until the end of a public call). */
+void sn_mem_recycle(struct sn_mem *m, void *p, size_t n);
+/* Free what the lists keep (the stack goes away). */
+void sn_mem_lists_free(struct sn_mem *m);
 
 static inline void sn_mem_note_peak(struct sn_mem *m)
 {
     if (m->used > m->peak)
         m->peak = m->used;
-    if (m->used + m->fixed > m->total_peak)
-        m->total_peak = m->used + m->fixed;
+    if (m->used + m->fixed + m->cached > m->total_peak)
+        m->total_peak = m->used + m->fixed + m->cached;
 }
 
 /* Charge n bytes.  Returns false, and charges nothing, past the budget. */

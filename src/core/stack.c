@@ -101,9 +101,7 @@ static void stack_keys(struct synack_stack *s, const struct synack_config *c)
     sn_rng_seed(&s->rng, rng_key[0] ^ sn_rotl64(rng_key[1], 32));
     derive_key(master, "isn", s->keys.isn);
     derive_key(master, "port", s->keys.port);
-    derive_key(master, "tsoff", s->keys.ts);
     derive_key(master, "cookie", s->keys.cookie);
-    derive_key(master, "synq", s->keys.synq);
 }
 
 static int config_check(const struct synack_config *c)
@@ -200,7 +198,7 @@ void sn_stack_event(struct synack_stack *s, int fd)
 void sn_stack_bury(struct synack_stack *s, struct sn_tcb *tcb)
 {
     if (s->depth == 0) {
-        sn_mem_free(&s->mem, tcb);
+        sn_mem_recycle(&s->mem, tcb, sizeof(*tcb)); /* uncharged by sn_tcb_free */
         return;
     }
     tcb->te.next = s->dead ? &s->dead->te : NULL;
@@ -228,7 +226,7 @@ static void dead_release(struct synack_stack *s)
     while (s->dead) {
         struct sn_tcb *tcb = s->dead;
         s->dead = tcb->te.next ? sn_tcb_of_entry(tcb->te.next) : NULL;
-        sn_mem_free(&s->mem, tcb);
+        sn_mem_recycle(&s->mem, tcb, sizeof(*tcb)); /* uncharged by sn_tcb_free */
     }
 }
 
@@ -295,6 +293,7 @@ static void stack_release(struct synack_stack *s)
     sn_tw_free_all(s);
     sn_syncache_free(s);
     sn_ring_cache_free(&s->mem);
+    sn_mem_lists_free(&s->mem);
     sn_reass_free(s);
     sn_tuple_free(&s->conns);
     sn_mem_free(&s->mem, s->fds);
@@ -346,13 +345,24 @@ static void stack_advance(struct synack_stack *s, synack_time_t now)
     if (now < s->now)
         now = s->now;
     s->now = now;
-    sn_wheel_advance(&s->wheel, now, sn_tcp_timer_fire, s);
-    sn_syncache_advance(s);
-    sn_reass_advance(s);
+    /* The hints make the common case, nothing due, a few comparisons. */
+    if (now >= sn_wheel_hint(&s->wheel))
+        sn_wheel_advance(&s->wheel, now, sn_tcp_timer_fire, s);
+    if (now >= sn_syncache_next(s))
+        sn_syncache_advance(s);
+    if (now >= sn_reass_next(s))
+        sn_reass_advance(s);
 }
 
 void synack_stack_advance(struct synack_stack *s, synack_time_t now)
 {
+    if (s->depth == 0 && s->nevq == 0 && !s->dead && now < synack_stack_next_deadline(s)) {
+        /* Nothing due and nothing pending: only the clock moves (a
+         * simulator advances every stack after every event). */
+        if (now > s->now)
+            s->now = now;
+        return;
+    }
     sn_stack_enter(s);
     stack_advance(s, now);
     sn_stack_leave(s, "synack_stack_advance");
@@ -360,7 +370,7 @@ void synack_stack_advance(struct synack_stack *s, synack_time_t now)
 
 synack_time_t synack_stack_next_deadline(const struct synack_stack *s)
 {
-    uint64_t t = sn_wheel_next(&s->wheel);
+    uint64_t t = sn_wheel_hint(&s->wheel);
     synack_time_t q = sn_syncache_next(s);
     if (q < t)
         t = q;

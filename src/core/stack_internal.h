@@ -34,7 +34,7 @@ struct synack_stack {
 
     struct sn_rng rng;              /* non-secret draws (hash-table keys, IP ids) */
     struct {                        /* SipHash keys derived from the secret (stack.c) */
-        uint64_t isn[2], port[2], ts[2], cookie[2], synq[2];
+        uint64_t isn[2], port[2], cookie[2];
     } keys;
     uint16_t port_perturb[SN_PORT_PERTURB]; /* RFC 6056 algorithm 4's table */
     struct sn_wheel wheel;          /* every TCP timer of every connection */

@@ -118,7 +118,7 @@ static unsigned lowest_level(const struct sn_wheel *w)
 
 void sn_wheel_init(struct sn_wheel *w, uint64_t now)
 {
-    *w = (struct sn_wheel){.now = now};
+    *w = (struct sn_wheel){.now = now, .hint = UINT64_MAX};
 }
 
 void sn_wheel_add(struct sn_wheel *w, struct sn_timer *t, uint64_t expires)
@@ -129,6 +129,8 @@ void sn_wheel_add(struct sn_wheel *w, struct sn_timer *t, uint64_t expires)
     t->expires = expires < w->now ? w->now : expires;
     place(w, t);
     w->count++;
+    if (t->expires < w->hint)
+        w->hint = t->expires;
 }
 
 void sn_wheel_del(struct sn_wheel *w, struct sn_timer *t)
@@ -143,7 +145,8 @@ void sn_wheel_del(struct sn_wheel *w, struct sn_timer *t)
     unsigned s = slot_of(t->expires, level);
     if (!w->slot[level][s])
         w->occupied[level] &= ~((uint64_t)1 << s);
-    w->count--;
+    if (--w->count == 0)
+        w->hint = UINT64_MAX; /* empty: the hint is exact */
 }
 
 uint64_t sn_wheel_next(const struct sn_wheel *w)
@@ -191,4 +194,5 @@ void sn_wheel_advance(struct sn_wheel *w, uint64_t now,
         }
     }
     w->now = now;
+    w->hint = sn_wheel_next(w);
 }

@@ -30,6 +30,11 @@ struct sn_timer {
 struct sn_wheel {
     uint64_t now;                   /* the wheel's current time; only moves forward */
     uint64_t count;                 /* pending timers */
+    /* A time <= every pending expiry (UINT64_MAX: none pending): lowered by
+     * sn_wheel_add, made exact again by sn_wheel_advance.  A deleted timer
+     * may leave it early; it is never late.  Lets a caller skip advancing
+     * (and asking for the next deadline) in O(1) while nothing is due. */
+    uint64_t hint;
     uint64_t occupied[SN_WHEEL_LEVELS];
     struct sn_timer *slot[SN_WHEEL_LEVELS][SN_WHEEL_SLOTS];
 };
@@ -47,6 +52,9 @@ void sn_wheel_del(struct sn_wheel *w, struct sn_timer *t);
  * level 0, or when the earliest slot holds it exactly), or UINT64_MAX when
  * nothing is pending.  Calling sn_wheel_advance at that time makes progress. */
 uint64_t sn_wheel_next(const struct sn_wheel *w);
+/* A time <= every pending expiry, at once (see hint); UINT64_MAX when
+ * nothing was armed since the last advance found the wheel empty. */
+static inline uint64_t sn_wheel_hint(const struct sn_wheel *w) { return w->hint; }
 /* Move to `now`, calling fire(t, arg) for every timer with expires <= now, in
  * non-decreasing order of expiry.  Each timer is removed before its callback,
  * which may re-arm it or arm/disarm others. */

@@ -1,15 +1,25 @@
 /* Connection table keyed by 4-tuple (see tuple_table.h).
  *
- * The hash is SipHash-2-4 (Aumasson and Bernstein, "SipHash: a fast
- * short-input PRF", 2012) under the table's random key: an attacker who
- * cannot compute the hash cannot aim many tuples at one chain (hash
- * flooding).  The tuple's fields are hashed explicitly, never its bytes.
+ * The lookup hash is Thorup's pair-multiply-shift ("High Speed Hashing for
+ * Integers and Strings", 2015, section 3.6) over the tuple's 32-bit words
+ * under five random 64-bit multipliers expanded from the table's key:
+ * strongly universal into its top 32 bits, so that for any two tuples an
+ * attacker picks without knowing the key, they share a bucket with
+ * probability about 1/nbuckets (hash flooding needs the key).  Linux keys its
+ * established hash the same way, with a cheap hash (jhash) under a boot-time
+ * secret rather than a PRF; two multiplications cost a tenth of a SipHash,
+ * which matters on every packet and every connection opened.  SipHash stays
+ * where the output is seen by the peer (ISNs, ports, cookies: tcp_secret.c,
+ * tcp_syncache.c), where it must be a PRF.  The tuple's fields are hashed
+ * explicitly, never its bytes.
  *
  * init: initial_buckets of 0 is taken as 1; both sizes are capped at 2^31,
  * and max_buckets is raised to initial_buckets when smaller.
  */
 #include "core/tuple_table.h"
 #include "core/mem.h"
+
+#include "core/rng.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -78,15 +88,14 @@ uint64_t sn_siphash(const uint64_t key[2], const void *data, size_t len)
     return sip_final(v, last);
 }
 
-/* SipHash of the 12 bytes laddr, raddr, lport, rport (each little-endian),
- * built from the fields directly: struct padding never reaches the hash. */
+/* The words x0 = laddr, x1 = raddr, x2 = lport << 16 | rport, x3 = 0:
+ * ((a0 + x1)(a1 + x0) + (a2 + x3)(a3 + x2) + b) mod 2^64, top 32 bits. */
 static uint32_t tuple_hash(const struct sn_tuple_table *t, const struct synack_tuple *k)
 {
-    uint64_t v[4];
-    sip_init(v, t->key);
-    sip_absorb(v, (uint64_t)k->laddr | (uint64_t)k->raddr << 32);
-    uint64_t h = sip_final(v, (uint64_t)k->lport | (uint64_t)k->rport << 16 | (uint64_t)12 << 56);
-    return (uint32_t)(h ^ (h >> 32));
+    const uint64_t *a = t->mul;
+    uint64_t x2 = (uint64_t)k->lport << 16 | k->rport;
+    uint64_t h = (a[0] + k->raddr) * (a[1] + k->laddr) + a[2] * (a[3] + x2) + a[4];
+    return (uint32_t)(h >> 32);
 }
 
 uint32_t sn_tuple_hash(const struct sn_tuple_table *t, const struct synack_tuple *k)
@@ -153,6 +162,9 @@ int sn_tuple_init(struct sn_tuple_table *t, struct sn_mem *mem, uint32_t initial
     uint32_t n = round_pow2(initial_buckets);
     uint32_t max = round_pow2(max_buckets);
     *t = (struct sn_tuple_table){.key = {key0, key1}, .mem = mem};
+    uint64_t x = key0, y = key1;
+    for (int i = 0; i < 5; i++)
+        t->mul[i] = sn_splitmix64(i < 3 ? &x : &y);
     t->buckets = sn_mem_calloc(mem, n, sizeof *t->buckets);
     if (!t->buckets)
         return -ENOMEM;

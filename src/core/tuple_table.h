@@ -1,6 +1,7 @@
 /* Connection lookup by 4-tuple in O(1): an intrusive chained hash table with a
- * keyed hash (SipHash-2-4 of the tuple under a per-stack random key, so that
- * an attacker cannot aim many tuples at one chain).  The table grows by
+ * keyed hash (a strongly universal multiply-shift hash of the tuple under a
+ * per-stack random key, so that an attacker who does not know the key cannot
+ * aim many tuples at one chain; see tuple_table.c).  The table grows by
  * doubling when the load passes 1, up to a bound given at init; growth is the
  * only allocation and goes through the stack's allocator (core/mem.h), and a failed growth leaves the table working, only more loaded.
  *
@@ -35,7 +36,8 @@ struct sn_tuple_table {
     uint32_t nbuckets;   /* a power of two */
     uint32_t max_buckets;
     uint32_t count;
-    uint64_t key[2];     /* SipHash key */
+    uint64_t key[2];     /* the key given to sn_tuple_init */
+    uint64_t mul[5];     /* the hash's multipliers, expanded from key */
     /* The entry of the last exact match: back-to-back segments of one
      * connection (a bulk transfer) are found by one tuple comparison instead
      * of a SipHash and a chain walk.  Cleared when that entry is removed. */
@@ -56,7 +58,8 @@ struct sn_tuple_entry *sn_tuple_find(const struct sn_tuple_table *t, const struc
 /* Exact match, else listener (laddr, lport), else listener (0, lport); NULL if none.
  * Remembers an exact match for the next call (t->last). */
 struct sn_tuple_entry *sn_tuple_lookup(struct sn_tuple_table *t, const struct synack_tuple *k);
-/* The table's keyed hash of a tuple (for tables that share its key). */
+/* The table's keyed hash of a tuple (for tables that share its key: the
+ * TIME-WAIT and SYN-cache tables). */
 uint32_t sn_tuple_hash(const struct sn_tuple_table *t, const struct synack_tuple *k);
 /* SipHash-2-4 (16-byte key) of len bytes: exposed for the ISN generator and tests. */
 uint64_t sn_siphash(const uint64_t key[2], const void *data, size_t len);

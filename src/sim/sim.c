@@ -1,8 +1,13 @@
 /* The deterministic network simulator (include/synack/sim.h).
  *
- * Time is virtual.  Pending packet deliveries sit in a binary min-heap keyed
- * on (arrival time, insertion number), so deliveries due at the same time run
- * in the order they were scheduled.  Each step runs the earliest of the heap
+ * Time is virtual.  Pending packet deliveries are ordered on (arrival time,
+ * insertion number), so deliveries due at the same time run in the order
+ * they were scheduled.  A link direction's deliveries mostly arrive in the
+ * order they are sent, so each direction keeps them in a FIFO, and a binary
+ * min-heap holds one entry per non-empty FIFO (its head) plus the deliveries
+ * that would arrive before their FIFO's tail (reordering, a delay lowered
+ * mid-run): the heap stays a few entries deep however many packets are in
+ * flight.  Each step runs the earliest of the heap
  * top and the nodes' deadlines; on a tie deliveries run first, then node
  * deadlines in node order.  Every random decision is drawn from the one
  * seeded PRNG, in a fixed order, so a seed replays a run exactly.
@@ -29,12 +34,22 @@
 #define SIM_MAX_LINKS 65536
 #define SIM_DUP_GAP 1u              /* a duplicate arrives this many us after the original */
 #define SIM_REORDER_EXTRA SYNACK_MSEC(1) /* default reorder_delay is 2 * delay + this */
+#define SIM_BUF_SMALL 2048u         /* packets up to this size share buffers of it, */
+#define SIM_BUF_KEEP 1024u          /* of which at most this many are kept free */
 
 struct sim_node {
     uint32_t addr;
     struct synack_sim_node_ops ops;
     void *ctx;
     void (*release)(void *ctx); /* NULL: the caller owns ctx */
+};
+
+struct sim_event {
+    synack_time_t time;
+    uint64_t seq;
+    int link, dir;
+    uint8_t *pkt; /* owned by the event; NULL in the heap: the head of dir's FIFO */
+    size_t len;
 };
 
 /* One direction of a link.  Serialisation is tracked to the nanosecond so
@@ -47,6 +62,10 @@ struct sim_dir {
      * packets whose serialisation had not started at the last send: the queue. */
     synack_time_t *wait;
     uint32_t wait_cap, wait_head, wait_len;
+    /* Deliveries in arrival order (a ring of qcap, a power of two); while
+     * non-empty, the heap holds an entry for its head. */
+    struct sim_event *q;
+    uint32_t qcap, qhead, qlen;
     struct synack_sim_link_stats st;
 };
 
@@ -54,14 +73,6 @@ struct sim_link {
     int node[2]; /* direction d carries packets from node[d] to node[1 - d] */
     struct sim_dir dir[2];
     struct synack_pcap *pcap;
-};
-
-struct sim_event {
-    synack_time_t time;
-    uint64_t seq;
-    int link, dir;
-    uint8_t *pkt; /* owned by the event */
-    size_t len;
 };
 
 struct synack_sim {
@@ -72,6 +83,9 @@ struct synack_sim {
     struct sim_event *heap;
     size_t nnodes, cap_nodes, nlinks, cap_links, nheap, cap_heap;
     uint64_t seq;
+    size_t inflight; /* deliveries pending, in FIFOs and the heap */
+    void *bufs;     /* free small buffers, a list through their first bytes */
+    uint32_t nbufs;
     synack_sim_observer_fn observer;
     void *observer_user;
 };
@@ -172,7 +186,6 @@ static bool ev_before(const struct sim_event *a, const struct sim_event *b)
 /* Capacity must have been reserved. */
 static void heap_push(struct synack_sim *sim, struct sim_event ev)
 {
-    ev.seq = sim->seq++;
     size_t i = sim->nheap++;
     while (i > 0) {
         size_t parent = (i - 1) / 2;
@@ -230,6 +243,18 @@ void synack_sim_free(struct synack_sim *sim)
             sim->nodes[i].release(sim->nodes[i].ctx);
     for (size_t i = 0; i < sim->nheap; i++)
         free(sim->heap[i].pkt);
+    for (size_t i = 0; i < sim->nlinks; i++)
+        for (int d = 0; d < 2; d++) {
+            struct sim_dir *dir = &sim->links[i].dir[d];
+            for (uint32_t k = 0; k < dir->qlen; k++)
+                free(dir->q[(dir->qhead + k) & (dir->qcap - 1)].pkt);
+            free(dir->q);
+        }
+    while (sim->bufs != NULL) {
+        void *p = sim->bufs;
+        memcpy(&sim->bufs, p, sizeof(void *));
+        free(p);
+    }
     for (size_t i = 0; i < sim->nlinks; i++) {
         synack_pcap_close(sim->links[i].pcap);
         free(sim->links[i].dir[0].wait);
@@ -367,6 +392,34 @@ static bool chance(struct synack_sim *sim, double p)
     return p > 0.0 && sn_rng_double(&sim->rng) < p;
 }
 
+/* A buffer for a packet in flight: small ones (most of them: handshakes,
+ * ACKs) are recycled instead of going through malloc and free each. */
+static uint8_t *buf_get(struct synack_sim *sim, size_t len)
+{
+    if (len > SIM_BUF_SMALL)
+        return malloc(len);
+    void *p = sim->bufs;
+    if (p == NULL)
+        return malloc(SIM_BUF_SMALL);
+    memcpy(&sim->bufs, p, sizeof(void *));
+    sim->nbufs--;
+    return p;
+}
+
+/* `len`: the packet's length, which says which kind of buffer it has. */
+static void buf_put(struct synack_sim *sim, uint8_t *p, size_t len)
+{
+    if (p == NULL)
+        return;
+    if (len > SIM_BUF_SMALL || sim->nbufs >= SIM_BUF_KEEP) {
+        free(p);
+        return;
+    }
+    memcpy(p, &sim->bufs, sizeof(void *));
+    sim->bufs = p;
+    sim->nbufs++;
+}
+
 static int wait_push(struct sim_dir *d, synack_time_t start)
 {
     if (d->wait_len == d->wait_cap) {
@@ -392,6 +445,52 @@ static void wait_expire(struct sim_dir *d, synack_time_t now)
         d->wait_head = (d->wait_head + 1) % d->wait_cap;
         d->wait_len--;
     }
+}
+
+/* Room for two more deliveries on d: its FIFO and the heap.  Returns 0 or
+ * -ENOMEM. */
+static int reserve(struct synack_sim *sim, struct sim_dir *d)
+{
+    void *heap = grow(sim->heap, &sim->cap_heap, sim->nheap + 2, sizeof(*sim->heap));
+    if (heap == NULL)
+        return -ENOMEM;
+    sim->heap = heap;
+    if (d->qlen + 2 <= d->qcap)
+        return 0;
+    uint32_t cap = d->qcap != 0 ? d->qcap * 2 : 16;
+    struct sim_event *q = malloc(cap * sizeof(*q));
+    if (q == NULL)
+        return -ENOMEM;
+    for (uint32_t i = 0; i < d->qlen; i++)
+        q[i] = d->q[(d->qhead + i) & (d->qcap - 1)];
+    free(d->q);
+    d->q = q;
+    d->qcap = cap;
+    d->qhead = 0;
+    return 0;
+}
+
+/* The heap entry that stands for the head of d's FIFO. */
+static struct sim_event head_marker(const struct sim_dir *d)
+{
+    struct sim_event ev = d->q[d->qhead];
+    ev.pkt = NULL;
+    return ev;
+}
+
+/* Schedule a delivery (room reserved): to its direction's FIFO when it
+ * arrives no earlier than the FIFO's tail, else straight into the heap. */
+static void schedule(struct synack_sim *sim, struct sim_dir *d, struct sim_event ev)
+{
+    ev.seq = sim->seq++;
+    sim->inflight++;
+    if (d->qlen > 0 && ev.time < d->q[(d->qhead + d->qlen - 1) & (d->qcap - 1)].time) {
+        heap_push(sim, ev);
+        return;
+    }
+    d->q[(d->qhead + d->qlen++) & (d->qcap - 1)] = ev;
+    if (d->qlen == 1)
+        heap_push(sim, head_marker(d));
 }
 
 static int drop_queue(struct synack_sim *sim, int li, int dir, const uint8_t *pkt, size_t len,
@@ -432,7 +531,7 @@ static int link_send(struct synack_sim *sim, int li, int dir, const uint8_t *pkt
 
     wait_expire(d, now);
     uint32_t limit = p->queue_limit != 0 ? p->queue_limit : SIM_QUEUE_DEFAULT;
-    if (d->wait_len >= limit || sim->nheap + 2 > SIM_MAX_INFLIGHT)
+    if (d->wait_len >= limit || sim->inflight + 2 > SIM_MAX_INFLIGHT)
         return drop_queue(sim, li, dir, pkt, len, -ENOBUFS); /* tail drop */
 
     bool corrupt = chance(sim, p->corrupt);
@@ -448,16 +547,13 @@ static int link_send(struct synack_sim *sim, int li, int dir, const uint8_t *pkt
         start_us = d->busy_us;
         start_ns = d->busy_ns;
     }
-    uint8_t *copy = malloc(len), *copy2 = dup ? malloc(len) : NULL;
-    void *heap = grow(sim->heap, &sim->cap_heap, sim->nheap + 2, sizeof(*sim->heap));
-    if (heap != NULL)
-        sim->heap = heap;
-    int err = copy == NULL || (dup && copy2 == NULL) || heap == NULL ? -ENOMEM : 0;
+    uint8_t *copy = buf_get(sim, len), *copy2 = dup ? buf_get(sim, len) : NULL;
+    int err = copy == NULL || (dup && copy2 == NULL) ? -ENOMEM : reserve(sim, d);
     if (err == 0 && (start_us > now || start_ns > 0))
         err = wait_push(d, start_us + (start_ns > 0));
     if (err != 0) {
-        free(copy);
-        free(copy2);
+        buf_put(sim, copy, len);
+        buf_put(sim, copy2, len);
         return drop_queue(sim, li, dir, pkt, len, err);
     }
     uint64_t tx_ns = p->rate_bps != 0 ? (uint64_t)len * 8u * 1000000000u / p->rate_bps : 0;
@@ -478,10 +574,10 @@ static int link_send(struct synack_sim *sim, int li, int dir, const uint8_t *pkt
         arrival = time_add(arrival, extra);
         d->st.reordered++;
     }
-    heap_push(sim, (struct sim_event){.time = arrival, .link = li, .dir = dir, .pkt = copy, .len = len});
+    schedule(sim, d, (struct sim_event){.time = arrival, .link = li, .dir = dir, .pkt = copy, .len = len});
     if (dup) {
         memcpy(copy2, copy, len);
-        heap_push(sim, (struct sim_event){.time = time_add(arrival, SIM_DUP_GAP), .link = li,
+        schedule(sim, d, (struct sim_event){.time = time_add(arrival, SIM_DUP_GAP), .link = li,
                                           .dir = dir, .pkt = copy2, .len = len});
         d->st.duplicated++;
     }
@@ -551,13 +647,22 @@ static void run_event(struct synack_sim *sim, synack_time_t t, int node)
         return;
     }
     struct sim_event ev = heap_pop(sim);
+    if (ev.pkt == NULL) {
+        /* The head of a FIFO: the next one in it takes its place. */
+        struct sim_dir *d = &sim->links[ev.link].dir[ev.dir];
+        ev = d->q[d->qhead];
+        d->qhead = (d->qhead + 1) & (d->qcap - 1);
+        if (--d->qlen > 0)
+            heap_push(sim, head_marker(d));
+    }
+    sim->inflight--;
     struct sim_link *l = &sim->links[ev.link];
     int from = l->node[ev.dir], to = l->node[1 - ev.dir];
     l->dir[ev.dir].st.delivered++;
     notify(sim, ev.link, from, to, SYNACK_SIM_DELIVERED, ev.pkt, ev.len);
     struct sim_node n = sim->nodes[to];
     (void)n.ops.input(n.ctx, ev.pkt, ev.len, sim->now); /* a refused packet is the node's business */
-    free(ev.pkt);
+    buf_put(sim, ev.pkt, ev.len);
 }
 
 /* The owned nodes (stacks of synack_sim_add_stack) follow the simulator's

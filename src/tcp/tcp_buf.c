@@ -33,7 +33,11 @@ static int table_get(struct sn_ring *r, struct sn_mem *m)
         return -ENOMEM;
     struct sn_ring_table *c = m->table_cache;
     if (c && c->npages == n) {
-        m->table_cache = NULL; /* its page[] is all NULL: no clearing */
+        /* Its page[] is all NULL: no clearing.  The list runs through its
+         * first bytes (head, size), set again below. */
+        memcpy(&m->table_cache, c, sizeof(void *));
+        m->tables_cached--;
+        m->cached -= table_bytes(n);
         c->head = 0;
         r->t = c;
     } else {
@@ -57,6 +61,7 @@ static uint8_t *chunk_get(struct sn_mem *m)
         return sn_mem_malloc(m, SN_BUF_CHUNK);
     memcpy(&m->chunk_cache, p, sizeof(void *));
     m->chunks_cached--;
+    m->cached -= SN_BUF_CHUNK;
     return p;
 }
 
@@ -69,6 +74,8 @@ static void chunk_put(struct sn_mem *m, uint8_t *p)
     memcpy(p, &m->chunk_cache, sizeof(void *));
     m->chunk_cache = p;
     m->chunks_cached++;
+    m->cached += SN_BUF_CHUNK;
+    sn_mem_note_peak(m);
 }
 
 void sn_ring_cache_free(struct sn_mem *m)
@@ -77,10 +84,16 @@ void sn_ring_cache_free(struct sn_mem *m)
         void *p = m->chunk_cache;
         memcpy(&m->chunk_cache, p, sizeof(void *));
         sn_mem_free(m, p);
+        m->cached -= SN_BUF_CHUNK;
     }
     m->chunks_cached = 0;
-    sn_mem_free(m, m->table_cache);
-    m->table_cache = NULL;
+    while (m->table_cache) {
+        struct sn_ring_table *c = m->table_cache;
+        memcpy(&m->table_cache, c, sizeof(void *));
+        m->cached -= table_bytes(c->npages);
+        sn_mem_free(m, c);
+    }
+    m->tables_cached = 0;
 }
 
 static void table_put(struct sn_ring *r, struct sn_mem *m)
@@ -95,8 +108,15 @@ static void table_put(struct sn_ring *r, struct sn_mem *m)
             sn_mem_uncharge(m, SN_BUF_CHUNK);
         }
     sn_mem_uncharge(m, table_bytes(r->t->npages));
-    if (!m->table_cache) {
+    /* Kept for the next ring of the same size (all rings of a stack
+     * usually are): up to SN_BUF_CACHE tables, of the first one's size. */
+    struct sn_ring_table *c = m->table_cache;
+    if (m->tables_cached < SN_BUF_CACHE && (!c || c->npages == r->t->npages)) {
+        memcpy(r->t, &m->table_cache, sizeof(void *));
         m->table_cache = r->t;
+        m->tables_cached++;
+        m->cached += table_bytes(r->t->npages);
+        sn_mem_note_peak(m);
     } else {
         sn_mem_free(m, r->t);
     }

@@ -334,6 +334,9 @@ int sn_tcb_insert(struct synack_stack *s, struct sn_tcb *tcb);
 /* ---- tcp_secret.c: ISNs, timestamp offsets, ports ---- */
 /* RFC 6528 ISN for the tuple, at the stack's current time. */
 uint32_t sn_tcp_new_isn(struct synack_stack *s, const struct synack_tuple *t);
+/* The ISN and (*ts_offset) the TSval offset together, from one keyed hash. */
+uint32_t sn_tcp_conn_secret(struct synack_stack *s, const struct synack_tuple *t,
+                            uint32_t *ts_offset);
 /* The connection's TSval offset (RFC 7323 7.1), a function of tuple and secret. */
 uint32_t sn_tcp_ts_offset(const struct synack_stack *s, const struct synack_tuple *t);
 /* Take a reference on a local port (bind, listener children).  exclusive:

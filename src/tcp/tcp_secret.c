@@ -5,6 +5,11 @@
  *   sn_tcp_ts_offset   RFC 7323 5.4 / 7.1: a per-connection TSval offset
  *   sn_tcp_pick_port   RFC 6056 3.3.4: ephemeral ports, algorithm 4
  *
+ * F and the TSval offset are the two halves of one SipHash of the tuple
+ * (sn_tcp_conn_secret): halves of a PRF's output are independent, so what
+ * a peer learns of one says nothing of the other, and a connection opened
+ * costs one SipHash for both.
+ *
  * plus the local-port reference counts that decide which ports are free.
  * A port taken by connect()'s automatic bind may be shared with other
  * connections to *different* destinations, as on Linux (the 4-tuple stays
@@ -31,12 +36,22 @@ static uint64_t tuple_hash(const uint64_t key[2], const struct synack_tuple *t, 
  * identifiers.  Successive incarnations of one 4-tuple get increasing ISNs
  * (old duplicates stay below them); different tuples' ISN spaces are
  * unrelated, and a peer cannot predict another tuple's. */
+uint32_t sn_tcp_conn_secret(struct synack_stack *s, const struct synack_tuple *t,
+                            uint32_t *ts_offset)
+{
+    if (s->initial_fixed) { /* a test hook (sn_stack_fix_initial) */
+        *ts_offset = s->initial_ts_offset;
+        return s->initial_isn;
+    }
+    uint64_t h = tuple_hash(s->keys.isn, t, true);
+    *ts_offset = (uint32_t)(h >> 32);
+    return (uint32_t)(s->now / 4u) + (uint32_t)h;
+}
+
 uint32_t sn_tcp_new_isn(struct synack_stack *s, const struct synack_tuple *t)
 {
-    if (s->initial_fixed)
-        return s->initial_isn; /* a test hook (sn_stack_fix_initial) */
-    uint32_t m = (uint32_t)(s->now / 4u);
-    return m + (uint32_t)tuple_hash(s->keys.isn, t, true);
+    uint32_t ts;
+    return sn_tcp_conn_secret(s, t, &ts);
 }
 
 /* RFC 7323 7.1: a random offset per connection, so that TSval reveals
@@ -46,7 +61,7 @@ uint32_t sn_tcp_ts_offset(const struct synack_stack *s, const struct synack_tupl
 {
     if (s->initial_fixed)
         return s->initial_ts_offset;
-    return (uint32_t)tuple_hash(s->keys.ts, t, true);
+    return (uint32_t)(tuple_hash(s->keys.isn, t, true) >> 32);
 }
 
 static bool port_is_auto(const struct synack_stack *s, uint16_t port)

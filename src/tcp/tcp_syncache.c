@@ -42,14 +42,11 @@ _Static_assert(sizeof(void *) != 8 || sizeof(struct sn_syn_entry) <= 80,
 
 /* ---- the table ---- */
 
+/* The connection table's keyed hash (core/tuple_table.c): an attacker
+ * cannot aim SYNs at one chain without its key. */
 static uint32_t tuple_bucket(const struct synack_stack *s, const struct synack_tuple *t)
 {
-    uint8_t b[12];
-    put32(b, t->laddr);
-    put32(b + 4, t->raddr);
-    put16(b + 8, t->lport);
-    put16(b + 10, t->rport);
-    return (uint32_t)sn_siphash(s->keys.synq, b, sizeof(b)) & (s->syncache.nbuckets - 1);
+    return sn_tuple_hash(&s->conns, t) & (s->syncache.nbuckets - 1);
 }
 
 static bool tuple_eq(const struct synack_tuple *a, const struct synack_tuple *b)
@@ -68,6 +65,7 @@ int sn_syncache_init(struct synack_stack *s)
     q->buckets = sn_mem_calloc(&s->mem, n, sizeof(*q->buckets));
     if (!q->buckets)
         return -ENOMEM;
+    q->hint = SYNACK_TIME_NEVER;
     q->nbuckets = n;
     sn_mem_add_fixed(&s->mem, n * sizeof(*q->buckets));
     return 0;
@@ -96,6 +94,8 @@ static void queue_append(struct sn_syncache *q, struct sn_syn_entry *e)
     else
         q->head[k] = e;
     q->tail[k] = e;
+    if (e->deadline < q->hint)
+        q->hint = e->deadline;
 }
 
 static void queue_remove(struct sn_syncache *q, struct sn_syn_entry *e)
@@ -137,7 +137,8 @@ static void entry_free(struct synack_stack *s, struct sn_syn_entry *e, bool clos
     struct sn_listen *lq = sn_tcb_lsn(e->listener);
     if (lq && lq->cached > 0)
         lq->cached--;
-    q->count--;
+    if (--q->count == 0)
+        q->hint = SYNACK_TIME_NEVER; /* empty: the hint is exact */
     if (closed)
         trace(s, e->conn_id, &e->tuple, SYNACK_SYN_RECEIVED, SYNACK_CLOSED);
     sn_mem_put(&s->mem, e, sizeof(*e));
@@ -232,6 +233,7 @@ static int cookie_check(const struct synack_stack *s, const struct synack_tuple 
 struct syn_params {
     struct synack_tuple tuple;
     uint32_t irs, iss, ts_recent;
+    uint32_t ts_offset;   /* our TSval offset (sn_tcp_conn_secret) */
     uint16_t peer_mss;
     uint8_t peer_wscale;  /* SN_SYN_NO_WSCALE: none */
     uint8_t flags;        /* SN_SYN_F_* */
@@ -289,7 +291,7 @@ static void send_synack(struct synack_stack *s, const struct sn_tcb *l, const st
     if (p->flags & SN_SYN_F_SACK)
         th.opts.present |= SYNACK_TCPOPT_F_SACK_PERM;
     if (p->flags & SN_SYN_F_TS) {
-        uint32_t now = (uint32_t)(s->now / 1000u) + sn_tcp_ts_offset(s, &p->tuple);
+        uint32_t now = (uint32_t)(s->now / 1000u) + p->ts_offset;
         uint32_t ts = now;
         if (tsval_bits >= 0) {
             /* Never ahead of the clock the connection will use, so that
@@ -319,6 +321,7 @@ static void params_from_entry(const struct sn_syn_entry *e, struct syn_params *p
     p->irs = e->irs;
     p->iss = e->iss;
     p->ts_recent = e->ts_recent;
+    p->ts_offset = e->ts_offset;
     p->peer_mss = e->peer_mss;
     p->peer_wscale = e->peer_wscale;
     p->flags = e->flags;
@@ -405,6 +408,7 @@ int sn_syncache_syn(struct synack_stack *s, struct sn_tcb *l, const struct sn_se
         while (mssind < 3 && cookie_mss[mssind + 1] <= peer)
             mssind++;
         p.iss = cookie_make(s, &p.tuple, p.irs, mssind);
+        p.ts_offset = sn_tcp_ts_offset(s, &p.tuple);
         int bits = -1;
         if (p.flags & SN_SYN_F_TS) {
             bits = (int)((p.peer_wscale == SN_SYN_NO_WSCALE ? COOKIE_TS_NOWS : p.peer_wscale) |
@@ -419,12 +423,13 @@ int sn_syncache_syn(struct synack_stack *s, struct sn_tcb *l, const struct sn_se
         q->last_cookie = s->now ? s->now : 1;
         return 0;
     }
-    p.iss = sn_tcp_new_isn(s, &p.tuple);
+    p.iss = sn_tcp_conn_secret(s, &p.tuple, &p.ts_offset);
     e->listener = l;
     e->tuple = p.tuple;
     e->irs = p.irs;
     e->iss = p.iss;
     e->ts_recent = p.ts_recent;
+    e->ts_offset = p.ts_offset;
     e->peer_mss = p.peer_mss;
     e->peer_wscale = p.peer_wscale;
     e->flags = p.flags;
@@ -490,7 +495,7 @@ static struct sn_tcb *child_new(struct synack_stack *s, struct sn_tcb *l,
     c->snd_nxt = c->snd_max = c->iss + 1; /* the SYN-ACK went out */
     c->snd_wl1 = p->irs;
     c->snd_wl2 = c->iss;
-    c->ts_offset = sn_tcp_ts_offset(s, &p->tuple);
+    c->ts_offset = p->ts_offset;
     c->rcv_wscale = p->peer_wscale != SN_SYN_NO_WSCALE ? sn_tcp_choose_wscale(l->rcv.cap) : 0;
     sn_tcp_negotiate(s, c, (p->flags & SN_SYN_F_MSS) ? (int32_t)p->peer_mss : -1, p->peer_wscale,
                      (p->flags & SN_SYN_F_SACK) != 0, (p->flags & SN_SYN_F_TS) != 0, p->ts_recent);
@@ -588,6 +593,7 @@ struct sn_tcb *sn_syncache_ack(struct synack_stack *s, struct sn_tcb *l, const s
     p.tuple = t;
     p.irs = irs;
     p.iss = cookie;
+    p.ts_offset = sn_tcp_ts_offset(s, &t);
     p.peer_mss = cookie_mss[mssind];
     p.flags |= SN_SYN_F_MSS;
     p.peer_wscale = SN_SYN_NO_WSCALE;
@@ -627,26 +633,38 @@ void sn_syncache_rst(struct synack_stack *s, const struct sn_seg *seg)
 
 /* ---- time ---- */
 
-synack_time_t sn_syncache_next(const struct synack_stack *s)
+/* The earliest deadline of the level heads, exactly. */
+static synack_time_t heads_next(const struct sn_syncache *q)
 {
     synack_time_t t = SYNACK_TIME_NEVER;
     for (unsigned k = 0; k < SN_SYNQ_LEVELS; k++)
-        if (s->syncache.head[k] && s->syncache.head[k]->deadline < t)
-            t = s->syncache.head[k]->deadline;
+        if (q->head[k] && q->head[k]->deadline < t)
+            t = q->head[k]->deadline;
     return t;
+}
+
+/* The hint: no later than the earliest deadline, perhaps earlier (an entry
+ * freed since), in O(1); sn_syncache_advance makes it exact again. */
+synack_time_t sn_syncache_next(const struct synack_stack *s)
+{
+    return s->syncache.hint;
 }
 
 void sn_syncache_advance(struct synack_stack *s)
 {
     struct sn_syncache *q = &s->syncache;
+    if (s->now < q->hint)
+        return; /* nothing due */
     for (;;) {
         struct sn_syn_entry *e = NULL;
         for (unsigned k = 0; k < SN_SYNQ_LEVELS; k++)
             if (q->head[k] && q->head[k]->deadline <= s->now &&
                 (!e || q->head[k]->deadline < e->deadline))
                 e = q->head[k];
-        if (!e)
+        if (!e) {
+            q->hint = heads_next(q);
             return;
+        }
         unsigned limit = s->cfg.synack_retries;
         if (under_pressure(s, e->listener) && limit > 1)
             limit = 1;

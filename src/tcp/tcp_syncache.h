@@ -24,6 +24,7 @@ struct sn_syn_entry {
     uint32_t irs, iss;
     uint32_t ts_recent;                 /* the peer's TSval, echoed */
     uint32_t conn_id;                   /* for the trace hook */
+    uint32_t ts_offset;                 /* our TSval offset, computed with the ISN */
     synack_time_t deadline;             /* next SYN-ACK retransmission */
     uint16_t peer_mss;                  /* the MSS option's value (SN_SYN_F_MSS) */
     uint8_t peer_wscale;                /* SN_SYN_NO_WSCALE: not offered */
@@ -42,6 +43,7 @@ struct sn_syncache {
     uint32_t count, peak;
     struct sn_syn_entry *head[SN_SYNQ_LEVELS], *tail[SN_SYNQ_LEVELS];
     synack_time_t last_cookie;          /* when the last cookie was sent (0: never) */
+    synack_time_t hint;                 /* <= every entry's deadline (as sn_wheel's hint) */
 };
 
 #endif

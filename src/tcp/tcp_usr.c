@@ -80,13 +80,12 @@ int sn_tcp_usr_connect(struct synack_stack *s, struct sn_tcb *tcb, uint32_t radd
         tcb->te.tuple.rport = 0;
         return -EADDRNOTAVAIL;
     }
-    tcb->iss = sn_tcp_new_isn(s, &tcb->te.tuple);
+    tcb->iss = sn_tcp_conn_secret(s, &tcb->te.tuple, &tcb->ts_offset);
     tcb->snd_una = tcb->snd_nxt = tcb->snd_max = tcb->snd_sml = tcb->iss;
     /* The MSS we offer: the link's, or less if TCP_MAXSEG asked for less. */
     if (!tcb->rcv_mss || tcb->rcv_mss > s->cfg.mtu - 40u)
         tcb->rcv_mss = (uint16_t)(s->cfg.mtu - 40u);
     tcb->rcv_wscale = s->cfg.wscale ? sn_tcp_choose_wscale(tcb->rcv.cap) : 0;
-    tcb->ts_offset = sn_tcp_ts_offset(s, &tcb->te.tuple);
     tcb->so_error = 0;
     tcb->rtx_count = 0;
     int rc = sn_tcb_insert(s, tcb);

@@ -1,4 +1,5 @@
-/* Tuple table: SipHash-2-4 reference vectors, insert/find/remove, duplicate
+/* Tuple table: SipHash-2-4 reference vectors (the ISN/port/cookie PRF), the
+ * lookup hash's definition and spread, insert/find/remove, duplicate
  * refusal, listener fallback order, growth and its bound. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -186,21 +187,48 @@ static void test_last_match_cache(void **state)
     assert_null(t.last);
 }
 
-/* The hash covers the four fields serialised explicitly (laddr, raddr,
- * lport, rport, little-endian): 12 bytes, no struct padding. */
+/* The hash is pair-multiply-shift over the words laddr, raddr and
+ * lport << 16 | rport, under multipliers expanded from the key by
+ * splitmix64 (tuple_table.c): computed from the fields, so no struct
+ * padding reaches it. */
 static void test_hash_layout(void **state)
 {
     struct sn_tuple_table t;
     assert_int_equal(sn_tuple_init(&t, NULL, 8, 8, ref_key[0], ref_key[1]), 0);
     struct sn_tuple_entry e = {.tuple = tup(0x03020100, 0x0908, 0x07060504, 0x0b0a)};
     assert_int_equal(sn_tuple_insert(&t, &e), 0);
-    uint8_t bytes[12];
-    for (int i = 0; i < 12; i++)
-        bytes[i] = (uint8_t)i;
-    uint64_t h = sn_siphash(ref_key, bytes, sizeof bytes);
-    assert_int_equal(e.hash, (uint32_t)(h ^ (h >> 32)));
+    uint64_t x = ref_key[0], y = ref_key[1], a[5];
+    for (int i = 0; i < 5; i++)
+        a[i] = sn_splitmix64(i < 3 ? &x : &y);
+    uint64_t h = (a[0] + 0x07060504u) * (a[1] + 0x03020100u) + a[2] * (a[3] + 0x09080b0au) + a[4];
+    assert_int_equal(e.hash, (uint32_t)(h >> 32));
+    assert_int_equal(sn_tuple_hash(&t, &e.tuple), e.hash);
     sn_tuple_remove(&t, &e);
     sn_tuple_free(&t);
+}
+
+/* Tuples that differ only in the remote port (a client's connections, or a
+ * flood from one host) spread over the buckets: with 4096 of them in 4096
+ * buckets, no chain is long (about ln n / ln ln n expected for a random
+ * function; 12 would be a sign of structure). */
+static void test_hash_spread(void **state)
+{
+    enum { N = 4096 };
+    for (uint64_t key = 1; key <= 4; key++) {
+        struct sn_tuple_table t;
+        assert_int_equal(sn_tuple_init(&t, NULL, N, N, key, key * 77), 0);
+        static uint16_t chain[N];
+        memset(chain, 0, sizeof(chain));
+        unsigned longest = 0;
+        for (uint32_t i = 0; i < N; i++) {
+            struct synack_tuple k = tup(0x0a000002, 80, 0x0a000001, (uint16_t)(32768 + i));
+            uint32_t b = sn_tuple_hash(&t, &k) & (N - 1);
+            if (++chain[b] > longest)
+                longest = chain[b];
+        }
+        assert_true(longest < 12);
+        sn_tuple_free(&t);
+    }
 }
 
 /* Equal hashes are not enough: every field is compared.  A 32-bit collision
@@ -327,6 +355,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_siphash_vectors),
+        cmocka_unit_test(test_hash_spread),
         cmocka_unit_test(test_init_rounding),
         cmocka_unit_test(test_insert_find_remove),
         cmocka_unit_test(test_listener_fallback),
