@@ -77,12 +77,13 @@ class Table:
             txt += " [%d failed]" % self.failed(row)
         return txt
 
-    def rcell(self, r):
+    def rcell(self, r, pct=False):
         if not r:
             return "n/a"
-        txt = "%.2f" % statistics.median(r)
+        f = (lambda x: "%.2f%%" % (100 * x)) if pct else (lambda x: "%.2f" % x)
+        txt = f(statistics.median(r))
         if len(r) > 1:
-            txt += " (%.2f-%.2f)" % (min(r), max(r))
+            txt += " (%s-%s)" % (f(min(r)), f(max(r)))
         return txt
 
 
@@ -194,7 +195,7 @@ def main():
         ins = t.series("sim/instr/%s" % mtu)
         w("| %s | %s | %s | %s | %s | %s |" % (
             mtu, t.cell("sim/goodput/" + mtu), t.cell("sim/memcpy"),
-            t.rcell(t.ratios("sim/goodput/" + mtu, "sim/memcpy")).replace("n/a", "n/a"),
+            t.rcell(t.ratios("sim/goodput/" + mtu, "sim/memcpy"), pct=True),
             t.cell("sim/ns/" + mtu, "{:,.0f}"), "{:,.0f}".format(ins[0]) if ins else "n/a"))
     w("")
 

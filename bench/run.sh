@@ -114,6 +114,9 @@ echo "== [$(date +%T)] bench/connrate_tun.sh: $crounds rounds"
 bash "$here/connrate_tun.sh" "$build" "$crounds" "$ccount" "$csecs" | tee "$results.cr" || echo "(bench/connrate_tun.sh failed)"
 echo
 
+# The raw measurements stay in the build directory: `python3 bench/report.py
+# BUILD/bench-results.tsv` renders them again.
+cp "$results" "$build/bench-results.tsv"
 python3 "$here/report.py" "$results" >"$results.md"
 if grep -q '^| synack TUN' "$results.cr"; then
     { echo; echo "### Connection rate against the kernel's clients (\`bench/connrate_tun.sh\`)"; echo
