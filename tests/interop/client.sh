@@ -92,6 +92,27 @@ n=$(count "$TMP/small.pcap" "ip.src == $PEER && tcp.flags.reset == 1 && tcp.srcp
 n=$(count "$TMP/small.pcap" "ip.src == $PEER && tcp.flags.reset == 1 && tcp.srcport == 9100")
 [ "$n" -ge 1 ] && pass "the reset is the kernel's RST" || fail "no RST from the kernel's port 9100"
 
+# send=1m.bin through 2% loss on what synack sends (outside the captures,
+# which must be clean), with the pictures: the stack's own cwnd series
+# (recovery episodes among them), its plot, the page.
+ns_bg timeout 60 nc -l $PEER 9003 >"$TMP/nc.loss"
+nc_pid=$LAST_PID
+wait_for 10 listening 9003 || fail "nc did not listen"
+if connect --port 9003 --app "send=$www/1m.bin" -q --loss 2% --seed 3 --series "$TMP/send.series" \
+    --plot cwnd "$TMP/send-cwnd.svg" --html "$TMP/send.html" 2>"$TMP/sendloss.log" &&
+    wait_pid "$nc_pid" 20 && same_file "$TMP/nc.loss" "$www/1m.bin"; then
+    n=$(grep -c "\"self\":\"$SYN:" "$TMP/send.series")
+    r=$(grep "\"self\":\"$SYN:" "$TMP/send.series" | grep -c '"recovery":true')
+    if [ "$n" -ge 20 ] && [ "$r" -ge 1 ] && grep -q '<rect class="recovery"' "$TMP/send-cwnd.svg" &&
+        grep -q "congestion window of A $SYN" "$TMP/send.html"; then
+        pass "send through loss: $n samples of synack's cwnd, $r in recovery, plotted"
+    else
+        fail "send through loss: $n samples, $r in recovery, or no plot ($(tail -3 "$TMP/sendloss.log"))"
+    fi
+else
+    fail "send=1m.bin through loss: $(cat "$TMP/sendloss.log")"
+fi
+
 # --- 100 MiB each way, header-only capture ----------------------------------------
 start_capture "$TMP/big.pcap" syc0 96
 if connect --port 8000 --app get=/100m.bin --out "$TMP/got.100m" 2>"$TMP/get100.log" &&
