@@ -5,7 +5,8 @@
 # receipt (--states), trace infers the same from the pcap alone.  The load
 # scenarios (time-wait-storm, syn-flood) capture their first 16 connections
 # (syn-flood: of those the server kept state for; a SYN cookie keeps none),
-# compared the same way, every one of the 16 there.  Also the
+# compared the same way, every one of the 16 there, and drawn (--svg,
+# --html) with the true states.  Also the
 # transfer under random loss (four seeds), and the demo's own ladder prints
 # rows in the order things happened: a RST row shows the CLOSED state the
 # close left behind, a lost ACK comes after the FIN that caused it.
@@ -50,9 +51,11 @@ scenarios=$("$SYNACK_BIN" demo --help | awk '/^  --scenario NAME/ {on = 1; next}
 count=0
 for sc in $scenarios; do
     count=$((count + 1))
+    pics=(--svg "$tmp/$sc.svg" --html "$tmp/$sc.html")
     case $sc in
     transfer) compare "$sc" --scenario transfer --bytes 256K ;;
-    time-wait-storm) compare "$sc" --scenario "$sc" --connections 2000 --concurrency 100 ;;
+    time-wait-storm) compare "$sc" --scenario "$sc" --connections 2000 --concurrency 100 "${pics[@]}" ;;
+    syn-flood) compare "$sc" --scenario "$sc" "${pics[@]}" ;;
     *) compare "$sc" --scenario "$sc" ;;
     esac
     case $sc in
@@ -62,6 +65,12 @@ for sc in $scenarios; do
         [ "$conns" -eq 16 ] || fail "$sc: the capture holds $conns connections, not the first 16"
         grep -q '^capture: the first 16 connections' "$tmp/$sc.log" ||
             fail "$sc: the demo does not say what its capture holds"
+        # The pictures of those connections, with the true states.
+        checks=$((checks + 1))
+        [ "$(grep -o '<section id="conn[0-9]*"' "$tmp/$sc.html" 2>/dev/null | wc -l)" -eq 16 ] &&
+            grep -q "States are the stacks' own" "$tmp/$sc.html" &&
+            grep -q '>ESTABLISHED<' "$tmp/$sc.svg" 2>/dev/null ||
+            fail "$sc: --svg/--html did not draw the 16 connections with the stacks' states"
         ;;
     esac
 done

@@ -312,7 +312,8 @@ static void usage(FILE *f)
         fprintf(f, "                     %-18s %s\n", sc->name, sc->help);
     fprintf(f, "  --pcap FILE      write the capture (open it with Wireshark or tshark);\n"
                "                   time-wait-storm and syn-flood keep their first 16\n"
-               "                   connections (syn-flood: those the server kept state for)\n"
+               "                   connections (syn-flood: those the server kept state for),\n"
+               "                   --states and the pictures too (no --series, --plot cwnd)\n"
                "  --loss P         random loss on the link, percent 0..100 (default 0)\n"
                "  --seed N         seed of every random choice (default 1)\n"
                "  --delay MS       one-way delay, 0..10000 (default 10)\n"
@@ -450,14 +451,17 @@ int synack_cmd_demo(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    if ((sc->alone || sc->own_summary) && (own_draw_wanted(&draw))) {
-        fprintf(stderr, "synack demo: %s draws no pictures (it runs many connections): take\n"
-                        "its --pcap (the first %d connections) to synack trace\n",
+    bool cwnd_plot = false;
+    for (int i = 0; i < draw.nplot; i++)
+        cwnd_plot |= draw.plot_kind[i] == TRACE_PLOT_CWND;
+    if ((sc->alone || sc->own_summary) && (draw.series || cwnd_plot)) {
+        fprintf(stderr, "synack demo: %s keeps no stack series (--series, --plot cwnd); its\n"
+                        "pictures show its first %d connections\n",
                 sc->name, LOADCAP_CONNS);
         return 2;
     }
     if (sc->alone)
-        return sc->alone(seed, delay_ms, quiet, pcap, states_path);
+        return sc->alone(seed, delay_ms, quiet, pcap, states_path, &draw);
 
     struct demo *d = calloc(1, sizeof(*d));
     if (!d)
@@ -469,15 +473,18 @@ int synack_cmd_demo(int argc, char **argv)
     d->connections = connections;
     d->concurrency = (uint32_t)concurrency;
     d->states_path = states_path;
+    d->draw = draw;
     if (sc->own_summary) {
-        /* Its own network: --pcap and --states keep its first connections. */
+        /* Its own network: --pcap, --states and the pictures keep its first
+         * connections (demo_loadcap.h). */
         d->load_pcap = pcap;
         d->load_states = states_path;
         d->states_path = NULL;
         pcap = NULL;
+        d->draw_load = draw;
+        memset(&d->draw, 0, sizeof(d->draw));
     }
-    d->draw = draw;
-    if (own_draw_sampling(&draw)) {
+    if (own_draw_sampling(&d->draw)) {
         d->series = malloc(sizeof(*d->series));
         if (!d->series) {
             free(d);
@@ -489,7 +496,7 @@ int synack_cmd_demo(int argc, char **argv)
      * --pcap was not given. */
     char tmp_pcap[] = "/tmp/synack-demo-XXXXXX";
     bool tmp_used = false;
-    if (own_draw_wanted(&draw) && !pcap) {
+    if (own_draw_wanted(&d->draw) && !pcap) {
         int fd = mkstemp(tmp_pcap);
         if (fd < 0) {
             fprintf(stderr, "synack demo: cannot create a temporary capture\n");

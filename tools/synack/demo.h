@@ -79,6 +79,7 @@ struct demo {
     uint64_t connections;           /* --connections */
     uint32_t concurrency;           /* --concurrency */
     const char *load_pcap, *load_states; /* its --pcap and --states (demo_loadcap.h) */
+    struct own_draw_opts draw_load;      /* ... and its pictures */
     char last_line[512];            /* printed after the summary, when set */
     struct demo_sent sent[2][65536];
     struct demo_pending pending[4];
@@ -102,10 +103,10 @@ struct demo_scenario {
     /* A scenario with its own network (not the two-host ladder): the exit
      * status.  pcap, states: --pcap and --states (demo_loadcap.h), or NULL. */
     int (*alone)(unsigned long long seed, double delay_ms, bool quiet, const char *pcap,
-                 const char *states);
+                 const char *states, const struct own_draw_opts *draw);
 };
 int demo_synflood(unsigned long long seed, double delay_ms, bool quiet, const char *pcap,
-                  const char *states);
+                  const char *states, const struct own_draw_opts *draw);
 extern const struct demo_scenario demo_scenarios[];
 int demo_transfer_run(struct demo *d);
 int demo_storm_run(struct demo *d);

@@ -4,6 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "trace.h"
 
 #include "synack/pcap.h"
 
@@ -27,6 +30,8 @@ struct lc_entry {
 
 struct loadcap {
     const char *pcap, *states;
+    const struct own_draw_opts *draw;
+    char tmp[32];                  /* a temporary capture for the pictures, "" none */
     uint16_t server_port;
     struct lc_slot slot[LOADCAP_SLOTS];
     size_t nslots, nkept;          /* slots used; of those, not answered by a cookie */
@@ -39,12 +44,27 @@ struct loadcap {
     size_t pending;                /* 1 + the entry being received, 0 none */
 };
 
-int loadcap_new(const char *pcap, const char *states, uint16_t server_port, struct loadcap **out)
+int loadcap_new(const char *pcap, const char *states, uint16_t server_port,
+                const struct own_draw_opts *draw, struct loadcap **out)
 {
     struct loadcap *lc = calloc(1, sizeof(*lc));
     if (!lc || !(lc->bytes = malloc(LOADCAP_BYTES))) {
         free(lc);
         return -1;
+    }
+    if (draw && own_draw_wanted(draw)) {
+        lc->draw = draw;
+        if (!pcap) {
+            strcpy(lc->tmp, "/tmp/synack-load-XXXXXX");
+            int fd = mkstemp(lc->tmp);
+            if (fd < 0) {
+                free(lc->bytes);
+                free(lc);
+                return -1;
+            }
+            close(fd);
+            pcap = lc->tmp;
+        }
     }
     lc->pcap = pcap;
     lc->states = states;
@@ -221,6 +241,35 @@ void loadcap_step_done(void *user)
     lc->pending = 0;
 }
 
+/* The pictures, from the capture just written, with the true states. */
+static int draw(const struct loadcap *lc)
+{
+    struct trace t;
+    memset(&t, 0, sizeof(t));
+    if (trace_read(&t, lc->pcap) < 0 || trace_analyse(&t) < 0) {
+        trace_free(&t);
+        return -1;
+    }
+    size_t frame = 0;
+    for (size_t i = 0; i < lc->n; i++) {
+        const struct lc_entry *e = &lc->e[i];
+        if (lc->slot[e->slot].cookie)
+            continue;
+        for (size_t k = frame; k < t.npkt && t.pkt[k].frame <= frame + 1; k++)
+            if (t.pkt[k].frame == frame + 1) {
+                t.pkt[k].st_snd = e->snd;
+                t.pkt[k].st_rcv = e->rcv;
+            }
+        frame++;
+    }
+    for (size_t i = 0; i < t.nconn; i++)
+        t.conn[i].shown = true;
+    struct trace_extra x = {NULL, 0, {"client", "server"}, NULL, NULL};
+    int rc = own_draw_files(lc->draw, "demo", &t, &x, NULL);
+    trace_free(&t);
+    return rc;
+}
+
 int loadcap_finish(struct loadcap *lc, FILE *report)
 {
     if (!lc)
@@ -257,6 +306,10 @@ int loadcap_finish(struct loadcap *lc, FILE *report)
         fprintf(report, "capture: the first %zu connections, %zu packets, with their true states "
                         "(%zu answered with a SYN cookie left out)\n",
                 lc->nslots - cookies, frame, cookies);
+    if (rc == 0 && lc->draw && draw(lc) < 0)
+        rc = -1;
+    if (lc->tmp[0])
+        unlink(lc->tmp);
     if (f && fclose(f) != 0)
         rc = -1;
     free(lc->e);

@@ -9,7 +9,9 @@
  * applications' calls come next).  The packets of the followed connections
  * are kept in memory (at most LOADCAP_BYTES) and written at the end.  A
  * connection the server answered with a SYN cookie is left out: a
- * stateless server has no state to compare (RFC 4987 3.6). */
+ * stateless server has no state to compare (RFC 4987 3.6).  The pictures
+ * (--svg, --html, --plot) are drawn from that capture with the true states;
+ * the stacks' own series (--series, --plot cwnd) are not kept. */
 #ifndef SYNACK_TOOL_DEMO_LOADCAP_H
 #define SYNACK_TOOL_DEMO_LOADCAP_H
 
@@ -17,6 +19,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "own_draw.h"
 #include "synack/sim.h"
 #include "synack/stack.h"
 
@@ -27,8 +30,11 @@
 struct loadcap;
 
 /* server_port: the listener's port (a packet to it with no connection
- * finds LISTEN).  Returns 0, or -1 (out of memory). */
-int loadcap_new(const char *pcap, const char *states, uint16_t server_port, struct loadcap **out);
+ * finds LISTEN).  draw: --svg, --html, --plot (drawn from the capture with
+ * the true states; no stack series), or NULL.  Returns 0, or -1 (out of
+ * memory, no temporary file). */
+int loadcap_new(const char *pcap, const char *states, uint16_t server_port,
+                const struct own_draw_opts *draw, struct loadcap **out);
 /* The hooks, all with the loadcap as user. */
 void loadcap_observer(void *user, synack_time_t now, int link, int from_node, int to_node,
                       enum synack_sim_event ev, const uint8_t *pkt, size_t len);

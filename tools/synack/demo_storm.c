@@ -31,8 +31,8 @@ int demo_storm_run(struct demo *d)
     };
     struct loadcap *lc = NULL;
     struct storm_hooks hooks = {loadcap_observer, loadcap_on_state, loadcap_step_done, NULL};
-    if ((d->load_pcap || d->load_states) &&
-        loadcap_new(d->load_pcap, d->load_states, 80, &lc) < 0) {
+    if ((d->load_pcap || d->load_states || own_draw_wanted(&d->draw_load)) &&
+        loadcap_new(d->load_pcap, d->load_states, 80, &d->draw_load, &lc) < 0) {
         fprintf(stderr, "synack demo: out of memory for the capture\n");
         return 1;
     }

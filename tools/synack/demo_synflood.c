@@ -9,7 +9,7 @@
 #include "synack/sim.h"
 
 int demo_synflood(unsigned long long seed, double delay_ms, bool quiet, const char *pcap,
-                  const char *states)
+                  const char *states, const struct own_draw_opts *draw)
 {
     struct synack_synflood_params p;
     struct synack_synflood_result r;
@@ -17,7 +17,7 @@ int demo_synflood(unsigned long long seed, double delay_ms, bool quiet, const ch
     p.seed = seed;
     p.delay = (synack_time_t)(delay_ms * 1000);
     struct loadcap *lc = NULL;
-    if ((pcap || states) && loadcap_new(pcap, states, 80, &lc) < 0) {
+    if ((pcap || states || own_draw_wanted(draw)) && loadcap_new(pcap, states, 80, draw, &lc) < 0) {
         fprintf(stderr, "synack demo: out of memory for the capture\n");
         return 1;
     }
