@@ -63,7 +63,9 @@ synack_run() {
         --peer 10.202.2.1 --app "http=$TMP/www" -q >/dev/null 2>"$log" &
     local pid=$!
     PIDS+=("$pid")
-    for _ in $(seq 50); do grep -q " on " "$log" 2>/dev/null && break; sleep 0.1; done
+    # Ready once synack has given the kernel's side its address (serve -q
+    # prints no " on " line to wait for).
+    for _ in $(seq 50); do ip -n $NS addr show dev cs0 2>/dev/null | grep -q 10.202.2.1 && break; sleep 0.1; done
     client "$1" 10.202.2.2 80
     kill -INT "$pid" 2>/dev/null
     wait "$pid" 2>/dev/null

@@ -109,7 +109,7 @@ meta load_end "$(cut -d' ' -f1 /proc/loadavg)"
 # Connection rate against the kernel's clients: synack serve over TUN and
 # the kernel's own server over veth (root only; namespaces it creates).
 crounds=${SYNACK_BENCH_CONNRATE_ROUNDS:-3} ccount=20000 csecs=10
-[ "$quick" = 1 ] && crounds=1 ccount=300 csecs=3
+[ "$quick" = 1 ] && crounds=1 ccount=100 csecs=1
 echo "== [$(date +%T)] bench/connrate_tun.sh: $crounds rounds"
 bash "$here/connrate_tun.sh" "$build" "$crounds" "$ccount" "$csecs" | tee "$results.cr" || echo "(bench/connrate_tun.sh failed)"
 echo

@@ -322,7 +322,7 @@ if command -v perf >/dev/null; then
         [ $app = http ] && spec="http=$TMP/www" path=/f.bin
         ip netns exec $NS timeout $((T + 10)) perf record -q -e cpu-clock -F 1999 -o "$TMP/perf.data" -- \
             "$bin" serve --tun bt0 --addr 10.201.2.2/24 --peer 10.201.2.1 --mtu 1500 --app "$spec" \
-            --port 9000 --rcvbuf 4m --sndbuf 4m --timeout $((2 + mib / 8)) --close-wait 1 -q \
+            --port 9000 --rcvbuf 4m --sndbuf 4m --timeout $((1 + mib / 4)) --close-wait 1 -q \
             >/dev/null 2>>"$TMP/err" &
         pid=$!
         PIDS+=($pid)
