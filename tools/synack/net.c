@@ -666,6 +666,14 @@ static void print_counters(const struct net *n)
             (unsigned long long)s->tcp_conns_accepted, (unsigned long long)s->tcp_conns_reset,
             (unsigned long long)s->tcp_retrans, (unsigned long long)s->tcp_rst_out,
             (unsigned long long)s->icmp_echo_replied);
+    /* The SYN-flood defence (RFC 4987) at work: docs/serve.md reads it. */
+    fprintf(stderr, "synack %s: syn cache: %llu half-open now, peak %llu, %llu added, %llu timed "
+                    "out, %llu overflows; syn cookies: %llu sent, %llu validated, %llu failed\n",
+            n->cmd, (unsigned long long)s->tcp_halfopen, (unsigned long long)s->tcp_halfopen_peak,
+            (unsigned long long)s->tcp_syncache_added, (unsigned long long)s->tcp_syncache_expired,
+            (unsigned long long)s->tcp_syncache_overflow,
+            (unsigned long long)s->tcp_syncookies_sent, (unsigned long long)s->tcp_syncookies_recv,
+            (unsigned long long)s->tcp_syncookies_failed);
     if (synack_dev_offload(n->dev))
         fprintf(stderr, "synack %s: offload: %s; %llu TSO packets out (%llu cut in software), "
                         "%llu coalesced packets in, %llu with partial checksums\n",
