@@ -128,7 +128,8 @@ typedef void *(*synack_alloc_fn)(void *user, void *ptr, size_t size);
 #define SYNACK_CONFIG_V2 2 /* + max_timewait, secret, max_syncache, syncookies, mem_max */
 #define SYNACK_CONFIG_V3 3 /* + offload, frag_mem_max, frag_max */
 #define SYNACK_CONFIG_V4 4 /* + alloc, alloc_user */
-#define SYNACK_CONFIG_VERSION SYNACK_CONFIG_V4
+#define SYNACK_CONFIG_V5 5 /* + max_orphans */
+#define SYNACK_CONFIG_VERSION SYNACK_CONFIG_V5
 struct synack_config {
     uint32_t addr;             /* this host's IPv4 address, host order */
     uint16_t mtu;              /* link MTU, 68..65535 (default 1500): the MSS we offer is mtu - 40 */
@@ -170,7 +171,9 @@ struct synack_config {
     uint64_t mem_max;          /* budget for what the stack allocates as peers and users come
                                 * and go (TCBs, buffers, out-of-line blocks, TIME-WAIT records,
                                 * SYN-cache entries), bytes (default 128 MiB; 0: none), as
-                                * Linux's tcp_mem: past it allocations are refused */
+                                * Linux's tcp_mem: past 3/4 of it windows stop growing,
+                                * past it allocations are refused (send: EAGAIN or a
+                                * short count, socket: ENOBUFS, a peer's data dropped) */
     /* SYNACK_OFFLOAD_* for synack_sim_add_stack (its link cuts and
      * checksums, as a NIC would); synack_stack_new ignores it: a driver
      * enables offloads with synack_stack_set_output_meta.  Default 0. */
@@ -183,6 +186,13 @@ struct synack_config {
      * mem_max applies whichever allocator gives the memory. */
     synack_alloc_fn alloc;
     void *alloc_user;
+    /* Orphans at most: connections closed by their application that still
+     * hold state (FIN-WAIT-1/2, CLOSING, LAST-ACK, e.g. unsent data facing
+     * a shut window), as Linux's tcp_max_orphans (default 8192).  A close
+     * that would make one more resets that connection (RST) instead,
+     * counted in stats.tcp_abort_on_memory; so does an orphan with data
+     * queued when it closes or retransmits with the budget (mem_max) spent. */
+    uint32_t max_orphans;
 };
 
 /* Fill *c with the defaults above (addr 0: set it), seed 0 and a random
@@ -212,8 +222,10 @@ SYNACK_API void synack_stack_free(struct synack_stack *s);
  * (malformed; the reason is counted in stats.ip_drop_parse), -EADDRNOTAVAIL
  * (not addressed to this host; or a TCP segment from a broadcast, multicast
  * or other impossible source address, or from or to port 0), -EOPNOTSUPP (a
- * fragment: synack does not reassemble), -EPROTONOSUPPORT (neither TCP nor
- * ICMP).  Every drop is counted. */
+ * source-routed datagram, RFC 7126), -EPROTONOSUPPORT (neither TCP nor
+ * ICMP), -EBADMSG/-ENOBUFS (a fragment dropped by reassembly: malformed,
+ * overlapping, or past its limits).  A fragment kept for reassembly returns
+ * 0.  Every drop is counted. */
 SYNACK_API int synack_stack_input(struct synack_stack *s, const uint8_t *pkt, size_t len, synack_time_t now);
 /* synack_stack_input for a packet with SYNACK_RX_* flags from the driver.
  * A TCP segment may be larger than the MTU (the kernel's GRO coalesced it). */
@@ -296,6 +308,9 @@ struct synack_stack_stats {
      * a call fail with -ENOMEM/-ENOBUFS or a packet be dropped (and counted
      * where it was dropped). */
     uint64_t mem_alloc_failed;
+    /* Orphans (cfg.max_orphans) now and at most; connections reset for the
+     * orphan limit or the memory budget (Linux's TCPAbortOnMemory). */
+    uint64_t tcp_orphans, tcp_orphans_peak, tcp_abort_on_memory;
     /* New counters go here, and into the name table of src/core/stats.c. */
 };
 SYNACK_API const struct synack_stack_stats *synack_stack_stats(const struct synack_stack *s);

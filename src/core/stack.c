@@ -14,6 +14,7 @@
 static const size_t config_size[] = {0, offsetof(struct synack_config, max_timewait),
                                      offsetof(struct synack_config, offload),
                                      offsetof(struct synack_config, alloc),
+                                     offsetof(struct synack_config, max_orphans),
                                      sizeof(struct synack_config)};
 #define CONFIG_VERSIONS (sizeof(config_size) / sizeof(config_size[0]))
 
@@ -45,6 +46,7 @@ static void config_defaults(struct synack_config *c)
     c->mem_max = 128u << 20;
     c->frag_mem_max = 4u << 20;
     c->frag_max = 1024;
+    c->max_orphans = 8192;
 }
 
 /* The defaults without a secret; synack_config_default() (src/dev/random.c,

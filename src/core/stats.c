@@ -53,6 +53,7 @@ static const struct {
     STAT(tcp_drop_accept_full), STAT(tcp_drop_paws), STAT(tcp_drop_bad), STAT(tcp_drop_window),
     STAT(tcp_drop_old_ack), STAT(tcp_drop_bad_source), STAT(tcp_drop_noconn),
     STAT(mem_alloc_failed),
+    STAT(tcp_orphans), STAT(tcp_orphans_peak), STAT(tcp_abort_on_memory),
 };
 
 #define NSTATS (sizeof(stats_table) / sizeof(stats_table[0]))

@@ -210,14 +210,26 @@ long sn_ring_write(struct sn_ring *r, struct sn_mem *m, const void *src, size_t 
     int rc = table_get(r, m);
     if (rc < 0)
         return rc;
-    if (pages_get(r->t, m, r->len, take) < 0) {
+    /* A chunk at a time, so that when the budget refuses one, what went
+     * into the chunks before it is kept and counted (a short write, as
+     * Linux's tcp_sendmsg under tcp_mem), and no chunk is left empty. */
+    const uint8_t *s = src;
+    uint32_t done = 0;
+    while (done < take) {
+        uint32_t in = (uint32_t)(((uint64_t)r->t->head + r->len) % SN_BUF_CHUNK);
+        uint32_t piece = SN_BUF_CHUNK - in < take - done ? SN_BUF_CHUNK - in : take - done;
+        if (pages_get(r->t, m, r->len, piece) < 0)
+            break;
+        copy_in(r->t, r->len, s + done, piece);
+        r->len += piece;
+        done += piece;
+    }
+    if (done == 0) {
         if (r->len == 0 && r->t->nalloc == 0)
             table_put(r, m);
         return -ENOMEM;
     }
-    copy_in(r->t, r->len, src, take);
-    r->len += take;
-    return take;
+    return done;
 }
 
 int sn_ring_put_at(struct sn_ring *r, struct sn_mem *m, uint32_t off, const void *src, uint32_t n)

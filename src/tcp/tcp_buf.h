@@ -32,8 +32,9 @@ struct sn_ring {
 };
 
 static inline uint32_t sn_ring_free(const struct sn_ring *r) { return r->cap - r->len; }
-/* Append up to n bytes; returns how many were stored (0 when full), or
- * -ENOMEM when no chunk could be had (nothing stored then). */
+/* Append up to n bytes; returns how many were stored (0 when full; fewer
+ * than asked when the budget refused a chunk partway), or -ENOMEM when no
+ * chunk could be had (nothing stored then, no empty chunk kept). */
 long sn_ring_write(struct sn_ring *r, struct sn_mem *m, const void *src, size_t n);
 /* Copy n bytes starting `off` bytes after the head into dst (off + n <= len,
  * or parked bytes stored by sn_ring_put_at). */

@@ -243,6 +243,18 @@ int sn_check_stack(const struct synack_stack *s, uint32_t *cursor, struct sn_che
             return -1;
     REQUIRE(s->nconns <= s->cfg.max_conns, "connections within max_conns", s->nconns,
             s->cfg.max_conns);
+    REQUIRE(s->stats.tcp_orphans <= s->cfg.max_orphans, "orphans within max_orphans",
+            s->stats.tcp_orphans, s->cfg.max_orphans);
+    if (count == n) {
+        /* The whole walk: the orphan count is the number of orphans (every
+         * one is in the 4-tuple table: nothing else refers to it). */
+        uint64_t orphans = 0;
+        for (uint32_t b = 0; b < s->conns.nbuckets; b++)
+            for (struct sn_tuple_entry *e = s->conns.buckets[b]; e; e = e->next)
+                orphans += sn_tcb_orphan(sn_tcb_of_entry(e));
+        REQUIRE(orphans == s->stats.tcp_orphans, "the orphan count counts the orphans", orphans,
+                s->stats.tcp_orphans);
+    }
     return 0;
 }
 

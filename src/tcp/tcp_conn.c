@@ -164,6 +164,7 @@ void sn_tcp_set_state(struct synack_stack *s, struct sn_tcb *tcb, enum synack_tc
     if (from == st)
         return;
     tcb->state = (uint8_t)st;
+    sn_tcp_orphan_moved(s, tcb, (uint8_t)from, (uint8_t)st);
     if (st == SYNACK_TIME_WAIT)
         s->stats.tcp_timewait++;
     sn_tcp_trace_state(s, tcb->conn_id, &tcb->te.tuple, from, st);
@@ -202,9 +203,10 @@ void sn_tcp_detach(struct synack_stack *s, struct sn_tcb *tcb, bool to_timewait)
         if (!to_timewait && tcb->state != SYNACK_LISTEN && s->stats.tcp_conns_active > 0)
             s->stats.tcp_conns_active--;
     }
-    if (to_timewait)
+    if (to_timewait) {
+        sn_tcp_orphan_moved(s, tcb, tcb->state, SYNACK_CLOSED);
         tcb->state = SYNACK_CLOSED; /* no trace: the connection is in TIME-WAIT */
-    else
+    } else
         sn_tcp_set_state(s, tcb, SYNACK_CLOSED);
     sn_ring_release(&tcb->snd, &s->mem);
     tcb->flags &= ~(SN_TF_CONNECTING | SN_TF_CLOSE_TIMER);

@@ -331,6 +331,23 @@ void sn_tcp_drop(struct synack_stack *s, struct sn_tcb *tcb, int err);
 void sn_tcp_detach(struct synack_stack *s, struct sn_tcb *tcb, bool to_timewait);
 int sn_tcb_insert(struct synack_stack *s, struct sn_tcb *tcb);
 
+/* ---- tcp_orphan.c: connections closed by their application ---- */
+/* FIN-WAIT-1/2, CLOSING, LAST-ACK: the states only our FIN leads to. */
+bool sn_tcp_orphan_state(uint8_t st);
+/* No descriptor, not on an accept queue, in one of those states. */
+bool sn_tcb_orphan(const struct sn_tcb *tcb);
+/* Keep stats.tcp_orphans right as tcb moves from state `from` to `to`. */
+void sn_tcp_orphan_moved(struct synack_stack *s, const struct sn_tcb *tcb, uint8_t from, uint8_t to);
+/* The last descriptor of tcb is being closed (refs already 0): count it
+ * if it is an orphan already (shutdown for sending before). */
+void sn_tcp_orphan_closing(struct synack_stack *s, const struct sn_tcb *tcb);
+/* After the close: an orphan past cfg.max_orphans, or holding data with
+ * the budget spent, is reset (RST) and dropped. */
+void sn_tcp_orphan_closed(struct synack_stack *s, struct sn_tcb *tcb);
+/* From the retransmission and persist timers: an orphan holding data with
+ * the budget spent is reset and dropped.  Returns true if it was. */
+bool sn_tcp_orphan_timer_oom(struct synack_stack *s, struct sn_tcb *tcb);
+
 /* ---- tcp_secret.c: ISNs, timestamp offsets, ports ---- */
 /* RFC 6528 ISN for the tuple, at the stack's current time. */
 uint32_t sn_tcp_new_isn(struct synack_stack *s, const struct synack_tuple *t);

@@ -142,6 +142,8 @@ static void timer_rtx(struct synack_stack *s, struct sn_tcb *tcb)
         give_up(s, tcb);
         return;
     }
+    if (sn_tcp_orphan_timer_oom(s, tcb))
+        return; /* Linux's tcp_out_of_resources: the budget is spent, orphans go first */
     tcb->rtx_count++;
     s->stats.tcp_timeouts++;
     if (!sn_tcb_synchronized(tcb))
@@ -181,6 +183,8 @@ static void timer_persist(struct synack_stack *s, struct sn_tcb *tcb)
         give_up(s, tcb);
         return;
     }
+    if (sn_tcp_orphan_timer_oom(s, tcb))
+        return;
     if (tcb->snd_wnd > off) {
         uint32_t len = tcb->snd.len - off;
         uint32_t room = tcb->snd_wnd - off;

@@ -145,8 +145,12 @@ long sn_tcp_usr_send(struct synack_stack *s, struct sn_tcb *tcb, const void *buf
     long n = sn_ring_write(&tcb->snd, &s->mem, buf, len);
     if (n <= 0 && oob)
         sn_tcb_ext_trim(s, tcb);
+    /* Memory (the budget cfg.mem_max, or the allocator) is spent: EAGAIN,
+     * as Linux's tcp_sendmsg gives a non-blocking send when tcp_mem or the
+     * allocation refuses (a blocking one waits in sk_stream_wait_memory);
+     * a short count if some was taken. */
     if (n == -ENOMEM)
-        return -ENOBUFS; /* memory (cfg.mem_max or the allocator) is spent: no buffer space */
+        return -EAGAIN;
     if (n < 0)
         return n;
     if (n == 0)
@@ -263,6 +267,7 @@ void sn_tcp_usr_close(struct synack_stack *s, struct sn_tcb *tcb)
     default:
         break;
     }
+    sn_tcp_orphan_closing(s, tcb);
     /* RFC 2525 2.17 and RFC 9293 3.10.4: closing with data the user never
      * read loses it, so the peer is told with a RST rather than a FIN.
      * SO_LINGER with a zero timeout asks for that abortive close always,
@@ -276,6 +281,7 @@ void sn_tcp_usr_close(struct synack_stack *s, struct sn_tcb *tcb)
     close_send(s, tcb);
     if (tcb->state == SYNACK_FIN_WAIT_2 && !(tcb->flags & SN_TF_CLOSE_TIMER))
         sn_tcp_set_close_timer(s, tcb, s->now + SYNACK_SEC(60));
+    sn_tcp_orphan_closed(s, tcb);
 }
 
 void sn_tcp_usr_info(const struct synack_stack *s, const struct sn_tcb *tcb,

@@ -4,7 +4,9 @@
  *   - descriptors (max_sockets): socket() fails with EMFILE;
  *   - connection blocks (max_conns): a handshake that would need one more is
  *     dropped and counted (tcp_listen_drops), the peer retries;
- *   - the memory budget (mem_max): send() gets ENOBUFS, data from the peer
+ *   - the memory budget (mem_max): send() gets EAGAIN (as Linux's
+ *     non-blocking send when tcp_mem refuses; a short count when some of
+ *     the data fit), socket() ENOBUFS, data from the peer
  *     that needs a new buffer chunk is dropped (and re-sent later), the
  *     refusals are counted (mem_refused), advertised windows stop growing
  *     past 3/4 of the budget (tcp_window_clamped), and what a peer sends
@@ -116,18 +118,31 @@ static void test_memory_budget(void **state)
         seq[i] = 1001;
         synack_fcntl(s, fd[i], F_SETFL, O_NONBLOCK);
     }
-    /* Fill send buffers until the budget says no: ENOBUFS, counted. */
+    /* Fill send buffers until the budget says no: EAGAIN, counted. */
     static char big[64 * 1024];
     int refused = -1;
     for (int i = 1; i < 8 && refused < 0; i++) {
         ssize_t r = synack_send(s, fd[i], big, sizeof(big), 0);
         if (r < 0) {
-            assert_int_equal(errno, ENOBUFS);
+            assert_int_equal(errno, EAGAIN);
             refused = i;
         }
     }
     assert_true(refused > 0);
     assert_true(st(&h)->mem_refused > 0);
+    /* No room for another connection block: socket() says ENOBUFS. */
+    int sfd[64], nsock = 0;
+    for (;;) {
+        assert_true(nsock < 64);
+        sfd[nsock] = synack_socket(s, AF_INET, SOCK_STREAM, 0);
+        if (sfd[nsock] < 0) {
+            assert_int_equal(errno, ENOBUFS);
+            break;
+        }
+        nsock++;
+    }
+    while (nsock > 0)
+        assert_int_equal(synack_close(s, sfd[--nsock]), 0);
     /* The peer floods data on every connection: what needs a new chunk is
      * dropped; the account never passes the budget. */
     struct synack_stack_memory m;

@@ -2,7 +2,8 @@
  * chunk at a time, and goes back to zero when the ring empties; bytes come
  * back in order across chunk boundaries and wrap-around; parked data past the
  * end survives consumption; growth keeps offsets; the stack's memory account
- * balances and a budget refuses what exceeds it.  Copy-and-checksum out of
+ * balances and a budget refuses what exceeds it (a short write when it
+ * refuses partway).  Copy-and-checksum out of
  * the ring gives the bytes and the sum a plain peek and a separate checksum
  * pass give, wherever the data wraps or crosses a chunk (also at an odd
  * offset, where the next piece's sum is byte-swapped). */
@@ -165,6 +166,29 @@ static void test_budget_refuses(void **state)
     sn_ring_cache_free(&m);
 }
 
+/* A write the budget refuses partway is a short write: what fits in the
+ * chunks the budget allowed is stored and counted, and no chunk is left
+ * allocated without data (the memory follows the data). */
+static void test_budget_short_write(void **state)
+{
+    (void)state;
+    struct sn_mem m = {.limit = 2 * SN_BUF_CHUNK + 1024};
+    struct sn_ring r = {.cap = CAP};
+    static uint8_t a[5 * SN_BUF_CHUNK], out[5 * SN_BUF_CHUNK];
+    fill(a, sizeof(a), 3);
+    assert_int_equal(sn_ring_write(&r, &m, a, 100), 100);
+    assert_int_equal(sn_ring_write(&r, &m, a + 100, sizeof(a) - 100), 2 * SN_BUF_CHUNK - 100);
+    assert_int_equal(r.len, 2 * SN_BUF_CHUNK);
+    assert_int_equal(m.used, sn_ring_mem(&r));
+    assert_true(sn_ring_mem(&r) < 3 * SN_BUF_CHUNK); /* two chunks and the table */
+    assert_int_equal(sn_ring_write(&r, &m, a, 1), -ENOMEM);
+    sn_ring_peek(&r, 0, out, r.len);
+    assert_memory_equal(out, a, r.len);
+    sn_ring_release(&r, &m);
+    assert_int_equal(m.used, 0);
+    sn_ring_cache_free(&m);
+}
+
 static void peek_csum_check(struct sn_ring *r, uint32_t off, uint32_t n, uint32_t init)
 {
     static uint8_t out[3 * SN_BUF_CHUNK], ref[3 * SN_BUF_CHUNK];
@@ -220,6 +244,7 @@ int main(void)
         cmocka_unit_test(test_full_and_parked),
         cmocka_unit_test(test_resize_keeps_offsets),
         cmocka_unit_test(test_budget_refuses),
+        cmocka_unit_test(test_budget_short_write),
         cmocka_unit_test(test_peek_csum_every_wrap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
