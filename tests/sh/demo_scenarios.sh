@@ -119,6 +119,29 @@ for bad in "--connections 0" "--connections x" "--concurrency 0" "--concurrency 
     [ "$status" -eq 2 ] || fail "synack demo $bad: exit $status, want 2"
 done
 
+# ---- the SYN flood (RFC 4987) -----------------------------------------------------
+# 100,000 spoofed SYNs against a listener of backlog 128 while 200 clients
+# connect: the summary line ends the output; at least 99% of the clients
+# complete, the flood got cookies, the SYN cache held at most its bound
+# (4 x 129 + 16 = 532 entries) and the server's memory stayed under 1 MiB.
+FLOOD_RE='^legit connections: ([0-9]+)/([0-9]+) completed, cookies sent: ([0-9]+), peak half-open: ([0-9]+), peak memory: ([0-9]+) bytes$'
+run flood --scenario syn-flood
+checks=$((checks + 1))
+[ "$status" -eq 0 ] || fail "syn-flood exited $status"
+checks=$((checks + 1))
+if line=$(tail -n 1 "$tmp/flood.log" | grep -E "$FLOOD_RE"); then
+    [[ $line =~ $FLOOD_RE ]]
+    done_=${BASH_REMATCH[1]} total=${BASH_REMATCH[2]} cookies=${BASH_REMATCH[3]}
+    half=${BASH_REMATCH[4]} mem=${BASH_REMATCH[5]}
+    [ "$total" -ge 200 ] && [ $((done_ * 100)) -ge $((total * 99)) ] ||
+        fail "syn-flood: $done_/$total legitimate connections completed"
+    [ "$cookies" -ge 90000 ] || fail "syn-flood: only $cookies cookies for 100,000 spoofed SYNs"
+    [ "$half" -le 532 ] || fail "syn-flood: peak half-open $half past the listener's bound of 532"
+    [ "$mem" -lt 1048576 ] || fail "syn-flood: peak memory $mem bytes"
+else
+    fail "syn-flood: the last line is not the summary line: $(tail -n 1 "$tmp/flood.log")"
+fi
+
 # ---- the transfer scenario's options --------------------------------------------
 run t64k --scenario transfer --bytes 64K --quiet
 expect t64k 'sent 65536 bytes, received 65536 bytes, sha256 match'

@@ -35,7 +35,10 @@ struct sn_tcp_opt {
     uint32_t v1, v2;       /* MSS: v1; wscale: v1; TS: v1 = val, v2 = ecr */
     uint32_t sack[4][2];   /* SACK blocks: left, right */
     bool abs;              /* TS ecr / SACK blocks written with '!': used as written */
-    uint8_t md5[16];       /* md5 (RFC 2385): the digest as written */
+    bool raw;              /* `opt KIND LEN HEX` (inbound only): sent as written, even a
+                            * known kind at an illegal length */
+    uint8_t md5[16];       /* md5 (RFC 2385): the digest as written; raw: the bytes after
+                            * kind and length */
 };
 
 enum sn_opts_mode {

@@ -109,6 +109,11 @@ static size_t encode_opts(const struct sn_runner *r, const struct sn_conn *c,
         o[n] = t->kind;
         if (t->len > 1)
             o[n + 1] = t->len;
+        if (t->raw) { /* as written, whatever the kind says its length should be */
+            memcpy(o + n + 2, t->md5, (size_t)t->len - 2);
+            n += t->len;
+            continue;
+        }
         switch (t->kind) {
         case SYNACK_TCPOPT_MSS:
             put16(o + n + 2, (uint16_t)t->v1);

@@ -746,23 +746,39 @@ static int parse_tcp_option(struct parser *ps, struct sn_tcp_opt *o)
             return -1;
         *o = (struct sn_tcp_opt){.kind = SYNACK_TCPOPT_TIMESTAMP, .len = 10, .v1 = (uint32_t)v,
                                  .v2 = (uint32_t)w, .abs = bang(ps)};
-    } else if (is_word(&t, "md5")) {
-        /* RFC 2385 (kind 19, 18 bytes): the digest as up to 32 hex digits
-         * (packetdrill's hex blob; missing digits are zero). */
+    } else if (is_word(&t, "md5") || is_word(&t, "opt")) {
+        /* md5: RFC 2385 (kind 19, 18 bytes): the digest as up to 32 hex
+         * digits (packetdrill's hex blob; missing digits are zero).
+         * opt KIND LEN HEX: any option as raw bytes, LEN its length byte
+         * and size (2..18), HEX the LEN - 2 bytes after it (missing ones
+         * zero): a known option at an illegal length, for instance. */
+        bool raw = is_word(&t, "opt");
+        if (raw) {
+            if (expect_int(ps, 0, 255, "option kind", &v) < 0 ||
+                expect_int(ps, 2, 18, "option length", &w) < 0)
+                return -1;
+            *o = (struct sn_tcp_opt){.kind = (uint8_t)v, .len = (uint8_t)w, .raw = true};
+            if (w == 2)
+                return 0;
+        }
         struct tok h = next(ps);
         if (h.kind != TK_WORD && h.kind != TK_INT)
-            return unexpected(ps, &h, "an MD5 digest in hex");
+            return unexpected(ps, &h, raw ? "the option's bytes in hex" : "an MD5 digest in hex");
         /* "0011aabb" lexes as a number then a word: join what touches. */
         while ((peek(ps, 0)->kind == TK_WORD || peek(ps, 0)->kind == TK_INT) &&
                peek(ps, 0)->p == h.p + h.n)
             h.n += next(ps).n;
-        *o = (struct sn_tcp_opt){.kind = SN_TCPOPT_MD5, .len = 18};
-        if (h.n > 32 || h.n % 2)
-            return perr(ps, h.line, "MD5 digest '%.*s': an even number of hex digits, at most 32",
-                        (int)(h.n > 40 ? 40 : h.n), h.p);
+        if (!raw)
+            *o = (struct sn_tcp_opt){.kind = SN_TCPOPT_MD5, .len = 18};
+        size_t most = raw ? 2 * ((size_t)o->len - 2) : 32;
+        if (h.n > most || h.n % 2)
+            return perr(ps, h.line, "%s '%.*s': an even number of hex digits, at most %zu",
+                        raw ? "option bytes" : "MD5 digest", (int)(h.n > 40 ? 40 : h.n), h.p,
+                        most);
         for (size_t i = 0; i < h.n; i++) {
             if (!isxdigit((unsigned char)h.p[i]))
-                return perr(ps, h.line, "MD5 digest '%.*s' is not hex", (int)h.n, h.p);
+                return perr(ps, h.line, "%s '%.*s' is not hex",
+                            raw ? "option bytes" : "MD5 digest", (int)h.n, h.p);
             unsigned d = is_digit(h.p[i]) ? (unsigned)(h.p[i] - '0')
                                           : (unsigned)(tolower((unsigned char)h.p[i]) - 'a' + 10);
             o->md5[i / 2] = (uint8_t)(o->md5[i / 2] << 4 | d);
@@ -800,6 +816,9 @@ static int parse_tcp_options(struct parser *ps, struct sn_packet *p)
     }
     if (expect_punct(ps, '>') < 0)
         return -1;
+    for (size_t i = 0; i < n; i++)
+        if (opts[i].raw && p->outbound)
+            return perr(ps, line, "opt KIND LEN ... can only be used with inbound packets");
     size_t wire = sn_tcp_opts_wire_len(opts, n);
     if (wire > SN_TCP_OPT_SPACE)
         return perr(ps, line, "TCP options take %zu bytes, more than %d", wire, SN_TCP_OPT_SPACE);
@@ -1316,6 +1335,12 @@ void sn_expr_render(const struct sn_expr *e, char *buf, size_t cap)
 
 static void render_opt(const struct sn_tcp_opt *o, char *buf, size_t cap)
 {
+    if (o->raw) {
+        app(buf, cap, "opt %u %u%s", (unsigned)o->kind, (unsigned)o->len, o->len > 2 ? " " : "");
+        for (unsigned i = 0; i + 2 < o->len; i++)
+            app(buf, cap, "%02x", o->md5[i]);
+        return;
+    }
     switch (o->kind) {
     case SYNACK_TCPOPT_EOL:
         app(buf, cap, "eol");
