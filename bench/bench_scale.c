@@ -90,6 +90,7 @@ static void net_init(struct net *n, uint32_t max)
         cfg.seed = 0;
         cfg.max_conns = max + 1024;
         cfg.max_sockets = max + 1024;
+        cfg.mem_max = 0; /* no budget: the point is to measure what a million cost */
         int rc = synack_sim_add_stack(n->sim, &cfg, &n->st[i]);
         if (rc < 0)
             die("synack_sim_add_stack", -rc);

@@ -63,12 +63,27 @@ void net_opts_default(struct net_opts *o, uint16_t port)
 /* The default connection limit follows memory, not a constant: one
  * connection per 16 KiB of RAM (an idle one costs ~300 bytes, a busy one
  * its buffers' chunks), between 1024 and 1048576. */
-uint32_t net_default_max_conns(void)
+static uint64_t ram_bytes(void)
 {
     long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
-    uint64_t ram = pages > 0 && size > 0 ? (uint64_t)pages * (uint64_t)size : 64u << 20;
-    uint64_t n = ram / (16u << 10);
+    return pages > 0 && size > 0 ? (uint64_t)pages * (uint64_t)size : 64u << 20;
+}
+
+uint32_t net_default_max_conns(void)
+{
+    uint64_t n = ram_bytes() / (16u << 10);
     return (uint32_t)(n < 1024 ? 1024 : n > NET_MAX_CONNS ? NET_MAX_CONNS : n);
+}
+
+/* The stack's memory budget follows memory too, as Linux's tcp_mem does
+ * (its hard limit is near a tenth of RAM): a sixteenth of RAM, never less
+ * than the library's default.  Without it the default 128 MiB would stop
+ * a large machine's server at about 400,000 idle connections, far below
+ * the connection limit above. */
+uint64_t net_default_mem_max(uint64_t lib_default)
+{
+    uint64_t m = ram_bytes() / 16;
+    return m > lib_default ? m : lib_default;
 }
 
 synack_time_t net_now(void)
@@ -526,6 +541,7 @@ int net_start(struct net *n, const char *cmd, const struct net_opts *o)
         cfg.seed = o->seed;
     cfg.max_conns = o->max_conns + 64;    /* room for half-open ones (TIME-WAIT are records) */
     cfg.max_sockets = o->max_conns + 16;
+    cfg.mem_max = net_default_mem_max(cfg.mem_max);
     /* Buffers of at least 32 full-size segments: 256 KiB is 180 segments
      * at MTU 1500 but only 4 at MTU 65535, too few to keep a window open. */
     uint32_t segs32 = 32u * (o->mtu - 40u);

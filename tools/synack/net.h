@@ -88,6 +88,7 @@ extern const char net_opts_help[];
 void net_opts_default(struct net_opts *o, uint16_t port);
 /* --max-conns by default: it follows the machine's memory. */
 uint32_t net_default_max_conns(void);
+uint64_t net_default_mem_max(uint64_t lib_default);
 /* One parsed option: 1 if it was a common one (applied), 0 if not, -1 if
  * its argument is bad (a message was printed).  argc, argv, *next: getopt's,
  * for an option that takes two arguments (--plot KIND FILE). */
