@@ -758,6 +758,68 @@ static void test_allocator_sees_everything(void **state)
     assert_int_equal(fa.failed, 0);
 }
 
+/* Socket options kept out of line (tcp_ext.c): without memory for the
+ * block, setsockopt fails with ENOMEM and changes nothing (getsockopt reads
+ * the old value); with memory back, the same call works. */
+static void test_options_without_memory(void **state)
+{
+    (void)state;
+    struct fa fa = {0};
+    struct synack_config cfg;
+    synack_config_default(&cfg);
+    cfg.addr = SADDR;
+    cfg.seed = 5;
+    cfg.alloc = fa_alloc;
+    cfg.alloc_user = &fa;
+    struct capture cap = {0};
+    struct synack_stack *s;
+    assert_int_equal(synack_stack_new(&cfg, cap_out, &cap, &s), 0);
+    static const struct {
+        int level, name, value;
+    } opts[] = {
+        {SOL_SOCKET, SO_RCVLOWAT, 100},    {IPPROTO_IP, IP_TOS, 0x10},
+        {IPPROTO_IP, IP_TTL, 9},           {IPPROTO_TCP, TCP_KEEPIDLE, 30},
+        {IPPROTO_TCP, TCP_KEEPINTVL, 5},   {IPPROTO_TCP, TCP_KEEPCNT, 3},
+        {IPPROTO_TCP, TCP_QUICKACK, 1},    {IPPROTO_TCP, TCP_USER_TIMEOUT, 5000},
+    };
+    for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
+        int fd = synack_socket(s, AF_INET, SOCK_STREAM, 0);
+        assert_true(fd >= 0);
+        int before, after, v = opts[i].value;
+        socklen_t len = sizeof(before);
+        assert_int_equal(synack_getsockopt(s, fd, opts[i].level, opts[i].name, &before, &len), 0);
+        fa.fail_from = fa.count + 1; /* memory gone */
+        errno = 0;
+        assert_int_equal(synack_setsockopt(s, fd, opts[i].level, opts[i].name, &v, sizeof(v)), -1);
+        assert_int_equal(errno, ENOMEM);
+        len = sizeof(after);
+        assert_int_equal(synack_getsockopt(s, fd, opts[i].level, opts[i].name, &after, &len), 0);
+        assert_int_equal(after, before);
+        fa.fail_from = 0; /* back */
+        assert_int_equal(synack_setsockopt(s, fd, opts[i].level, opts[i].name, &v, sizeof(v)), 0);
+        len = sizeof(after);
+        assert_int_equal(synack_getsockopt(s, fd, opts[i].level, opts[i].name, &after, &len), 0);
+        if (opts[i].name != TCP_QUICKACK) /* Linux reads it back as a state, not the setting */
+            assert_int_equal(after, v);
+        assert_int_equal(synack_close(s, fd), 0);
+    }
+    /* SO_LINGER with a time keeps it out of line too. */
+    int fd = synack_socket(s, AF_INET, SOCK_STREAM, 0);
+    struct linger lg = {1, 5}, got;
+    fa.fail_from = fa.count + 1;
+    errno = 0;
+    assert_int_equal(synack_setsockopt(s, fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)), -1);
+    assert_int_equal(errno, ENOMEM);
+    socklen_t len = sizeof(got);
+    assert_int_equal(synack_getsockopt(s, fd, SOL_SOCKET, SO_LINGER, &got, &len), 0);
+    assert_int_equal(got.l_onoff, 0);
+    fa.fail_from = 0;
+    assert_int_equal(synack_setsockopt(s, fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)), 0);
+    assert_int_equal(synack_stack_stats(s)->mem_alloc_failed, fa.failed);
+    synack_stack_free(s);
+    assert_int_equal(fa.live, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -766,6 +828,7 @@ int main(void)
         cmocka_unit_test(test_lossy_transfer),
         cmocka_unit_test(test_close_paths),
         cmocka_unit_test(test_ip_reassembly),
+        cmocka_unit_test(test_options_without_memory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
