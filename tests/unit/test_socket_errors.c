@@ -109,6 +109,12 @@ static void test_socket_refusals(void **state)
     FAILS(synack_writev(s, fd, empty, 2), ENOTCONN);
     FAILS(synack_send(s, fd, "", 0, 0), ENOTCONN);
 
+    /* Port 0 (or address 0) is nobody: refused at once, as on Linux; the
+     * socket can connect elsewhere afterwards. */
+    struct sockaddr_in zero = {.sin_family = AF_INET, .sin_port = 0,
+                               .sin_addr.s_addr = htonl(0x0a000001u)};
+    FAILS(synack_connect(s, fd, (struct sockaddr *)&zero, sizeof(zero)), ECONNREFUSED);
+
     /* Still the same socket, unharmed. */
     assert_int_equal(synack_fcntl(s, fd, F_SETFL, O_NONBLOCK), 0);
     assert_int_equal(synack_fcntl(s, fd, F_GETFL, 0) & O_NONBLOCK, O_NONBLOCK);
