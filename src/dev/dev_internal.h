@@ -4,6 +4,7 @@
 #ifndef SYNACK_DEV_DEV_INTERNAL_H
 #define SYNACK_DEV_DEV_INTERNAL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "dev/arp_internal.h"
@@ -26,11 +27,12 @@ struct sn_dev_rx {
     uint16_t csum_start, csum_offset;
 };
 
-/* A packet the kernel refused for now (EAGAIN). */
-struct sn_dev_held {
-    uint32_t len;
-    uint8_t data[];
-};
+/* Packets the kernel refused for now (EAGAIN) wait in one preallocated
+ * byte ring (tun.c hold()/synack_dev_flush()), each as a 4-byte length and
+ * the bytes (virtio-net header and frame), 4-aligned; a packet that does
+ * not fit at the end starts again at offset 0 (hold_end marks where the
+ * upper part stops).  No allocation per packet. */
+#define SN_DEV_HOLD_MAX (4u << 20) /* bytes, unless one packet of each slot needs more */
 
 struct synack_dev {
     enum synack_dev_kind kind;
@@ -41,8 +43,10 @@ struct synack_dev {
     uint32_t batch_bytes;
     synack_time_t now;                /* the time of the last recv/advance */
 
-    struct sn_dev_held **held;        /* ring of backlog_max slots */
-    uint32_t held_head, held_len, backlog_max;
+    uint8_t *hold;                    /* the backlog's byte ring (hold_cap bytes) */
+    uint32_t hold_cap, hold_head, hold_tail, hold_end;
+    bool hold_wrapped;                /* data at [hold_head, hold_end) then [0, hold_tail) */
+    uint32_t held_len, backlog_max;   /* packets held, at most */
 
     struct synack_dev_stats st;
 
@@ -63,6 +67,10 @@ struct synack_dev {
     struct sn_dev_rx *rx;             /* `batch` descriptors */
 };
 
+/* Allocate the backlog's ring (tun.c): `backlog` packets of up to
+ * `largest` bytes (plus a virtio-net header), at most max_bytes unless two
+ * such packets need more.  Returns 0 or -ENOMEM. */
+int sn_dev_hold_init(struct synack_dev *d, uint32_t largest, uint32_t backlog, uint32_t max_bytes);
 /* Write one frame (TUN: an IPv4 packet) now, or hold it if the kernel says
  * EAGAIN (or older ones are still held, to keep the order). */
 int sn_dev_write(struct synack_dev *d, const uint8_t *frame, size_t len);

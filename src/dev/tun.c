@@ -26,6 +26,9 @@
 #include "dev/dev_internal.h"
 
 /* struct synack_dev_config's size per version (the rule of stack.c's config_size). */
+/* Bytes a held packet of n bytes takes in the backlog ring. */
+static uint32_t hold_size(uint32_t n) { return (4u + n + 3u) & ~3u; }
+
 static const size_t dev_config_size[] = {0, offsetof(struct synack_dev_config, offload),
                                          sizeof(struct synack_dev_config)};
 #define DEV_CONFIG_VERSIONS (sizeof(dev_config_size) / sizeof(dev_config_size[0]))
@@ -122,13 +125,12 @@ int synack_dev_open_versioned(int version, const struct synack_dev_config *cfg,
     d->batch = c->batch;
     d->batch_bytes = c->batch_bytes;
     d->backlog_max = c->backlog;
-    d->held = calloc(c->backlog, sizeof(*d->held));
     /* The ring holds a whole batch and always room for one more packet of
      * the largest size, so a read never truncates. */
     d->ring_cap = c->batch_bytes + SN_DEV_RXBUF;
     d->ring = malloc(d->ring_cap);
     d->rx = calloc(c->batch, sizeof(*d->rx));
-    int rc = d->held && d->ring && d->rx ? 0 : -ENOMEM;
+    int rc = d->ring && d->rx ? 0 : -ENOMEM;
     if (rc == 0 && c->kind == SYNACK_DEV_TAP)
         rc = sn_tap_init(d, c);
     if (rc == 0)
@@ -137,6 +139,10 @@ int synack_dev_open_versioned(int version, const struct synack_dev_config *cfg,
         d->segbuf = malloc(65535);
         rc = d->segbuf ? 0 : -ENOMEM;
     }
+    if (rc == 0)
+        rc = sn_dev_hold_init(d, (d->offload & SYNACK_OFFLOAD_TSO) ? 65535u
+                                                                  : (uint32_t)d->mtu + SYNACK_ETH_HDR_LEN,
+                              c->backlog, SN_DEV_HOLD_MAX);
     if (rc < 0) {
         synack_dev_close(d);
         return rc;
@@ -151,9 +157,7 @@ void synack_dev_close(struct synack_dev *d)
         return;
     if (d->fd >= 0)
         close(d->fd);
-    for (uint32_t i = 0; i < d->held_len; i++)
-        free(d->held[(d->held_head + i) % d->backlog_max]);
-    free(d->held);
+    free(d->hold);
     free(d->ring);
     free(d->rx);
     free(d->segbuf);
@@ -289,24 +293,55 @@ int synack_dev_recv_meta(struct synack_dev *d, synack_dev_rx_meta_fn fn, void *u
     return recv_batch(d, NULL, fn, user);
 }
 
-/* Keep a frame (after its virtio-net header, if any) for synack_dev_flush. */
+int sn_dev_hold_init(struct synack_dev *d, uint32_t largest, uint32_t backlog, uint32_t max_bytes)
+{
+    uint64_t per = hold_size(SN_DEV_VNET_LEN + largest);
+    uint64_t cap = per * backlog;
+    if (cap > max_bytes)
+        cap = max_bytes;
+    if (cap < 2 * per)
+        cap = 2 * per;
+    d->backlog_max = backlog;
+    d->held_len = 0;
+    d->hold_cap = (uint32_t)cap;
+    d->hold = malloc(d->hold_cap);
+    return d->hold ? 0 : -ENOMEM;
+}
+
+/* Keep a frame (after its virtio-net header, if any) for synack_dev_flush,
+ * in the backlog's byte ring (dev_internal.h). */
 static int hold(struct synack_dev *d, const uint8_t *vh, const uint8_t *frame, size_t len)
 {
+    size_t hl = vh ? SN_DEV_VNET_LEN : 0;
+    uint32_t need = hold_size((uint32_t)(hl + len));
+    if (d->held_len == 0) {
+        d->hold_head = d->hold_tail = 0;
+        d->hold_wrapped = false;
+    }
+    uint32_t at;
     if (d->held_len >= d->backlog_max) {
+        at = UINT32_MAX;
+    } else if (!d->hold_wrapped && d->hold_cap - d->hold_tail >= need) {
+        at = d->hold_tail;
+    } else if (!d->hold_wrapped && d->hold_head >= need) {
+        d->hold_end = d->hold_tail; /* the upper part stops here; go on at 0 */
+        d->hold_wrapped = true;
+        at = 0;
+    } else if (d->hold_wrapped && d->hold_head - d->hold_tail >= need) {
+        at = d->hold_tail;
+    } else {
+        at = UINT32_MAX;
+    }
+    if (at == UINT32_MAX) {
         d->st.tx_dropped++;
         return -ENOBUFS;
     }
-    size_t hl = vh ? SN_DEV_VNET_LEN : 0;
-    struct sn_dev_held *h = malloc(sizeof(*h) + hl + len);
-    if (!h) {
-        d->st.tx_dropped++;
-        return -ENOMEM;
-    }
-    h->len = (uint32_t)(hl + len);
+    uint32_t n = (uint32_t)(hl + len);
+    memcpy(d->hold + at, &n, 4);
     if (hl)
-        memcpy(h->data, vh, hl);
-    memcpy(h->data + hl, frame, len);
-    d->held[(d->held_head + d->held_len) % d->backlog_max] = h;
+        memcpy(d->hold + at + 4, vh, hl);
+    memcpy(d->hold + at + 4 + hl, frame, len);
+    d->hold_tail = at + need;
     d->held_len++;
     d->st.tx_backlogged++;
     return 0;
@@ -424,16 +459,20 @@ int synack_dev_flush(struct synack_dev *d)
 {
     int n = 0;
     while (d->held_len > 0) {
-        struct sn_dev_held *h = d->held[d->held_head];
-        int rc = write_one(d, NULL, h->data, h->len); /* header and frame as held */
+        uint32_t len;
+        memcpy(&len, d->hold + d->hold_head, 4);
+        int rc = write_one(d, NULL, d->hold + d->hold_head + 4, len); /* header and frame as held */
         if (rc == 0)
             break;
         if (rc < 0)
             d->st.tx_dropped++;
         else
             n++;
-        free(h);
-        d->held_head = (d->held_head + 1) % d->backlog_max;
+        d->hold_head += hold_size(len);
+        if (d->hold_wrapped && d->hold_head == d->hold_end) {
+            d->hold_head = 0;
+            d->hold_wrapped = false;
+        }
         d->held_len--;
     }
     return n;
