@@ -311,6 +311,9 @@ struct synack_stack_stats {
     /* Orphans (cfg.max_orphans) now and at most; connections reset for the
      * orphan limit or the memory budget (Linux's TCPAbortOnMemory). */
     uint64_t tcp_orphans, tcp_orphans_peak, tcp_abort_on_memory;
+    /* Sends the record of sent segments could not keep apart (its bound,
+     * SN_RTXQ_MAX records, or memory): merged into a neighbour's record. */
+    uint64_t tcp_rtxq_merged;
     /* New counters go here, and into the name table of src/core/stats.c. */
 };
 SYNACK_API const struct synack_stack_stats *synack_stack_stats(const struct synack_stack *s);

@@ -58,6 +58,10 @@ struct sn_mem {
     synack_alloc_fn alloc;
     void *alloc_user;
     uint64_t alloc_failed;
+    /* Empty blocks of sent-segment records (tcp_rtxq.c) kept for the next
+     * flight, a list through their first bytes, at most SN_RTXQ_CACHE. */
+    void *rtxq_cache;
+    uint32_t rtxq_cached;
 };
 
 /* Every allocation of the core goes through these four (src/core/mem.c),

@@ -295,6 +295,7 @@ static void stack_release(struct synack_stack *s)
     sn_tw_free_all(s);
     sn_syncache_free(s);
     sn_ring_cache_free(&s->mem);
+    sn_rtxq_cache_free(&s->mem);
     sn_mem_lists_free(&s->mem);
     sn_reass_free(s);
     sn_tuple_free(&s->conns);

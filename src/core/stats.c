@@ -54,6 +54,7 @@ static const struct {
     STAT(tcp_drop_old_ack), STAT(tcp_drop_bad_source), STAT(tcp_drop_noconn),
     STAT(mem_alloc_failed),
     STAT(tcp_orphans), STAT(tcp_orphans_peak), STAT(tcp_abort_on_memory),
+    STAT(tcp_rtxq_merged),
 };
 
 #define NSTATS (sizeof(stats_table) / sizeof(stats_table[0]))

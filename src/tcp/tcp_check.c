@@ -37,6 +37,44 @@ static int check_ranges(const struct sn_tcb *tcb, const struct synack_sack_block
     return 0;
 }
 
+/* The record of sent segments (tcp_rtxq.h): released when nothing is
+ * outstanding; otherwise its records cut [SND.UNA, SND.MAX) into
+ * contiguous, non-empty, ordered pieces, and the segment being timed for
+ * an RTT sample is one of them. */
+static int check_rtxq(const struct sn_tcb *tcb, struct sn_check_report *r)
+{
+    const struct sn_rtxq *q = tcb->rtxq;
+    if (!q) {
+        REQUIRE(!(tcb->flags & SN_TF_RTT_TIMING), "an RTT sample timed from a record", 0, 0);
+        return 0;
+    }
+    REQUIRE(q->len > 0, "an empty record block is released", q->len, 0);
+    REQUIRE(q->cap >= SN_RTXQ_MIN && q->cap <= SN_RTXQ_MAX && (q->cap & (q->cap - 1)) == 0 &&
+                q->head < q->cap && q->len <= q->cap,
+            "records within their block", q->len, q->cap);
+    REQUIRE(sn_rtxq_at(q, 0)->start == tcb->snd_una, "the first record starts at SND.UNA",
+            sn_rtxq_at(q, 0)->start, tcb->snd_una);
+    REQUIRE(sn_rtxq_at(q, q->len - 1)->end == tcb->snd_max, "the last record ends at SND.MAX",
+            sn_rtxq_at(q, q->len - 1)->end, tcb->snd_max);
+    bool timed = false;
+    for (uint32_t i = 0; i < q->len; i++) {
+        const struct sn_rtxq_seg *g = sn_rtxq_at(q, i);
+        REQUIRE(seq_lt(g->start, g->end), "a record is not empty", g->start, g->end);
+        if (i > 0)
+            REQUIRE(g->start == sn_rtxq_at(q, i - 1)->end, "records contiguous", g->start,
+                    sn_rtxq_at(q, i - 1)->end);
+        REQUIRE((g->flags & ~(SN_RTXQ_RETRANS | SN_RTXQ_SACKED | SN_RTXQ_MERGED)) == 0,
+                "record flags known", g->flags, 0);
+        REQUIRE(g->nrtx == 0 || (g->flags & SN_RTXQ_RETRANS), "a record sent again is marked",
+                g->nrtx, g->flags);
+        if (g->start == q->timed)
+            timed = true;
+    }
+    if (tcb->flags & SN_TF_RTT_TIMING)
+        REQUIRE(timed, "the segment timed for an RTT sample is outstanding", q->timed, tcb->snd_una);
+    return 0;
+}
+
 static int check_send(const struct synack_stack *s, const struct sn_tcb *tcb,
                       struct sn_check_report *r)
 {
@@ -77,7 +115,7 @@ static int check_send(const struct synack_stack *s, const struct sn_tcb *tcb,
             tcb->mss, s->cfg.mtu);
     REQUIRE(tcb->rto > 0 && tcb->rto <= s->cfg.rto_max, "RTO within (0, rto_max]", tcb->rto,
             s->cfg.rto_max);
-    return 0;
+    return check_rtxq(tcb, r);
 }
 
 static int check_recv(const struct sn_tcb *tcb, struct sn_check_report *r)
@@ -176,6 +214,7 @@ int sn_check_tcb(const struct synack_stack *s, const struct sn_tcb *tcb, struct 
     switch (tcb->state) {
     case SYNACK_CLOSED:
         REQUIRE(!(tcb->flags & SN_TF_INTABLE), "a closed connection is not in the table", 0, 0);
+        REQUIRE(!tcb->rtxq, "a closed connection keeps no records", 0, 0);
         return 0;
     case SYNACK_LISTEN: {
         const struct sn_listen *q = sn_tcb_lsn(tcb);

@@ -150,6 +150,7 @@ void sn_tcb_free(struct synack_stack *s, struct sn_tcb *tcb)
         sn_tcp_port_unref(s, tcb->te.tuple.lport);
     sn_ring_release(&tcb->snd, &s->mem);
     sn_ring_release(&tcb->rcv, &s->mem);
+    sn_rtxq_release(&s->mem, &tcb->rtxq);
     sn_tcb_ext_free(s, tcb);
     sn_mem_uncharge(&s->mem, sizeof(struct sn_tcb));
     s->nconns--;
@@ -209,7 +210,8 @@ void sn_tcp_detach(struct synack_stack *s, struct sn_tcb *tcb, bool to_timewait)
     } else
         sn_tcp_set_state(s, tcb, SYNACK_CLOSED);
     sn_ring_release(&tcb->snd, &s->mem);
-    tcb->flags &= ~(SN_TF_CONNECTING | SN_TF_CLOSE_TIMER);
+    sn_rtxq_release(&s->mem, &tcb->rtxq);
+    tcb->flags &= ~(SN_TF_CONNECTING | SN_TF_CLOSE_TIMER | SN_TF_RTT_TIMING);
     if (tcb->refs == 0 && !(tcb->flags & SN_TF_ACCEPTQ)) {
         sn_tcb_free(s, tcb);
         return;

@@ -186,11 +186,10 @@ static int tcp_input_syn_sent(struct synack_stack *s, struct sn_tcb *tcb, const 
     tcb->snd_wl1 = seg->seq;
     tcb->snd_wl2 = seg->ack;
     if (ack_ok) {
+        uint32_t rtt;
+        if (sn_tcp_rtxq_ack(s, tcb, seg->ack, &rtt))
+            sn_tcp_rtt_sample(s, tcb, rtt);
         tcb->snd_una = seg->ack;
-        if ((tcb->flags & SN_TF_RTT_TIMING) && seq_gt(seg->ack, tcb->rtt_seq)) {
-            tcb->flags &= ~SN_TF_RTT_TIMING;
-            sn_tcp_rtt_sample(s, tcb, (uint32_t)s->now - tcb->rtt_start);
-        }
     }
     if (seq_gt(tcb->snd_una, tcb->iss)) {
         tcb->flags |= SN_TF_SYNACKED;
@@ -348,9 +347,9 @@ static enum ack_result tcp_input_ack(struct synack_stack *s, struct sn_tcb *tcb,
         uint32_t data = acked < tcb->snd.len ? acked : tcb->snd.len;
         sn_ring_consume(&tcb->snd, &s->mem, data, false);
         tcb->bytes_acked += data;
-        if ((tcb->flags & SN_TF_RTT_TIMING) && seq_gt(seg->ack, tcb->rtt_seq)) {
-            tcb->flags &= ~SN_TF_RTT_TIMING;
-            sn_tcp_rtt_sample(s, tcb, (uint32_t)s->now - tcb->rtt_start);
+        uint32_t rtt;
+        if (sn_tcp_rtxq_ack(s, tcb, seg->ack, &rtt)) {
+            sn_tcp_rtt_sample(s, tcb, rtt);
             if (sn_tcb_cc(tcb)->on_rtt)
                 sn_tcb_cc(tcb)->on_rtt(tcb, tcb->srtt);
         } else if (tcb->rtx_count > 0 && (tcb->flags & SN_TF_TS) &&

@@ -23,6 +23,7 @@
 #include "synack/stack.h"
 #include "synack/wire.h"
 #include "tcp/tcp_buf.h"
+#include "tcp/tcp_rtxq.h"
 #include "tcp/tcp_seq.h"
 #include "tcp/tcp_syncache.h"
 
@@ -60,7 +61,7 @@ enum sn_tcp_timer {
 #define SN_TF_BOUND       (1u << 16) /* holds a reference on its local port */
 #define SN_TF_INTABLE     (1u << 17) /* in the 4-tuple table */
 #define SN_TF_EOF_SEEN    (1u << 18) /* the user read the EOF (recv returned 0) */
-#define SN_TF_RTT_TIMING  (1u << 19) /* rtt_seq is being timed (Karn) */
+#define SN_TF_RTT_TIMING  (1u << 19) /* rtxq->timed is being timed (Karn) */
 #define SN_TF_CONNECTING  (1u << 20) /* connect() in progress: report completion */
 #define SN_TF_SNDURG      (1u << 21) /* urgent data sent with MSG_OOB is not yet acknowledged */
 #define SN_TF_RECOVERY    (1u << 22) /* in fast recovery (RFC 6582 / RFC 6675) */
@@ -186,6 +187,7 @@ struct sn_tcb {
     synack_time_t deadline[SN_TT_N];  /* SYNACK_TIME_NEVER when off */
     synack_time_t last_rcv;           /* time of the last segment received */
     struct sn_tcb_ext *x;             /* rarely used state, NULL when all default */
+    struct sn_rtxq *rtxq;             /* records of the segments outstanding (tcp_rtxq.c), NULL when none */
     struct sn_ring snd, rcv;          /* send queue starts at snd_una; receive queue at the user's read point */
     uint64_t bytes_acked, bytes_received;
 
@@ -207,8 +209,6 @@ struct sn_tcb {
 
     /* RTT and retransmission timeout (RFC 6298), microseconds */
     uint32_t srtt, rttvar, rto;
-    uint32_t rtt_seq;                 /* the sequence number being timed */
-    uint32_t rtt_start;               /* low 32 bits of the time it was sent (us) */
 
     /* Congestion control (RFC 5681; src/cc) and loss recovery (tcp_recovery.c) */
     uint32_t cwnd, ssthresh;
@@ -480,6 +480,19 @@ void sn_tcp_set_close_timer(struct synack_stack *s, struct sn_tcb *tcb, synack_t
 /* The sender made progress (or starts to wait): restart the clock that
  * TCP_USER_TIMEOUT measures. */
 void sn_tcp_stall_start(const struct synack_stack *s, struct sn_tcb *tcb);
+
+/* ---- tcp_rtxq.c: the record of sent segments (tcp_rtxq.h) ---- */
+/* The segment [seq, seq + len) of sequence space (SYN and FIN count) goes
+ * out now; called before snd_max moves past it.  unit: TSO segment size. */
+void sn_tcp_rtxq_sent(struct synack_stack *s, struct sn_tcb *tcb, uint32_t seq, uint32_t len,
+                      uint16_t unit);
+/* Time the segment just sent at seq for an RTT sample, unless one is
+ * being timed already (RFC 6298 3: one at a time). */
+void sn_tcp_rtxq_time(struct synack_stack *s, struct sn_tcb *tcb, uint32_t seq);
+/* The ACK `ack` arrived: records go; true with *rtt (us) when it gives an
+ * RTT sample (the timed segment acknowledged, nothing sent twice among
+ * what it acknowledges: Karn). */
+bool sn_tcp_rtxq_ack(struct synack_stack *s, struct sn_tcb *tcb, uint32_t ack, uint32_t *rtt);
 
 /* ---- tcp_rtt.c ---- */
 void sn_tcp_rtt_sample(struct synack_stack *s, struct sn_tcb *tcb, synack_time_t rtt);

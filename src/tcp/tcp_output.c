@@ -199,6 +199,14 @@ int sn_tcp_send_segment(struct synack_stack *s, struct sn_tcb *tcb, uint8_t flag
         if (tcb->deadline[SN_TT_DELACK] != SYNACK_TIME_NEVER)
             sn_tcp_timer_clear(s, tcb, SN_TT_DELACK);
     }
+    if (!(flags & SYNACK_TH_RST)) {
+        /* Sequence space (data, SYN, FIN) goes into the record of sent
+         * segments, whether or not the output takes the packet: a refused
+         * one is a loss like any other. */
+        uint32_t span = len + ((flags & SYNACK_TH_SYN) ? 1u : 0u) + ((flags & SYNACK_TH_FIN) ? 1u : 0u);
+        if (span > 0)
+            sn_tcp_rtxq_sent(s, tcb, seq, span, meta.gso_size);
+    }
     tcb->segs_out += meta.gso_segs;
     s->stats.tcp_out += meta.gso_segs;
     if (flags & SYNACK_TH_RST)
@@ -279,19 +287,6 @@ void sn_tcp_respond_rst(struct synack_stack *s, const struct sn_seg *seg)
     struct synack_tuple t = {
         .laddr = seg->dst, .raddr = seg->src, .lport = seg->th.dport, .rport = seg->th.sport};
     sn_tcp_send_ctl(s, &t, &th);
-}
-
-/* Start timing a segment for an RTT sample (RFC 6298 3: one at a time,
- * never a retransmitted one: Karn's algorithm). */
-static void rtt_start(struct synack_stack *s, struct sn_tcb *tcb, uint32_t seq)
-{
-    if (tcb->flags & SN_TF_RTT_TIMING)
-        return;
-    if (seq_lt(seq, tcb->snd_max))
-        return; /* a retransmission */
-    tcb->flags |= SN_TF_RTT_TIMING;
-    tcb->rtt_seq = seq;
-    tcb->rtt_start = (uint32_t)s->now;
 }
 
 /* The most payload one packet may carry: the MSS, or with TSO as many
@@ -395,9 +390,10 @@ uint32_t sn_tcp_output_new(struct synack_stack *s, struct sn_tcb *tcb, uint32_t 
         fl |= SYNACK_TH_URG;
     if (resend)
         tcb->flags &= ~SN_TF_RTT_TIMING; /* resending after a timeout: Karn */
-    else
-        rtt_start(s, tcb, tcb->snd_nxt);
-    if (sn_tcp_send_segment(s, tcb, fl, tcb->snd_nxt, len) < 0 && len == 0)
+    int rc = sn_tcp_send_segment(s, tcb, fl, tcb->snd_nxt, len);
+    if (!resend)
+        sn_tcp_rtxq_time(s, tcb, tcb->snd_nxt); /* RFC 6298 3: an RTT sample from new data */
+    if (rc < 0 && len == 0)
         return 0;
     if (len < seg || len % seg != 0)
         tcb->snd_sml = tcb->snd_nxt + len; /* ends with a short segment */
@@ -445,8 +441,10 @@ static void output(struct synack_stack *s, struct sn_tcb *tcb)
         if (tcb->snd_nxt == tcb->iss) {
             uint8_t fl = tcb->state == SYNACK_SYN_SENT ? SYNACK_TH_SYN
                                                        : SYNACK_TH_SYN | SYNACK_TH_ACK;
-            rtt_start(s, tcb, tcb->iss);
+            bool again = seq_lt(tcb->iss, tcb->snd_max);
             sn_tcp_send_segment(s, tcb, fl, tcb->iss, 0);
+            if (!again)
+                sn_tcp_rtxq_time(s, tcb, tcb->iss);
             tcb->snd_nxt = tcb->iss + 1;
             tcb->snd_max = seq_max(tcb->snd_max, tcb->snd_nxt);
             if (tcb->deadline[SN_TT_RTX] == SYNACK_TIME_NEVER)

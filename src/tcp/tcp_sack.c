@@ -73,6 +73,7 @@ void sn_sack_update(struct synack_stack *s, struct sn_tcb *tcb, const struct syn
         if (!x && !(x = sn_tcb_ext_get(s, tcb)))
             return; /* no memory: the block is forgotten, as if never sent */
         sn_ranges_add(x->sacked, &x->nsacked, SN_SACK_MAX, left, right, true);
+        sn_rtxq_sack(&s->mem, &tcb->rtxq, left, right);
     }
     if (x)
         recount(x);
@@ -94,13 +95,16 @@ void sn_sack_advance(struct sn_tcb *tcb)
      * SACKed means it reneged: it threw away what it had reported holding.
      * Nothing it SACKed can be trusted; forget it all, so that the data
      * is sent again rather than skipped for ever. */
-    if (x->nsacked && seq_leq(x->sacked[0].left, tcb->snd_una))
+    if (x->nsacked && seq_leq(x->sacked[0].left, tcb->snd_una)) {
         x->nsacked = 0;
+        sn_rtxq_unsack(tcb->rtxq);
+    }
     recount(x);
 }
 
 void sn_sack_clear(struct sn_tcb *tcb)
 {
+    sn_rtxq_unsack(tcb->rtxq);
     if (!tcb->x)
         return;
     tcb->x->nsacked = 0;

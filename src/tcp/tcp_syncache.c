@@ -504,12 +504,18 @@ static struct sn_tcb *child_new(struct synack_stack *s, struct sn_tcb *l,
     c->total_retrans = (uint32_t)rtx + ((p->flags & SN_SYN_F_RESENT) ? 1u : 0u);
     if (c->total_retrans > 0)
         c->flags |= SN_TF_SYNRTX;
-    if (rtx == 0 && synack_sent != SYNACK_TIME_NEVER && !(p->flags & SN_SYN_F_RESENT)) {
-        /* The SYN-ACK was sent once: its ACK is an RTT sample (RFC 6298 2.1's
-         * first measurement; Karn's rule forbids it after a retransmission). */
-        c->flags |= SN_TF_RTT_TIMING;
-        c->rtt_seq = c->iss;
-        c->rtt_start = (uint32_t)synack_sent;
+    /* The SYN-ACK is outstanding: its record.  Sent once, its ACK is an
+     * RTT sample (RFC 6298 2.1's first measurement; Karn's rule forbids it
+     * after a retransmission). */
+    bool once = rtx == 0 && synack_sent != SYNACK_TIME_NEVER && !(p->flags & SN_SYN_F_RESENT);
+    if (sn_rtxq_sent(&s->mem, &c->rtxq, c->iss, c->iss, c->iss, 1,
+                     (uint32_t)(once ? synack_sent : s->now), 0) == 0) {
+        if (once) {
+            c->flags |= SN_TF_RTT_TIMING;
+            c->rtxq->timed = c->iss;
+        } else {
+            sn_rtxq_at(c->rtxq, 0)->flags |= SN_RTXQ_RETRANS;
+        }
     }
     if (sn_tcp_port_ref(s, c->te.tuple.lport, false) == 0)
         c->flags |= SN_TF_BOUND;
