@@ -51,18 +51,27 @@ static void *echo(void *arg)
     return NULL;
 }
 
-/* Listen on PORT and echo `count` connections, a thread each. */
-static int serve(struct synack_blk *b, int count)
+/* A listening socket on PORT, or a negative errno. */
+static int listen_on(struct synack_blk *b)
 {
     int lfd = synack_blk_socket(b);
+    if (lfd < 0)
+        return lfd;
     struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(PORT)};
     int rc = synack_blk_bind(b, lfd, (struct sockaddr *)&sin, sizeof(sin));
     if (rc == 0)
         rc = synack_blk_listen(b, lfd, 16);
     if (rc < 0) {
         fprintf(stderr, "listen: %s\n", synack_strerror(rc));
+        synack_blk_close(b, lfd);
         return rc;
     }
+    return lfd;
+}
+
+/* Echo `count` connections accepted on lfd, a thread each. */
+static int serve(struct synack_blk *b, int lfd, int count)
+{
     pthread_t threads[64];
     int n = 0;
     while (n < count && n < 64) {
@@ -106,6 +115,8 @@ static void *client(void *arg)
     struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(PORT)};
     sin.sin_addr.s_addr = htonl(0xc0000202); /* 192.0.2.2, the server */
     int rc = synack_blk_connect(cl->b, fd, (struct sockaddr *)&sin, sizeof(sin), 5000);
+    if (rc < 0)
+        fprintf(stderr, "client %d: connect: %s\n", cl->id, synack_strerror(rc));
     /* Write it all, then read it all back: the server's echo fits in the
      * buffers meanwhile (256 KiB each way). */
     if (rc == 0 && synack_blk_write(cl->b, fd, o, BYTES, 10000) == BYTES &&
@@ -118,13 +129,14 @@ static void *client(void *arg)
 
 struct server_arg {
     struct synack_blk *b;
+    int lfd;
     int served;
 };
 
 static void *server(void *arg)
 {
     struct server_arg *s = arg;
-    s->served = serve(s->b, CLIENTS);
+    s->served = serve(s->b, s->lfd, CLIENTS);
     return NULL;
 }
 
@@ -152,7 +164,12 @@ static int on_simulator(void)
         fprintf(stderr, "set-up: %s\n", synack_strerror(rc));
         return 1;
     }
-    struct server_arg sa = {sb, 0};
+    /* Listen before any client starts: a SYN that finds no listener is
+     * answered with RST, and that client's connect fails (ECONNREFUSED). */
+    int lfd = listen_on(sb);
+    if (lfd < 0)
+        return 1;
+    struct server_arg sa = {sb, lfd, 0};
     pthread_t st, ct[CLIENTS];
     struct client cl[CLIENTS];
     pthread_create(&st, NULL, server, &sa);
@@ -205,9 +222,13 @@ static int on_tun(const char *ifname, const char *addr, int count)
         fprintf(stderr, "set-up: %s\n", synack_strerror(rc));
         return 1;
     }
-    printf("blocking echo server on %s port %d (%s)\n", addr, PORT, synack_dev_name(dev));
-    fflush(stdout);
-    int served = serve(b, count);
+    /* Listening before the line that tells clients to come. */
+    int lfd = listen_on(b);
+    if (lfd >= 0) {
+        printf("blocking echo server on %s port %d (%s)\n", addr, PORT, synack_dev_name(dev));
+        fflush(stdout);
+    }
+    int served = lfd < 0 ? 0 : serve(b, lfd, count);
     printf("served %d connections\n", served);
     synack_blk_loop_free(loop); /* stop the thread before freeing what it ran */
     synack_stack_free(stack);
