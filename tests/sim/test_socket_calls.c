@@ -260,6 +260,42 @@ static void test_writev_readv_recvmsg(void **state)
     net_free(n);
 }
 
+/* readv/recvmsg with zero-length pieces, with and without MSG_PEEK: the
+ * empty pieces take nothing and the bytes land in the others in order, as
+ * on Linux; nothing to peek is EAGAIN; pieces that are all empty read 0. */
+static void test_readv_empty_pieces(void **state)
+{
+    (void)state;
+    struct net *n = net_new();
+    int cfd, sfd;
+    establish(n, &cfd, &sfd);
+    char p1[3] = {0}, p2[16] = {0};
+    struct iovec in[4] = {{NULL, 0}, {p1, 3}, {NULL, 0}, {p2, 16}};
+    struct msghdr m = {.msg_iov = in, .msg_iovlen = 4};
+    /* Nothing received yet: a peek is EAGAIN, like a read. */
+    assert_int_equal(synack_recvmsg(st(n, S), sfd, &m, MSG_PEEK), -1);
+    assert_int_equal(errno, EAGAIN);
+    assert_int_equal(synack_send(st(n, C), cfd, "abcdefg", 7, 0), 7);
+    run_for(n, SYNACK_MSEC(50));
+    /* Only empty pieces: 0, and the data stays. */
+    struct iovec none[2] = {{NULL, 0}, {p1, 0}};
+    struct msghdr m0 = {.msg_iov = none, .msg_iovlen = 2};
+    assert_int_equal(synack_recvmsg(st(n, S), sfd, &m0, MSG_PEEK), 0);
+    assert_int_equal(synack_readv(st(n, S), sfd, none, 2), 0);
+    assert_int_equal(synack_recvmsg(st(n, S), sfd, &m, MSG_PEEK), 7);
+    assert_memory_equal(p1, "abc", 3);
+    assert_memory_equal(p2, "defg", 4);
+    memset(p1, 0, sizeof(p1));
+    memset(p2, 0, sizeof(p2));
+    /* The peek consumed nothing: the same bytes are read. */
+    assert_int_equal(synack_readv(st(n, S), sfd, in, 4), 7);
+    assert_memory_equal(p1, "abc", 3);
+    assert_memory_equal(p2, "defg", 4);
+    assert_int_equal(synack_readv(st(n, S), sfd, in, 4), -1);
+    assert_int_equal(errno, EAGAIN);
+    net_free(n);
+}
+
 /* A full send buffer: writev reports what it took, like Linux. */
 static void test_writev_partial(void **state)
 {
@@ -598,6 +634,38 @@ static void test_option_list(void **state)
     net_free(n);
 }
 
+/* A backlog above 4096 is cut to 4096, as Linux cuts it to somaxconn: the
+ * listener still takes connections (65535 + 1 would otherwise wrap to an
+ * accept queue of 0 in its 16-bit field and refuse every one). */
+static void test_listen_backlog_clamped(void **state)
+{
+    (void)state;
+    static const int backlogs[] = {65535, 1 << 30};
+    for (size_t b = 0; b < sizeof(backlogs) / sizeof(backlogs[0]); b++) {
+        struct net *n = net_new();
+        int lfd = synack_socket(st(n, S), AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in a = sin_of(0, PORT);
+        assert_int_equal(synack_bind(st(n, S), lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+        assert_int_equal(synack_listen(st(n, S), lfd, backlogs[b]), 0);
+        int cfd[3];
+        for (int i = 0; i < 3; i++) {
+            cfd[i] = synack_socket(st(n, C), AF_INET, SOCK_STREAM, 0);
+            struct sockaddr_in d = sin_of(SADDR, PORT);
+            assert_int_equal(synack_connect(st(n, C), cfd[i], (struct sockaddr *)&d, sizeof(d)),
+                             -1);
+            assert_int_equal(errno, EINPROGRESS);
+        }
+        run_for(n, SYNACK_MSEC(100));
+        for (int i = 0; i < 3; i++) {
+            assert_int_equal(get_int(n, C, cfd[i], SOL_SOCKET, SO_ERROR), 0);
+            assert_true(synack_accept(st(n, S), lfd, NULL, NULL) >= 0);
+        }
+        assert_int_equal(synack_accept(st(n, S), lfd, NULL, NULL), -1);
+        assert_int_equal(errno, EAGAIN);
+        net_free(n);
+    }
+}
+
 /* ---- SO_ERROR and SO_REUSEADDR ----------------------------------------- */
 
 static void test_so_error(void **state)
@@ -713,12 +781,14 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_writev_readv_recvmsg),
         cmocka_unit_test(test_writev_partial),
+        cmocka_unit_test(test_readv_empty_pieces),
         cmocka_unit_test(test_recv_flags),
         cmocka_unit_test(test_msg_more_and_cork),
         cmocka_unit_test(test_lowat),
         cmocka_unit_test(test_tos_ttl),
         cmocka_unit_test(test_accept_inherits_options),
         cmocka_unit_test(test_option_list),
+        cmocka_unit_test(test_listen_backlog_clamped),
         cmocka_unit_test(test_so_error),
         cmocka_unit_test(test_reuseaddr),
         cmocka_unit_test(test_output_unreachable_connect),
