@@ -134,6 +134,45 @@ static void test_cookie_without_timestamps(void **state)
     synack_stack_free(h.s);
 }
 
+/* A valid cookie ACK while the accept queue is full (backlog 0: one slot,
+ * taken): ignored as Linux ignores it (ListenOverflows), no RST, no
+ * connection; the same ACK once accept() made room opens the connection,
+ * the cookie still good. */
+static void test_cookie_ack_accept_queue_full(void **state)
+{
+    (void)state;
+    struct h h;
+    setup(&h, 1, 0);
+    struct synack_tcp_opts o = {.present = SYNACK_TCPOPT_F_MSS, .mss = 1460};
+    seg_in(&h, PEER, 40000, SYNACK_TH_SYN, 5000, 0, &o, NULL);
+    uint32_t iss_a = h.last.seq;
+    seg_in(&h, PEER, 40001, SYNACK_TH_SYN, 7000, 0, &o, NULL);
+    assert_int_equal(st(&h)->tcp_syncookies_sent, 1);
+    uint32_t iss_b = h.last.seq;
+    /* The cached handshake fills the accept queue. */
+    seg_in(&h, PEER, 40000, SYNACK_TH_ACK, 5001, iss_a + 1, NULL, NULL);
+    assert_int_equal(st(&h)->tcp_halfopen, 0);
+    uint64_t drops = st(&h)->tcp_listen_drops;
+    size_t nout = h.nout, nrst = h.nrst;
+    seg_in(&h, PEER, 40001, SYNACK_TH_ACK, 7001, iss_b + 1, NULL, NULL);
+    assert_int_equal(st(&h)->tcp_listen_drops, drops + 1);
+    assert_int_equal(st(&h)->tcp_syncookies_recv, 0);
+    assert_int_equal(h.nout, nout); /* nothing answered */
+    assert_int_equal(h.nrst, nrst);
+    int fa = synack_accept(h.s, h.lfd, NULL, NULL);
+    assert_true(fa >= 0);
+    assert_int_equal(synack_accept(h.s, h.lfd, NULL, NULL), -1);
+    assert_int_equal(errno, EAGAIN);
+    /* Room again: the peer's ACK, resent, opens the connection. */
+    seg_in(&h, PEER, 40001, SYNACK_TH_ACK, 7001, iss_b + 1, NULL, NULL);
+    assert_int_equal(st(&h)->tcp_syncookies_recv, 1);
+    int fb = synack_accept(h.s, h.lfd, NULL, NULL);
+    assert_true(fb >= 0);
+    assert_int_equal(info(&h, fb).state, SYNACK_ESTABLISHED);
+    assert_int_equal(h.nrst, nrst);
+    synack_stack_free(h.s);
+}
+
 /* An ACK whose acknowledgment is no cookie of ours gets a RST and opens
  * nothing; nor does a cookie that is too old, or any cookie ACK while no
  * cookies are being sent. */
@@ -253,6 +292,7 @@ int main(void)
         cmocka_unit_test(test_cached_handshake),
         cmocka_unit_test(test_cookie_with_timestamps),
         cmocka_unit_test(test_cookie_without_timestamps),
+        cmocka_unit_test(test_cookie_ack_accept_queue_full),
         cmocka_unit_test(test_cookie_forged_and_stale),
         cmocka_unit_test(test_synack_retries_bounded),
         cmocka_unit_test(test_rst),
