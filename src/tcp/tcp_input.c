@@ -620,8 +620,6 @@ static int tcp_input_synchronized(struct synack_stack *s, struct sn_tcb *tcb,
     /* fifth: the ACK field */
     if (!(seg->flags & SYNACK_TH_ACK))
         return 0;
-    tcb->last_rcv = s->now;
-    tcb->ka_probes = 0;
     switch (tcp_input_ack(s, tcb, seg)) {
     case ACK_DROP:
         return 0;
@@ -630,6 +628,13 @@ static int tcp_input_synchronized(struct synack_stack *s, struct sn_tcb *tcb,
     case ACK_CONTINUE:
         break;
     }
+    /* Only an acceptable ACK is traffic from the peer (keep-alive's idle
+     * time and probe count, RFC 1122 4.2.3.6; PAWS's idle time): one that
+     * is dropped (RFC 5961 5.2's blind ACK) or acknowledges unsent data
+     * counts for nothing, as in Linux, whose tcp_ack() leaves rcv_tstamp
+     * alone for those. */
+    tcb->last_rcv = s->now;
+    tcb->ka_probes = 0;
     /* RFC 7323 4.3 and 5.3 R3, RFC 5961 5.2: TS.Recent is taken only from
      * a segment that passed every test above (PAWS, the sequence number,
      * RST, SYN, the ACK) and covers the left edge of the window we last
