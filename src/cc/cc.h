@@ -43,8 +43,8 @@ struct sn_cc_algo {
                       synack_time_t now);
     /* Loss recovery ended with a full ACK (RFC 6582 3.2 step 3, RFC 6675 5). */
     void (*on_recovery_end)(struct sn_tcb *tcb, synack_time_t now);
-    /* Optional: an RTT sample (us). */
-    void (*on_rtt)(struct sn_tcb *tcb, uint32_t rtt);
+    /* No RTT hook: an algorithm that needs the RTT reads tcb->srtt (and
+     * the engine's samples come from several places, not one). */
 };
 
 extern const struct sn_cc_algo sn_cc_newreno;

@@ -350,8 +350,6 @@ static enum ack_result tcp_input_ack(struct synack_stack *s, struct sn_tcb *tcb,
         uint32_t rtt;
         if (sn_tcp_rtxq_ack(s, tcb, seg->ack, &rtt)) {
             sn_tcp_rtt_sample(s, tcb, rtt);
-            if (sn_tcb_cc(tcb)->on_rtt)
-                sn_tcb_cc(tcb)->on_rtt(tcb, tcb->srtt);
         } else if (tcb->rtx_count > 0 && (tcb->flags & SN_TF_TS) &&
                    (seg->th.opts.present & SYNACK_TCPOPT_F_TIMESTAMP) && seg->th.opts.tsecr) {
             /* RFC 7323 4.1: after a retransmission Karn's rule gives no
