@@ -65,11 +65,14 @@ void sn_sack_update(struct synack_stack *s, struct sn_tcb *tcb, const struct syn
     for (uint8_t k = 0; k < o->nsack; k++) {
         uint32_t left = o->sack[k].left, right = o->sack[k].right;
         /* RFC 2018 4 / RFC 6675 4: only blocks inside what is outstanding
-         * count; a block at or below SND.UNA is a D-SACK (RFC 2883) or stale. */
-        if (!seq_lt(left, right) || seq_leq(right, tcb->snd_una) || seq_gt(right, tcb->snd_max))
+         * count; a block at or below SND.UNA is a D-SACK (RFC 2883) or stale.
+         * One that starts below SND.UNA and ends above it is neither a valid
+         * SACK (the receiver would have acknowledged its left part and what
+         * follows) nor a D-SACK (a duplicate lies wholly below the ACK):
+         * ignored, as Linux's tcp_is_sackblock_valid() does, rather than
+         * clipped into a block that would mark the hole at SND.UNA SACKed. */
+        if (!seq_lt(left, right) || seq_lt(left, tcb->snd_una) || seq_gt(right, tcb->snd_max))
             continue;
-        if (seq_lt(left, tcb->snd_una))
-            left = tcb->snd_una;
         if (!x && !(x = sn_tcb_ext_get(s, tcb)))
             return; /* no memory: the block is forgotten, as if never sent */
         sn_ranges_add(x->sacked, &x->nsacked, SN_SACK_MAX, left, right, true);
