@@ -350,7 +350,6 @@ bool sn_tcp_orphan_timer_oom(struct synack_stack *s, struct sn_tcb *tcb);
 
 /* ---- tcp_secret.c: ISNs, timestamp offsets, ports ---- */
 /* RFC 6528 ISN for the tuple, at the stack's current time. */
-uint32_t sn_tcp_new_isn(struct synack_stack *s, const struct synack_tuple *t);
 /* The ISN and (*ts_offset) the TSval offset together, from one keyed hash. */
 uint32_t sn_tcp_conn_secret(struct synack_stack *s, const struct synack_tuple *t,
                             uint32_t *ts_offset);

@@ -1,7 +1,7 @@
 /* Numbers an off-path attacker must not guess, each a keyed hash (SipHash)
  * under a key derived from the stack's secret (stack.c: stack_keys):
  *
- *   sn_tcp_new_isn     RFC 6528 (RFC 9293 3.4.1): ISN = M + F(4-tuple, key)
+ *   sn_tcp_conn_secret RFC 6528 (RFC 9293 3.4.1): ISN = M + F(4-tuple, key)
  *   sn_tcp_ts_offset   RFC 7323 5.4 / 7.1: a per-connection TSval offset
  *   sn_tcp_pick_port   RFC 6056 3.3.4: ephemeral ports, algorithm 4
  *
@@ -46,12 +46,6 @@ uint32_t sn_tcp_conn_secret(struct synack_stack *s, const struct synack_tuple *t
     uint64_t h = tuple_hash(s->keys.isn, t, true);
     *ts_offset = (uint32_t)(h >> 32);
     return (uint32_t)(s->now / 4u) + (uint32_t)h;
-}
-
-uint32_t sn_tcp_new_isn(struct synack_stack *s, const struct synack_tuple *t)
-{
-    uint32_t ts;
-    return sn_tcp_conn_secret(s, t, &ts);
 }
 
 /* RFC 7323 7.1: a random offset per connection, so that TSval reveals
