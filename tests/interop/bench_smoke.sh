@@ -72,4 +72,8 @@ if command -v perf >/dev/null; then
     grep -Eq "^The applications' share .*: chargen [0-9.]+%, http [0-9.]+%" "$out" ||
         fail "no perf share of the applications"
 fi
-[ $FAILURES -eq 0 ] || exit 1
+if [ $FAILURES -ne 0 ]; then
+    echo "the harness's log (rows that failed, and the messages from the runs):"
+    grep -E "failed|measured nothing|iperf3|error" "$TMP/log" | tail -n 40 | sed 's/^/    /'
+    exit 1
+fi
