@@ -576,6 +576,68 @@ static void test_round_trip_explicit_order(void **state)
     assert_true(einval > 100);
 }
 
+/* The NOP, NOP, timestamp layout has a fast path in the parser: it must
+ * give the very struct the general option loop gives.  The loop's answer is
+ * had from the same options followed by an EOL word (doff 36, which the fast
+ * path does not take): equal but for the EOL kept in the order.  Layouts
+ * one byte away from it go through the loop and keep its verdicts. */
+static void test_parse_ts_fast_path(void **state)
+{
+    (void)state;
+    uint64_t s = 4242;
+
+    for (int i = 0; i < 20000; i++) {
+        uint32_t tsval = (uint32_t)rnd(&s), tsecr = (uint32_t)rnd(&s);
+        if (i < 4) { /* the edges of the values */
+            tsval = i & 1 ? 0xffffffffu : 0;
+            tsecr = i & 2 ? 0xffffffffu : 0;
+        }
+        uint8_t o[16] = {1, 1, 8, 10, (uint8_t)(tsval >> 24), (uint8_t)(tsval >> 16),
+                         (uint8_t)(tsval >> 8), (uint8_t)tsval, (uint8_t)(tsecr >> 24),
+                         (uint8_t)(tsecr >> 16), (uint8_t)(tsecr >> 8), (uint8_t)tsecr, 0, 0, 0, 0};
+        struct synack_tcp_hdr fast, slow, want;
+        assert_int_equal(parse_opts(o, 12, &fast), SYNACK_WIRE_OK);
+        assert_int_equal(parse_opts(o, 16, &slow), SYNACK_WIRE_OK);
+        memset(&want.opts, 0, sizeof want.opts);
+        want.opts.present = SYNACK_TCPOPT_F_TIMESTAMP;
+        want.opts.tsval = tsval;
+        want.opts.tsecr = tsecr;
+        want.opts.norder = 3;
+        memcpy(want.opts.order, o, 3);
+        assert_memory_equal(&fast.opts, &want.opts, sizeof want.opts);
+        assert_int_equal(slow.opts.norder, 4);
+        assert_int_equal(slow.opts.order[3], SYNACK_TCPOPT_EOL);
+        slow.opts.norder = 3;
+        slow.opts.order[3] = 0;
+        assert_memory_equal(&fast.opts, &slow.opts, sizeof want.opts);
+        /* Through the input path (lenient) too. */
+        uint8_t b[60];
+        size_t len = with_opts(b, o, 12);
+        assert_int_equal(synack_tcp_parse_input(b, len, SRC, DST, &slow), SYNACK_WIRE_OK);
+        assert_memory_equal(&fast.opts, &slow.opts, sizeof want.opts);
+        assert_int_equal(fast.doff, 32);
+        assert_int_equal(fast.payload_len, 0);
+    }
+    /* One byte off the layout: the general loop's verdicts. */
+    static const struct { uint8_t o[12]; int strict; uint32_t present; uint8_t norder; } near[] = {
+        {{1, 1, 8, 9, 0, 0, 0, 0, 0, 0, 0, 0}, SYNACK_WIRE_EOPTVAL, 0, 4},
+        {{1, 1, 8, 11, 0, 0, 0, 0, 0, 0, 0, 0}, SYNACK_WIRE_EOPTLEN, 0, 3},
+        {{1, 0, 8, 10, 0, 0, 0, 0, 0, 0, 0, 0}, SYNACK_WIRE_OK, 0, 2},
+        {{0, 1, 8, 10, 0, 0, 0, 0, 0, 0, 0, 0}, SYNACK_WIRE_OK, 0, 1},
+        {{1, 1, 1, 1, 8, 10, 0, 0, 0, 0, 0, 0}, SYNACK_WIRE_EOPTLEN, 0, 5},
+        {{1, 8, 10, 0, 0, 0, 0, 0, 0, 0, 0, 1}, SYNACK_WIRE_OK, SYNACK_TCPOPT_F_TIMESTAMP, 3},
+    };
+    for (size_t k = 0; k < sizeof near / sizeof near[0]; k++) {
+        struct synack_tcp_hdr h;
+        uint8_t b[60];
+        assert_int_equal(parse_opts(near[k].o, 12, &h), near[k].strict);
+        size_t len = with_opts(b, near[k].o, 12);
+        assert_int_equal(synack_tcp_parse_input(b, len, SRC, DST, &h), SYNACK_WIRE_OK);
+        assert_int_equal(h.opts.present, near[k].present);
+        assert_int_equal(h.opts.norder, near[k].norder);
+    }
+}
+
 /* Every prefix of every random header's bytes parses or fails cleanly. */
 static void test_parse_random_bytes(void **state)
 {
@@ -638,6 +700,7 @@ int main(void)
         cmocka_unit_test(test_emit_payload),
         cmocka_unit_test(test_round_trip_linux_layout),
         cmocka_unit_test(test_round_trip_explicit_order),
+        cmocka_unit_test(test_parse_ts_fast_path),
         cmocka_unit_test(test_parse_random_bytes),
         cmocka_unit_test(test_flags_str),
     };
