@@ -37,55 +37,45 @@ static uint64_t load_le64(const uint8_t *p)
     return v;
 }
 
-static void sip_round(uint64_t v[4])
-{
-    v[0] += v[1]; v[1] = rotl(v[1], 13); v[1] ^= v[0]; v[0] = rotl(v[0], 32);
-    v[2] += v[3]; v[3] = rotl(v[3], 16); v[3] ^= v[2];
-    v[0] += v[3]; v[3] = rotl(v[3], 21); v[3] ^= v[0];
-    v[2] += v[1]; v[1] = rotl(v[1], 17); v[1] ^= v[2]; v[2] = rotl(v[2], 32);
-}
-
 /* SipHash paper section 2: the state is initialised from the key, absorbs
  * each 8-byte little-endian word with 2 rounds, the last word holding the
  * leftover bytes and the length mod 256 in its top byte, then 4
- * finalisation rounds. */
-static void sip_init(uint64_t v[4], const uint64_t key[2])
-{
-    v[0] = key[0] ^ UINT64_C(0x736f6d6570736575);
-    v[1] = key[1] ^ UINT64_C(0x646f72616e646f6d);
-    v[2] = key[0] ^ UINT64_C(0x6c7967656e657261);
-    v[3] = key[1] ^ UINT64_C(0x7465646279746573);
-}
-
-static void sip_absorb(uint64_t v[4], uint64_t m)
-{
-    v[3] ^= m;
-    sip_round(v);
-    sip_round(v);
-    v[0] ^= m;
-}
-
-static uint64_t sip_final(uint64_t v[4], uint64_t last)
-{
-    sip_absorb(v, last);
-    v[2] ^= 0xff;
-    for (int i = 0; i < 4; i++)
-        sip_round(v);
-    return v[0] ^ v[1] ^ v[2] ^ v[3];
-}
+ * finalisation rounds.  The state is four locals, not an array behind a
+ * pointer, so that the compiler keeps it in registers through the rounds. */
+#define SIP_ROUND(v0, v1, v2, v3)                                                    \
+    do {                                                                             \
+        v0 += v1; v1 = rotl(v1, 13); v1 ^= v0; v0 = rotl(v0, 32);                    \
+        v2 += v3; v3 = rotl(v3, 16); v3 ^= v2;                                       \
+        v0 += v3; v3 = rotl(v3, 21); v3 ^= v0;                                       \
+        v2 += v1; v1 = rotl(v1, 17); v1 ^= v2; v2 = rotl(v2, 32);                    \
+    } while (0)
 
 uint64_t sn_siphash(const uint64_t key[2], const void *data, size_t len)
 {
     const uint8_t *p = data;
-    uint64_t v[4];
-    sip_init(v, key);
+    uint64_t v0 = key[0] ^ UINT64_C(0x736f6d6570736575);
+    uint64_t v1 = key[1] ^ UINT64_C(0x646f72616e646f6d);
+    uint64_t v2 = key[0] ^ UINT64_C(0x6c7967656e657261);
+    uint64_t v3 = key[1] ^ UINT64_C(0x7465646279746573);
     size_t whole = len & ~(size_t)7;
-    for (size_t i = 0; i < whole; i += 8)
-        sip_absorb(v, load_le64(p + i));
+    for (size_t i = 0; i < whole; i += 8) {
+        uint64_t m = load_le64(p + i);
+        v3 ^= m;
+        SIP_ROUND(v0, v1, v2, v3);
+        SIP_ROUND(v0, v1, v2, v3);
+        v0 ^= m;
+    }
     uint64_t last = (uint64_t)(len & 0xff) << 56;
     for (size_t i = 0; i < (len & 7); i++)
         last |= (uint64_t)p[whole + i] << (8 * i);
-    return sip_final(v, last);
+    v3 ^= last;
+    SIP_ROUND(v0, v1, v2, v3);
+    SIP_ROUND(v0, v1, v2, v3);
+    v0 ^= last;
+    v2 ^= 0xff;
+    for (int i = 0; i < 4; i++)
+        SIP_ROUND(v0, v1, v2, v3);
+    return v0 ^ v1 ^ v2 ^ v3;
 }
 
 /* The words x0 = laddr, x1 = raddr, x2 = lport << 16 | rport, x3 = 0:
