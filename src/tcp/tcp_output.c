@@ -344,6 +344,8 @@ uint32_t sn_tcp_output_new(struct synack_stack *s, struct sn_tcb *tcb, uint32_t 
     }
     uint32_t off = tcb->snd_nxt - una;          /* already sent past the first data byte */
     uint32_t avail = off < data_end ? data_end - off : 0;
+    if (avail == 0 && !fin_pending(tcb))
+        return 0; /* nothing to send (most calls): what follows would find len 0 */
     if (seq_lt(tcb->snd_nxt, hole_end) && avail > hole_end - tcb->snd_nxt)
         avail = hole_end - tcb->snd_nxt;
     uint32_t room = tcb->snd_wnd > off ? tcb->snd_wnd - off : 0;
