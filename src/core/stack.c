@@ -351,9 +351,9 @@ static void stack_advance(struct synack_stack *s, synack_time_t now)
     /* The hints make the common case, nothing due, a few comparisons. */
     if (now >= sn_wheel_hint(&s->wheel))
         sn_wheel_advance(&s->wheel, now, sn_tcp_timer_fire, s);
-    if (now >= sn_syncache_next(s))
+    if (now >= sn_syncache_hint(&s->syncache))
         sn_syncache_advance(s);
-    if (now >= sn_reass_next(s))
+    if (s->reass.head && now >= sn_reass_next(s))
         sn_reass_advance(s);
 }
 
@@ -374,12 +374,14 @@ void synack_stack_advance(struct synack_stack *s, synack_time_t now)
 synack_time_t synack_stack_next_deadline(const struct synack_stack *s)
 {
     uint64_t t = sn_wheel_hint(&s->wheel);
-    synack_time_t q = sn_syncache_next(s);
+    synack_time_t q = sn_syncache_hint(&s->syncache);
     if (q < t)
         t = q;
-    q = sn_reass_next(s);
-    if (q < t)
-        t = q;
+    if (s->reass.head) { /* none in reassembly (the common case): no call */
+        q = sn_reass_next(s);
+        if (q < t)
+            t = q;
+    }
     return t == UINT64_MAX ? SYNACK_TIME_NEVER : t;
 }
 

@@ -46,4 +46,8 @@ struct sn_syncache {
     synack_time_t hint;                 /* <= every entry's deadline (as sn_wheel's hint) */
 };
 
+/* The hint, read inline by the stack's clock (sn_syncache_next is the same
+ * for code that has only the stack). */
+static inline synack_time_t sn_syncache_hint(const struct sn_syncache *c) { return c->hint; }
+
 #endif
