@@ -6,6 +6,7 @@
 
 #include "core/stack_internal.h"
 #include "tcp/tcp_internal.h"
+#include "wire/csum_words.h"
 
 /* The window to advertise, in bytes (RFC 9293 3.8.6.2.2 receiver SWS
  * avoidance: the right edge moves only by at least min(RCV.BUFF/2, MSS); and
@@ -184,7 +185,7 @@ int sn_tcp_send_segment(struct synack_stack *s, struct sn_tcb *tcb, uint8_t flag
     } else {
         if (len > 0)
             sum = sn_ring_peek_csum(&tcb->snd, seq - sn_tcp_data_una(tcb), seg + hlen, len, sum);
-        csum = synack_csum_fold(synack_csum_partial(seg, (size_t)hlen, sum));
+        csum = synack_csum_fold(sn_csum_words(seg, (size_t)hlen / 4, sum)); /* hlen: whole words */
     }
     seg[16] = (uint8_t)(csum >> 8);
     seg[17] = (uint8_t)csum;

@@ -1,38 +1,13 @@
 /* IPv4 header codec (RFC 791 section 3.1). */
 #include "synack/wire.h"
 #include "wire/be.h"
+#include "wire/csum_words.h"
 
-#include <string.h>
-
-/* The checksum of a 20-byte header (no options: every header synack sends
- * and almost every one it receives), the same value synack_csum(b, 20) gives
- * without its general loop.  RFC 1071 2(B): the sum does not depend on byte
- * order, so the five native 32-bit words are added in 64 bits (no carry is
- * lost), folded to 16 bits and swapped to network order.  The fold of a
- * non-zero sum is in 1..0xffff, as synack_csum's is, so the two agree on
- * every header (tests/unit/test_wire_ipv4.c compares them). */
-static uint16_t csum_hdr20(const uint8_t *b)
-{
-    uint64_t s = 0;
-    for (int i = 0; i < 20; i += 4) {
-        uint32_t w;
-        memcpy(&w, b + i, sizeof w);
-        s += w;
-    }
-    s = (s & 0xffffffffu) + (s >> 32);
-    s = (s & 0xffffu) + (s >> 16);
-    s = (s & 0xffffu) + (s >> 16);
-    s = (s & 0xffffu) + (s >> 16);
-    uint16_t f = (uint16_t)s;
-#if !(defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__)
-    f = (uint16_t)(f << 8 | f >> 8);
-#endif
-    return (uint16_t)~f;
-}
-
+/* A header's checksum (RFC 791 3.1): its 5 to 15 words summed in line
+ * (wire/csum_words.h), the value synack_csum(b, ihl) gives. */
 static uint16_t csum_hdr(const uint8_t *b, size_t ihl)
 {
-    return ihl == SYNACK_IPV4_HDR_MIN ? csum_hdr20(b) : synack_csum(b, ihl);
+    return (uint16_t)~sn_csum_words(b, ihl / 4, 0); /* <= 0xffff: folded already */
 }
 
 int synack_ipv4_parse(const uint8_t *buf, size_t len, struct synack_ipv4_hdr *h)
@@ -90,6 +65,6 @@ int synack_ipv4_emit(uint8_t *buf, size_t cap, const struct synack_ipv4_hdr *h)
     put16(buf + 10, 0);
     put32(buf + 12, h->src);
     put32(buf + 16, h->dst);
-    put16(buf + 10, csum_hdr20(buf));
+    put16(buf + 10, csum_hdr(buf, SYNACK_IPV4_HDR_MIN));
     return SYNACK_IPV4_HDR_MIN;
 }

@@ -2,6 +2,7 @@
  * scale, timestamps), RFC 2018 (SACK). */
 #include "synack/wire.h"
 #include "wire/be.h"
+#include "wire/csum_words.h"
 
 #include <string.h>
 
@@ -107,6 +108,17 @@ static int parse_opts(const uint8_t *p, size_t n, struct synack_tcp_opts *o, boo
     return SYNACK_WIRE_OK;
 }
 
+/* The checksum over the pseudo-header and the segment (RFC 9293 3.1); a
+ * segment that is a header alone (half of a short connection's) is summed
+ * in line as whole words. */
+static uint16_t seg_csum(const uint8_t *buf, size_t len, uint32_t src, uint32_t dst)
+{
+    uint32_t sum = synack_csum_pseudo(src, dst, SYNACK_IPPROTO_TCP, (uint16_t)len);
+    if (len % 4 == 0 && len / 4 <= SN_CSUM_WORDS_MAX)
+        return synack_csum_fold(sn_csum_words(buf, len / 4, sum));
+    return synack_csum_fold(synack_csum_partial(buf, len, sum));
+}
+
 static int tcp_parse(const uint8_t *buf, size_t len, uint32_t src, uint32_t dst, bool verify_csum,
                      bool lenient, struct synack_tcp_hdr *h)
 {
@@ -122,10 +134,7 @@ static int tcp_parse(const uint8_t *buf, size_t len, uint32_t src, uint32_t dst,
         return SYNACK_WIRE_ETRUNC;
     /* The pseudo-header's length field has 16 bits: a longer segment cannot
      * come from an IPv4 datagram and has no checksum to match. */
-    if (verify_csum &&
-        (len > UINT16_MAX ||
-         synack_csum_fold(synack_csum_partial(
-             buf, len, synack_csum_pseudo(src, dst, SYNACK_IPPROTO_TCP, (uint16_t)len))) != 0))
+    if (verify_csum && (len > UINT16_MAX || seg_csum(buf, len, src, dst) != 0))
         return SYNACK_WIRE_ECSUM;
     rc = parse_opts(buf + SYNACK_TCP_HDR_MIN, doff - SYNACK_TCP_HDR_MIN, &h->opts, lenient);
     if (rc < 0)
