@@ -240,6 +240,19 @@ static void test_fragments_parsed(void **state)
     assert_int_equal(h.frag_off, 0x1fff);
 }
 
+/* A random valid header whose datagram fits in `cap` bytes. */
+static struct synack_ipv4_hdr random_hdr(uint64_t *s, size_t cap)
+{
+    struct synack_ipv4_hdr h = {
+        .tos = (uint8_t)rnd(s), .id = (uint16_t)rnd(s),
+        .flags = (uint8_t)(rnd(s) & 3), .frag_off = (uint16_t)(rnd(s) & 0x1fff),
+        .ttl = (uint8_t)rnd(s), .proto = (uint8_t)rnd(s),
+        .src = (uint32_t)rnd(s), .dst = (uint32_t)rnd(s),
+    };
+    h.total_len = (uint16_t)(20 + rnd(s) % (cap - 20));
+    return h;
+}
+
 static void test_round_trip_random(void **state)
 {
     (void)state;
@@ -247,13 +260,7 @@ static void test_round_trip_random(void **state)
     uint8_t buf[1500], again[20];
 
     for (int i = 0; i < 5000; i++) {
-        struct synack_ipv4_hdr in = {
-            .tos = (uint8_t)rnd(&s), .id = (uint16_t)rnd(&s),
-            .flags = (uint8_t)(rnd(&s) & 3), .frag_off = (uint16_t)(rnd(&s) & 0x1fff),
-            .ttl = (uint8_t)rnd(&s), .proto = (uint8_t)rnd(&s),
-            .src = (uint32_t)rnd(&s), .dst = (uint32_t)rnd(&s),
-        }, out;
-        in.total_len = (uint16_t)(20 + rnd(&s) % (sizeof buf - 20));
+        struct synack_ipv4_hdr in = random_hdr(&s, sizeof buf), out;
 
         assert_int_equal(synack_ipv4_emit(buf, sizeof buf, &in), 20);
         assert_int_equal(synack_ipv4_parse(buf, sizeof buf, &out), SYNACK_WIRE_OK);
@@ -287,18 +294,12 @@ static void test_hdr20_csum_matches_general(void **state)
     int zero_seen = 0;
 
     for (int i = 0; i < 200000 && (i < 20000 || !zero_seen); i++) {
-        struct synack_ipv4_hdr in = {
-            .tos = (uint8_t)rnd(&s), .id = (uint16_t)rnd(&s),
-            .flags = (uint8_t)(rnd(&s) & 3), .frag_off = (uint16_t)(rnd(&s) & 0x1fff),
-            .ttl = (uint8_t)rnd(&s), .proto = (uint8_t)rnd(&s),
-            .src = (uint32_t)rnd(&s), .dst = (uint32_t)rnd(&s),
-        }, out;
+        struct synack_ipv4_hdr in = random_hdr(&s, sizeof buf), out;
         if (i % 4 == 0) { /* words of all ones push the sum's carries */
             in.src = 0xffffffffu;
             in.dst = i % 8 ? 0xffffffffu : 0;
             in.id = 0xffff;
         }
-        in.total_len = (uint16_t)(20 + rnd(&s) % (sizeof buf - 20));
         assert_int_equal(synack_ipv4_emit(buf, sizeof buf, &in), 20);
         uint16_t c = (uint16_t)(buf[10] << 8 | buf[11]);
         buf[10] = buf[11] = 0;
