@@ -45,7 +45,7 @@ enum synack_dev_kind { SYNACK_DEV_TUN = 1, SYNACK_DEV_TAP = 2 };
 
 /* Versioned like struct synack_config (stack.h): fill it with
  * synack_dev_config_default(); the macros pass SYNACK_DEV_CONFIG_VERSION. */
-#define SYNACK_DEV_CONFIG_VERSION 2 /* 2: + offload */
+#define SYNACK_DEV_CONFIG_VERSION 3 /* 2: + offload, 3: + multi_queue */
 struct synack_dev_config {
     enum synack_dev_kind kind;
     const char *name;        /* interface name (< 16 bytes); NULL or "": the kernel picks tunN/tapN */
@@ -67,6 +67,15 @@ struct synack_dev_config {
      * packets whose checksum it vouches for (synack_dev_recv_meta).  What it
      * refuses is left out: synack_dev_offload says what was granted. */
     unsigned offload;
+    /* Version 3.  Open the interface with IFF_MULTI_QUEUE: this device is
+     * one of its queues, and opening another with the same name (and the
+     * same kind and offload) adds a queue.  The kernel spreads flows over
+     * the queues by a hash of their addresses and ports and keeps a flow on
+     * the queue that last wrote it (tun.c's automatic steering), so one
+     * stack per queue needs nothing shared.  A persistent interface must
+     * have been created multi-queue (ip tuntap add NAME mode tun
+     * multi_queue).  Default false: a single-queue interface. */
+    bool multi_queue;
 };
 #define synack_dev_config_default(c) \
     synack_dev_config_default_versioned(SYNACK_DEV_CONFIG_VERSION, (c))
@@ -76,7 +85,9 @@ struct synack_dev;
 
 /* Open /dev/net/tun and create the interface.  Returns 0 and *out, or a
  * negative errno: -EPERM without CAP_NET_ADMIN, -ENOENT without the TUN
- * driver, -EBUSY if the name is taken, -EINVAL for a bad config. */
+ * driver, -EBUSY if the name is taken, -EINVAL for a bad config (and for a
+ * multi_queue open of an interface whose flags differ: an existing
+ * single-queue interface, or queues opened with and without offloads). */
 #define synack_dev_open(c, out) synack_dev_open_versioned(SYNACK_DEV_CONFIG_VERSION, (c), (out))
 SYNACK_API int synack_dev_open_versioned(int version, const struct synack_dev_config *c,
                                          struct synack_dev **out);

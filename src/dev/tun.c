@@ -30,6 +30,7 @@
 static uint32_t hold_size(uint32_t n) { return (4u + n + 3u) & ~3u; }
 
 static const size_t dev_config_size[] = {0, offsetof(struct synack_dev_config, offload),
+                                         offsetof(struct synack_dev_config, multi_queue),
                                          sizeof(struct synack_dev_config)};
 #define DEV_CONFIG_VERSIONS (sizeof(dev_config_size) / sizeof(dev_config_size[0]))
 
@@ -68,7 +69,7 @@ static unsigned tun_offload(int fd, unsigned want)
     return 0;
 }
 
-static int tun_attach(struct synack_dev *d, const char *name, unsigned offload)
+static int tun_attach(struct synack_dev *d, const char *name, unsigned offload, bool mq)
 {
     int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0)
@@ -80,7 +81,7 @@ static int tun_attach(struct synack_dev *d, const char *name, unsigned offload)
      * virtio-net header with IFF_VNET_HDR. */
     bool vnet = d->kind == SYNACK_DEV_TUN && offload != 0;
     ifr.ifr_flags = (short)((d->kind == SYNACK_DEV_TAP ? IFF_TAP : IFF_TUN) | IFF_NO_PI |
-                            (vnet ? IFF_VNET_HDR : 0));
+                            (vnet ? IFF_VNET_HDR : 0) | (mq ? IFF_MULTI_QUEUE : 0));
     if (name)
         memcpy(ifr.ifr_name, name, strlen(name));
     int rc = ioctl(fd, TUNSETIFF, &ifr);
@@ -134,7 +135,7 @@ int synack_dev_open_versioned(int version, const struct synack_dev_config *cfg,
     if (rc == 0 && c->kind == SYNACK_DEV_TAP)
         rc = sn_tap_init(d, c);
     if (rc == 0)
-        rc = tun_attach(d, nlen ? c->name : NULL, c->offload);
+        rc = tun_attach(d, nlen ? c->name : NULL, c->offload, c->multi_queue);
     if (rc == 0 && d->offload & SYNACK_OFFLOAD_TSO) {
         d->segbuf = malloc(65535);
         rc = d->segbuf ? 0 : -ENOMEM;

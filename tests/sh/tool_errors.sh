@@ -38,6 +38,11 @@ done
 expect 2 '^synack serve: --app http=/nonexistent/www: /nonexistent/www: No such file' \
     serve --tun t0 --addr 10.9.0.2/24 --app http=/nonexistent/www
 expect 2 '^synack serve: --backlog 0: want a whole number, 1\.\.4096$' serve --tun t0 --backlog 0
+expect 2 '^synack serve: --threads 0: want a whole number, 1\.\.64$' serve --tun t0 --threads 0
+expect 2 '^synack serve: --threads 2 does not go with --tap' \
+    serve --tap t0 --addr 10.9.0.2/24 --threads 2
+expect 2 '^synack serve: --threads 2 does not go with --pcap' \
+    serve --tun t0 --addr 10.9.0.2/24 --threads 2 --pcap /dev/null
 # --loss 1 means 1% for serve/connect as for demo: accepted (fails later, on the device).
 out=$("$bin" serve --loss 1 2>&1)
 grep -q 'say which device' <<<"$out" || { echo "FAIL: serve --loss 1 refused: $out"; fails=$((fails + 1)); }

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -439,7 +440,17 @@ int net_next_ready(struct net *n)
 
 /* ---- signals ------------------------------------------------------------- */
 
-static void print_counters(const struct net *n);
+static void print_counters(struct net *const *nets, unsigned k);
+
+void net_stop_queues(struct net *n)
+{
+    /* One count per call: a second means "reset now" to them too (on_stop). */
+    uint64_t one = 1;
+    for (unsigned i = 0; i < n->nwake; i++)
+        if (write(n->wake[i], &one, sizeof(one)) < 0)
+            fprintf(stderr, "synack %s: cannot stop thread %u: %s\n", n->cmd, i + 1,
+                    strerror(errno));
+}
 
 static void on_signal(void *user, int fd, uint32_t events)
 {
@@ -448,8 +459,12 @@ static void on_signal(void *user, int fd, uint32_t events)
     struct signalfd_siginfo si;
     while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
         if (si.ssi_signo == SIGUSR1) {
-            /* The counters now, drops by reason among them; carry on. */
-            print_counters(n);
+            /* The counters now, drops by reason among them; carry on.  The
+             * other queues' stacks belong to their threads: only this one's. */
+            if (n->nwake)
+                fprintf(stderr, "synack %s: thread 0 of %u (the sum of all at exit):\n", n->cmd,
+                        n->nwake + 1);
+            print_counters(&n, 1);
             continue;
         }
         if (n->stop) {
@@ -457,9 +472,24 @@ static void on_signal(void *user, int fd, uint32_t events)
             n->o.close_wait = 0;
         }
         n->stop = true;
+        net_stop_queues(n);
         if (!n->o.quiet)
             fprintf(stderr, "synack %s: %s, closing\n", n->cmd, strsignal((int)si.ssi_signo));
     }
+}
+
+/* A queue's thread told to stop by the first (on_signal): the count is the
+ * signals since the last read. */
+static void on_stop(void *user, int fd, uint32_t events)
+{
+    struct net *n = user;
+    (void)events;
+    uint64_t v;
+    if (read(fd, &v, sizeof(v)) != (ssize_t)sizeof(v))
+        return;
+    if (n->stop || v >= 2)
+        n->o.close_wait = 0;
+    n->stop = true;
 }
 
 static int setup_signals(struct net *n)
@@ -495,34 +525,55 @@ static int fail(struct net *n, const char *what, int err)
     return -1;
 }
 
-int net_start(struct net *n, const char *cmd, const struct net_opts *o)
+static void net_init(struct net *n, const char *cmd, const struct net_opts *o, unsigned index)
 {
     memset(n, 0, sizeof(*n));
     n->o = *o;
     n->cmd = cmd;
+    n->index = index;
     n->sigfd = -1;
+    n->stopfd = -1;
     n->t0 = synack_clock_now();
     struct timespec rt;
     clock_gettime(CLOCK_REALTIME, &rt);
     n->wall_offset = (synack_time_t)rt.tv_sec * 1000000u + (synack_time_t)rt.tv_nsec / 1000u -
                      synack_clock_now();
+}
 
+/* The device: a new interface named o.ifname, or a queue of `name` (an
+ * interface a first queue created). */
+static int open_dev(struct net *n, const char *name)
+{
+    const struct net_opts *o = &n->o;
     struct synack_dev_config dc;
     synack_dev_config_default(&dc);
     dc.kind = o->kind;
-    dc.name = o->ifname;
+    dc.name = name;
     dc.mtu = o->mtu;
     dc.addr = o->addr;
     dc.prefix_len = o->prefix;
     dc.offload = o->offload ? SYNACK_OFFLOAD_TSO : 0;
+    dc.multi_queue = o->threads > 1;
     int rc = synack_dev_open(&dc, &n->dev);
     if (rc < 0) {
-        char what[64];
-        snprintf(what, sizeof(what), "cannot create %s %s", o->kind == SYNACK_DEV_TAP ? "TAP" : "TUN",
-                 o->ifname);
-        return fail(n, what, rc);
+        char what[96];
+        snprintf(what, sizeof(what), "cannot %s %s %s", n->index ? "add a queue to" : "create",
+                 o->kind == SYNACK_DEV_TAP ? "TAP" : "TUN", name);
+        fail(n, what, rc);
+        if (rc == -EINVAL && dc.multi_queue)
+            fprintf(stderr, "synack %s: --threads needs a multi-queue interface: a new one, or "
+                            "one made with `ip tuntap add %s mode tun multi_queue`\n",
+                    n->cmd, name);
+        return -1;
     }
+    return 0;
+}
+
+int net_link_up(struct net *n)
+{
+    const struct net_opts *o = &n->o;
     const char *ifname = synack_dev_name(n->dev);
+    int rc;
     netcfg_no_ipv6(ifname); /* best effort: without IPv6 in the kernel there is nothing to turn off */
     if ((rc = netcfg_link_up(ifname, o->mtu)) < 0)
         return fail(n, "cannot bring the interface up", rc);
@@ -530,18 +581,28 @@ int net_start(struct net *n, const char *cmd, const struct net_opts *o)
         return fail(n, "cannot give the kernel's side its address", rc);
     if ((rc = netcfg_wait_running(ifname, 3000)) < 0)
         return fail(n, "the interface did not come up", rc);
+    return 0;
+}
 
+/* The stack on the device, its loop and the hooks (pcap, trace, pictures,
+ * impairment); no signals. */
+static int start_stack(struct net *n)
+{
+    const struct net_opts *o = &n->o;
+    unsigned threads = o->threads > 1 ? o->threads : 1;
+    int rc;
     struct synack_config cfg;
     synack_config_default(&cfg);
     cfg.addr = o->addr;
     cfg.mtu = o->mtu;
     /* Without --seed the stack keeps the random secret synack_config_default
-     * drew from getrandom(): ISNs and ports differ from run to run. */
+     * drew from getrandom(): ISNs and ports differ from run to run.  With
+     * it, each queue's stack gets its own. */
     if (o->seed_given)
-        cfg.seed = o->seed;
+        cfg.seed = o->seed + n->index;
     cfg.max_conns = o->max_conns + 64;    /* room for half-open ones (TIME-WAIT are records) */
     cfg.max_sockets = o->max_conns + 16;
-    cfg.mem_max = net_default_mem_max(cfg.mem_max);
+    cfg.mem_max = net_default_mem_max(cfg.mem_max) / threads; /* the budget is for all queues */
     /* Buffers of at least 32 full-size segments: 256 KiB is 180 segments
      * at MTU 1500 but only 4 at MTU 65535, too few to keep a window open. */
     uint32_t segs32 = 32u * (o->mtu - 40u);
@@ -566,8 +627,9 @@ int net_start(struct net *n, const char *cmd, const struct net_opts *o)
 
     if ((rc = synack_loop_new(n->stack, n->dev, &n->loop)) < 0)
         return fail(n, "cannot create the event loop", rc);
-    impair_init(&n->imp_out, &o->out, o->seed * 2 + 1, wire_out, dropped_out, n);
-    impair_init(&n->imp_in, &o->in, o->seed * 2 + 2, deliver_in, dropped_in, n);
+    uint64_t seed = o->seed + n->index;
+    impair_init(&n->imp_out, &o->out, seed * 2 + 1, wire_out, dropped_out, n);
+    impair_init(&n->imp_in, &o->in, seed * 2 + 2, deliver_in, dropped_in, n);
     /* The device's packets go straight to the stack, flags and all, unless
      * synack looks at or impairs them (then partial checksums are completed
      * first, and the pcap shows packets as they would be on a wire). */
@@ -579,8 +641,6 @@ int net_start(struct net *n, const char *cmd, const struct net_opts *o)
         synack_loop_add_timer(n->loop, impair_deadline, impair_run, &n->imp_out);
     if (impair_active(&n->imp_in))
         synack_loop_add_timer(n->loop, impair_deadline, impair_run, &n->imp_in);
-    if ((rc = setup_signals(n)) < 0)
-        return fail(n, "cannot set up signal handling", rc);
     const char *pcap = o->pcap;
     if (own_draw_wanted(&o->draw)) {
         if (net_draw_new(&o->draw, o->pcap, o->addr, &n->draw) < 0)
@@ -591,6 +651,43 @@ int net_start(struct net *n, const char *cmd, const struct net_opts *o)
         return fail(n, pcap, rc);
     if (o->trace && nettrace_new(o->trace_out, o->addr, o->trace_rows, n->t0, &n->trace) < 0)
         return fail(n, "trace", -ENOMEM);
+    return 0;
+}
+
+int net_start(struct net *n, const char *cmd, const struct net_opts *o)
+{
+    net_init(n, cmd, o, 0);
+    if (open_dev(n, o->ifname) < 0)
+        return -1;
+    if (o->threads > 1) {
+        n->wake = calloc(o->threads - 1, sizeof(*n->wake));
+        if (!n->wake)
+            return fail(n, "out of memory", -ENOMEM);
+    } else if (net_link_up(n) < 0) {
+        return -1;
+    }
+    if (start_stack(n) < 0)
+        return -1;
+    int rc = setup_signals(n);
+    return rc < 0 ? fail(n, "cannot set up signal handling", rc) : 0;
+}
+
+int net_start_queue(struct net *n, struct net *first, unsigned index)
+{
+    net_init(n, first->cmd, &first->o, index);
+    if (!first->wake || first->nwake + 1 >= first->o.threads) {
+        fprintf(stderr, "synack %s: no room for queue %u\n", n->cmd, index);
+        return -1;
+    }
+    if (open_dev(n, synack_dev_name(first->dev)) < 0 || start_stack(n) < 0)
+        return -1;
+    n->stopfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (n->stopfd < 0)
+        return fail(n, "eventfd", -errno);
+    int rc = synack_loop_watch(n->loop, n->stopfd, EPOLLIN, on_stop, n);
+    if (rc < 0)
+        return fail(n, "cannot watch the stop signal", rc);
+    first->wake[first->nwake++] = n->stopfd;
     return 0;
 }
 
@@ -635,35 +732,72 @@ const char *net_errstr(char *buf, size_t cap, int err)
     return buf;
 }
 
-/* Every drop counter of the stack that is not zero, by name (the stack's
- * name table, so counters added later show up too). */
-static void print_drops(const struct net *n)
+/* Every drop counter of the stacks that is not zero, by name (the stack's
+ * name table, so counters added later show up too), summed over them. */
+static void print_drops(struct net *const *nets, unsigned k)
 {
     char line[1024];
     size_t len = 0;
     line[0] = 0;
     const char *name;
     for (unsigned i = 0; (name = synack_stack_stat_name(i)) != NULL; i++) {
-        uint64_t v;
-        if (!strstr(name, "drop") || !strcmp(name, "tcp_drop") ||
-            synack_stack_stat(n->stack, name, &v) < 0 || v == 0)
+        if (!strstr(name, "drop") || !strcmp(name, "tcp_drop"))
+            continue;
+        uint64_t sum = 0, v;
+        for (unsigned j = 0; j < k; j++)
+            if (synack_stack_stat(nets[j]->stack, name, &v) == 0)
+                sum += v;
+        if (sum == 0)
             continue;
         int w = snprintf(line + len, sizeof(line) - len, "%s%s %llu", len ? ", " : "", name,
-                         (unsigned long long)v);
+                         (unsigned long long)sum);
         if (w < 0 || (size_t)w >= sizeof(line) - len)
             break;
         len += (size_t)w;
     }
-    fprintf(stderr, "synack %s: drops by reason: %s\n", n->cmd, len ? line : "none");
+    fprintf(stderr, "synack %s: drops by reason: %s\n", nets[0]->cmd, len ? line : "none");
 }
 
-static void print_counters(const struct net *n)
+/* a += b, counter by counter: the stats structs are all uint64_t. */
+static void add_counters(uint64_t *a, const uint64_t *b, size_t n)
 {
-    const struct synack_stack_stats *s = synack_stack_stats(n->stack);
-    struct synack_dev_stats d;
-    struct synack_loop_stats l;
-    synack_dev_stats(n->dev, &d);
-    synack_loop_stats(n->loop, &l);
+    for (size_t i = 0; i < n; i++)
+        a[i] += b[i];
+}
+#define ADD_COUNTERS(a, b) add_counters((uint64_t *)(a), (const uint64_t *)(b), sizeof(*(a)) / 8)
+_Static_assert(sizeof(struct synack_stack_stats) % 8 == 0, "counters are uint64_t");
+_Static_assert(sizeof(struct synack_dev_stats) % 8 == 0, "counters are uint64_t");
+_Static_assert(sizeof(struct synack_loop_stats) % 8 == 0, "counters are uint64_t");
+
+static void print_counters(struct net *const *nets, unsigned k)
+{
+    const struct net *n = nets[0];
+    struct synack_stack_stats sum, *s = &sum;
+    struct synack_dev_stats d, dj;
+    struct synack_loop_stats l, lj;
+    memset(&sum, 0, sizeof(sum));
+    memset(&d, 0, sizeof(d));
+    memset(&l, 0, sizeof(l));
+    uint64_t late_max = 0;
+    struct impair imp_out, imp_in;
+    memset(&imp_out, 0, sizeof(imp_out));
+    memset(&imp_in, 0, sizeof(imp_in));
+    for (unsigned j = 0; j < k; j++) {
+        ADD_COUNTERS(&sum, synack_stack_stats(nets[j]->stack));
+        synack_dev_stats(nets[j]->dev, &dj);
+        ADD_COUNTERS(&d, &dj);
+        synack_loop_stats(nets[j]->loop, &lj);
+        ADD_COUNTERS(&l, &lj);
+        if (lj.late_max_us > late_max)
+            late_max = lj.late_max_us;
+        imp_out.lost += nets[j]->imp_out.lost;
+        imp_out.duplicated += nets[j]->imp_out.duplicated;
+        imp_out.reordered += nets[j]->imp_out.reordered;
+        imp_in.lost += nets[j]->imp_in.lost;
+        imp_in.duplicated += nets[j]->imp_in.duplicated;
+        imp_in.reordered += nets[j]->imp_in.reordered;
+    }
+    l.late_max_us = late_max; /* the worst, not a sum */
     fprintf(stderr, "synack %s: device %s: in %llu packets (%llu bytes, %llu other), out %llu "
                     "packets (%llu bytes, %llu dropped, %llu held back)\n",
             n->cmd, synack_dev_name(n->dev), (unsigned long long)d.rx_packets,
@@ -682,7 +816,8 @@ static void print_counters(const struct net *n)
             (unsigned long long)s->tcp_conns_accepted, (unsigned long long)s->tcp_conns_reset,
             (unsigned long long)s->tcp_retrans, (unsigned long long)s->tcp_rst_out,
             (unsigned long long)s->icmp_echo_replied);
-    /* The SYN-flood defence (RFC 4987) at work: docs/serve.md reads it. */
+    /* The SYN-flood defence (RFC 4987) at work: docs/serve.md reads it.
+     * Over several queues the peak is the sum of each one's. */
     fprintf(stderr, "synack %s: syn cache: %llu half-open now, peak %llu, %llu added, %llu timed "
                     "out, %llu overflows; syn cookies: %llu sent, %llu validated, %llu failed\n",
             n->cmd, (unsigned long long)s->tcp_halfopen, (unsigned long long)s->tcp_halfopen_peak,
@@ -696,14 +831,14 @@ static void print_counters(const struct net *n)
                 n->cmd, (synack_dev_offload(n->dev) & SYNACK_OFFLOAD_TSO) ? "TSO+csum" : "csum",
                 (unsigned long long)d.tx_gso, (unsigned long long)d.tx_gso_fallback,
                 (unsigned long long)d.rx_gro, (unsigned long long)d.rx_csum_partial);
-    print_drops(n);
+    print_drops(nets, k);
     if (impair_active(&n->imp_out) || impair_active(&n->imp_in))
         fprintf(stderr, "synack %s: impairment: out %llu lost, %llu duplicated, %llu reordered; "
                         "in %llu lost, %llu duplicated, %llu reordered\n",
-                n->cmd, (unsigned long long)n->imp_out.lost,
-                (unsigned long long)n->imp_out.duplicated, (unsigned long long)n->imp_out.reordered,
-                (unsigned long long)n->imp_in.lost, (unsigned long long)n->imp_in.duplicated,
-                (unsigned long long)n->imp_in.reordered);
+                n->cmd, (unsigned long long)imp_out.lost,
+                (unsigned long long)imp_out.duplicated, (unsigned long long)imp_out.reordered,
+                (unsigned long long)imp_in.lost, (unsigned long long)imp_in.duplicated,
+                (unsigned long long)imp_in.reordered);
     fprintf(stderr, "synack %s: loop: %llu rounds, %llu sleeps, %llu deadline wake-ups late by "
                     "%llu us on average (at most %llu us)\n",
             n->cmd, (unsigned long long)l.rounds, (unsigned long long)l.sleeps,
@@ -712,12 +847,24 @@ static void print_counters(const struct net *n)
             (unsigned long long)l.late_max_us);
 }
 
+void net_print_counters_sum(struct net *const *nets, unsigned k)
+{
+    if (k == 0 || nets[0]->o.quiet)
+        return;
+    for (unsigned j = 0; j < k; j++)
+        if (!nets[j]->stack || !nets[j]->dev || !nets[j]->loop)
+            return;
+    print_counters(nets, k);
+    for (unsigned j = 0; j < k; j++)
+        nets[j]->o.quiet = true;
+}
+
 void net_stop(struct net *n)
 {
     if (!n->cmd)
         return; /* never started */
     if (n->stack && n->dev && n->loop && !n->o.quiet)
-        print_counters(n);
+        print_counters(&n, 1);
     nettrace_free(n->trace);
     int rc = synack_pcap_close(n->pcap);
     if (rc < 0) {
@@ -736,9 +883,13 @@ void net_stop(struct net *n)
     impair_free(&n->imp_in);
     if (n->sigfd >= 0)
         close(n->sigfd);
+    if (n->stopfd >= 0)
+        close(n->stopfd);
+    free(n->wake);
     free(n->ready);
     free(n->queued);
     free(n->segbuf);
     memset(n, 0, sizeof(*n));
     n->sigfd = -1;
+    n->stopfd = -1;
 }

@@ -42,6 +42,7 @@ struct net_opts {
     bool quiet;
     bool offload;                 /* --offload: IFF_VNET_HDR, TSO/GSO, GRO, partial checksums */
     FILE *trace_out;              /* where the ladders go (default stdout) */
+    unsigned threads;             /* serve --threads: queues of a multi-queue TUN, a stack each */
 };
 
 /* getopt_long codes of the common options (long only). */
@@ -117,14 +118,38 @@ struct net {
     int *ready;
     uint8_t *queued;
     uint32_t ready_head, nready, fd_cap;
+    /* serve --threads N: one net per queue of a multi-queue TUN.  The first
+     * (index 0, the main thread's) owns the signals and passes a stop on
+     * through each other one's eventfd (wake[i], watched by that queue's
+     * own loop as its stopfd). */
+    unsigned index;
+    int stopfd;                  /* index > 0: the eventfd the first writes to; else -1 */
+    int *wake;                   /* index 0: the others' stopfds (o.threads - 1 slots) */
+    unsigned nwake;
 };
 
 /* Open and configure the device, create the stack and the loop, hook up the
  * pcap, the trace, the impairment and the signals.  Returns 0, or -1 with a
  * message (then net_stop cleans up what was made). */
 int net_start(struct net *n, const char *cmd, const struct net_opts *o);
+/* One more queue of first's multi-queue TUN (serve --threads, first
+ * started with o.threads > 1): its own device descriptor, stack and loop on
+ * the interface first created, with first's options; no interface
+ * configuration and no signal handling of its own (first passes a stop on
+ * to it).  Returns 0, or -1 with a message (then net_stop cleans up). */
+int net_start_queue(struct net *n, struct net *first, unsigned index);
+/* With o.threads > 1 net_start leaves the interface down, so that no flow
+ * reaches a queue before its stack listens: bring it up and address it
+ * once every queue is ready.  Returns 0, or -1 with a message. */
+int net_link_up(struct net *n);
+/* Tell the other queues' threads to stop (as a SIGINT to the first does;
+ * a second call: to reset what is still open). */
+void net_stop_queues(struct net *first);
 /* Print the counters (unless quiet) and free everything. */
 void net_stop(struct net *n);
+/* The counters of k nets (the queues of one interface), summed, as net_stop
+ * prints them for one; then net_stop prints nothing for these (quiet). */
+void net_print_counters_sum(struct net *const *nets, unsigned k);
 /* One loop round, sleeping at most until `until`; then prints the ladders of
  * the connections that ended. */
 void net_round(struct net *n, synack_time_t until);

@@ -5,8 +5,18 @@
  * Defaults a server should have: the connection limit follows memory
  * (net_default_max_conns); a connection idle for --idle-timeout is closed
  * (an LRU list by last activity: O(1) per event, the oldest checked first);
- * a connection over the limit is refused visibly, with a RST, and counted. */
+ * a connection over the limit is refused visibly, with a RST, and counted.
+ *
+ * --threads N: one stack per core.  The TUN interface is opened with
+ * IFF_MULTI_QUEUE, one queue per thread, and each thread runs its own
+ * stack, loop, application and listener on the same address and port: the
+ * kernel puts each flow on one queue (a hash of its addresses and ports,
+ * then the queue that last wrote the flow), so a connection's packets all
+ * reach the thread that owns it and nothing is shared.  Any queue answers a
+ * ping (each stack has the address).  The main thread is thread 0 and owns
+ * the signals; the counters at exit are summed over the threads. */
 #include <errno.h>
+#include <pthread.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -40,7 +50,11 @@ struct serve {
     uint8_t *closing;          /* at exit, by descriptor: FIN sent, waiting for the peer's */
     uint32_t nconns, peak;
     uint64_t accepted, refused, finished, aborted, timed_out, bytes_in, bytes_out;
+    uint32_t reset;            /* at exit: reset after --close-wait */
+    pthread_t thread;          /* --threads: threads 1.. (0 is the main thread) */
 };
+
+#define SERVE_MAX_THREADS 64
 
 static void lru_unlink(struct serve *sv, int fd)
 {
@@ -87,11 +101,15 @@ static void usage(FILE *f)
             "  --port N            the port, 1..65535 (default: the application's, above)\n"
             "  --backlog N         listen backlog, 1..4096 (default 1024)\n"
             "  --idle-timeout SEC  close a connection idle this long (default 60; 0: never)\n"
+            "  --threads N         TUN: N threads, one stack each on its own queue of a\n"
+            "                      multi-queue interface (the kernel keeps each connection on\n"
+            "                      one queue); 1..%d (default 1); --max-conns is for all of\n"
+            "                      them; not with --pcap, --trace or the pictures\n"
             "%s%s\n"
             "example (as root):\n"
             "  synack serve --tun syn0 --addr 10.200.0.2/24 --peer 10.200.0.1 --app http=.\n"
             "  curl http://10.200.0.2/\n",
-            net_opts_help, own_draw_help);
+            SERVE_MAX_THREADS, net_opts_help, own_draw_help);
 }
 
 static void finish(struct serve *sv, int fd, enum app_status st)
@@ -121,7 +139,7 @@ static void finish(struct serve *sv, int fd, enum app_status st)
  * an error has come. */
 static bool drain(struct serve *sv, int fd)
 {
-    static uint8_t sink[65536];
+    uint8_t sink[16384];
     ssize_t n;
     while ((n = synack_recv(sv->net.stack, fd, sink, sizeof(sink), 0)) > 0)
         ;
@@ -270,15 +288,49 @@ static int listen_on(struct serve *sv, int backlog)
     return 0;
 }
 
-static void print_summary(const struct serve *sv)
+/* `who`: "" for the whole server, "thread N: " for one of --threads. */
+static void print_summary(const struct serve *sv, const char *who)
 {
-    fprintf(stderr, "synack serve: %llu connections, %u at once: %llu finished, %llu aborted, "
+    fprintf(stderr, "synack serve: %s%llu connections, %u at once: %llu finished, %llu aborted, "
                     "%llu refused with RST (--max-conns), %llu closed idle (--idle-timeout); "
                     "%llu bytes in, %llu bytes out\n",
-            (unsigned long long)sv->accepted, sv->peak, (unsigned long long)sv->finished,
+            who, (unsigned long long)sv->accepted, sv->peak, (unsigned long long)sv->finished,
             (unsigned long long)sv->aborted, (unsigned long long)sv->refused,
             (unsigned long long)sv->timed_out,
             (unsigned long long)sv->bytes_in, (unsigned long long)sv->bytes_out);
+}
+
+/* One thread's server: its loop until a signal (or --timeout), then the
+ * closing at exit (stop_all, net_wait_closed). */
+static void serve_loop(struct serve *sv)
+{
+    const struct net_opts *o = &sv->net.o;
+    synack_time_t end = o->timeout ? net_now() + o->timeout : SYNACK_TIME_NEVER;
+    while (!sv->net.stop && net_now() < end) {
+        synack_time_t next_idle = expire_idle(sv);
+        net_round(&sv->net, sv->net.nready ? 0 : next_idle < end ? next_idle : end);
+        /* Only those ready now (one that asks to go again waits its turn),
+         * and only ROUND_BYTES of output before the loop reads the device
+         * again: the kernel answers a burst with ACKs, which wait in the
+         * interface's queue until synack reads them, and a queue that
+         * overflows loses them. */
+        uint64_t out = 0;
+        for (uint32_t k = sv->net.nready; k > 0 && out < ROUND_BYTES; k--) {
+            int fd = net_next_ready(&sv->net);
+            if (fd == sv->lfd)
+                accept_all(sv);
+            else
+                out += handle(sv, fd);
+        }
+    }
+    sv->reset = stop_all(sv);
+    net_wait_closed(&sv->net); /* what is still open is in net.open_conns */
+}
+
+static void *serve_thread(void *arg)
+{
+    serve_loop(arg);
+    return NULL;
 }
 
 int synack_cmd_serve(int argc, char **argv)
@@ -287,6 +339,7 @@ int synack_cmd_serve(int argc, char **argv)
         NET_LONG_OPTIONS,
         {"backlog", required_argument, 0, NET_OPT_FIRST_OWN},
         {"idle-timeout", required_argument, 0, NET_OPT_FIRST_OWN + 1},
+        {"threads", required_argument, 0, NET_OPT_FIRST_OWN + 2},
         {0, 0, 0, 0},
     };
     struct net_opts o;
@@ -294,6 +347,7 @@ int synack_cmd_serve(int argc, char **argv)
     o.app = "echo";
     long backlog = 1024;
     double idle_s = 60;
+    unsigned threads = 1;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "hq", longopts, NULL)) != -1) {
@@ -311,6 +365,11 @@ int synack_cmd_serve(int argc, char **argv)
             /* 0: never */
             if (!opt_double("serve", "idle-timeout", optarg, 0, 86400 * 365, "seconds", &idle_s))
                 return 2;
+        } else if (c == NET_OPT_FIRST_OWN + 2) {
+            unsigned long v;
+            if (!opt_ulong("serve", "threads", optarg, 1, SERVE_MAX_THREADS, &v))
+                return 2;
+            threads = (unsigned)v;
         } else if (c == 'h' || c == NET_OPT_HELP) {
             usage(stdout);
             return 0;
@@ -326,77 +385,125 @@ int synack_cmd_serve(int argc, char **argv)
     if (net_opts_check(&o, "serve") < 0)
         return 2;
 
-    struct serve sv;
-    memset(&sv, 0, sizeof(sv));
-    sv.lru_head = sv.lru_tail = -1;
-    sv.idle_timeout = (synack_time_t)(idle_s * 1e6);
-    if (app_new(o.app, &sv.app) < 0)
-        return 2;
+    if (threads > 1) {
+        const char *why = o.kind == SYNACK_DEV_TAP ? "--tap (ARP would need a shared neighbour table)"
+                          : o.pcap                ? "--pcap"
+                          : o.trace               ? "--trace"
+                          : own_draw_wanted(&o.draw) ? "the pictures"
+                                                  : NULL;
+        if (why) {
+            fprintf(stderr, "synack serve: --threads %u does not go with %s\n", threads, why);
+            return 2;
+        }
+        /* The limit is for the server: each queue's stack takes its share. */
+        o.max_conns = (o.max_conns + threads - 1) / threads;
+    }
+    o.threads = threads;
+
+    struct serve *sv = calloc(threads, sizeof(*sv));
+    if (!sv)
+        return 1;
+    int status = 1;
+    unsigned started = 0;
+    for (unsigned i = 0; i < threads; i++) {
+        sv[i].lru_head = sv[i].lru_tail = -1;
+        sv[i].idle_timeout = (synack_time_t)(idle_s * 1e6);
+        if (app_new(o.app, &sv[i].app) < 0) {
+            status = 2;
+            goto out;
+        }
+    }
     if (o.port == 0) {
-        const char *name = app_name(sv.app);
+        const char *name = app_name(sv[0].app);
         o.port = !strcmp(name, "http") ? 80 : !strcmp(name, "discard") ? 9
                  : !strcmp(name, "chargen") ? 19 : 7;
     }
-    int status = 1;
-    if (net_start(&sv.net, "serve", &o) < 0)
-        goto out;
-    sv.conns = calloc(sv.net.fd_cap, sizeof(*sv.conns));
-    sv.idle = calloc(sv.net.fd_cap, sizeof(*sv.idle));
-    int rc = sv.conns && sv.idle ? listen_on(&sv, (int)backlog) : -ENOMEM;
-    if (rc < 0) {
-        char e[96];
-        fprintf(stderr, "synack serve: cannot listen on port %u: %s\n", o.port,
-                net_errstr(e, sizeof(e), rc));
-        goto out;
+    for (unsigned i = 0; i < threads; i++) {
+        int rc = i == 0 ? net_start(&sv[0].net, "serve", &o)
+                        : net_start_queue(&sv[i].net, &sv[0].net, i);
+        if (rc < 0)
+            goto out;
+        sv[i].conns = calloc(sv[i].net.fd_cap, sizeof(*sv[i].conns));
+        sv[i].idle = calloc(sv[i].net.fd_cap, sizeof(*sv[i].idle));
+        rc = sv[i].conns && sv[i].idle ? listen_on(&sv[i], (int)backlog) : -ENOMEM;
+        if (rc < 0) {
+            char e[96];
+            fprintf(stderr, "synack serve: cannot listen on port %u: %s\n", o.port,
+                    net_errstr(e, sizeof(e), rc));
+            goto out;
+        }
     }
+    /* Every queue listens: now flows may come. */
+    if (threads > 1 && net_link_up(&sv[0].net) < 0)
+        goto out;
     if (!o.quiet) {
         fprintf(stderr, "synack serve: %s on %u.%u.%u.%u:%u, interface %s (%s, MTU %u)",
-                app_name(sv.app), o.addr >> 24, (o.addr >> 16) & 255, (o.addr >> 8) & 255,
-                o.addr & 255, o.port, synack_dev_name(sv.net.dev),
+                app_name(sv[0].app), o.addr >> 24, (o.addr >> 16) & 255, (o.addr >> 8) & 255,
+                o.addr & 255, o.port, synack_dev_name(sv[0].net.dev),
                 o.kind == SYNACK_DEV_TAP ? "TAP" : "TUN", o.mtu);
         if (o.peer)
             fprintf(stderr, ", kernel side %u.%u.%u.%u/%u", o.peer >> 24, (o.peer >> 16) & 255,
                     (o.peer >> 8) & 255, o.peer & 255, o.prefix);
         fprintf(stderr, "\n");
+        if (threads > 1)
+            fprintf(stderr, "synack serve: %u threads, each with its own stack on its own queue "
+                            "of %s\n", threads, synack_dev_name(sv[0].net.dev));
         fflush(stderr);
     }
 
-    synack_time_t end = o.timeout ? net_now() + o.timeout : SYNACK_TIME_NEVER;
-    while (!sv.net.stop && net_now() < end) {
-        synack_time_t next_idle = expire_idle(&sv);
-        net_round(&sv.net, sv.net.nready ? 0 : next_idle < end ? next_idle : end);
-        /* Only those ready now (one that asks to go again waits its turn),
-         * and only ROUND_BYTES of output before the loop reads the device
-         * again: the kernel answers a burst with ACKs, which wait in the
-         * interface's queue until synack reads them, and a queue that
-         * overflows loses them. */
-        uint64_t out = 0;
-        for (uint32_t k = sv.net.nready; k > 0 && out < ROUND_BYTES; k--) {
-            int fd = net_next_ready(&sv.net);
-            if (fd == sv.lfd)
-                accept_all(&sv);
-            else
-                out += handle(&sv, fd);
+    for (started = 1; started < threads; started++) {
+        int rc = pthread_create(&sv[started].thread, NULL, serve_thread, &sv[started]);
+        if (rc != 0) {
+            fprintf(stderr, "synack serve: cannot start thread %u: %s\n", started, strerror(rc));
+            net_stop_queues(&sv[0].net);
+            sv[0].net.stop = true;
+            break;
         }
     }
+    serve_loop(&sv[0]);
+    for (unsigned i = 1; i < started; i++)
+        pthread_join(sv[i].thread, NULL);
 
-    uint32_t reset = stop_all(&sv);
-    bool clean = net_wait_closed(&sv.net);
     if (!o.quiet) {
-        print_summary(&sv);
-        if (reset)
+        struct serve sum;
+        memset(&sum, 0, sizeof(sum));
+        struct net *nets[SERVE_MAX_THREADS];
+        for (unsigned i = 0; i < threads; i++) {
+            if (threads > 1) {
+                char who[32];
+                snprintf(who, sizeof(who), "thread %u: ", i);
+                print_summary(&sv[i], who);
+            }
+            sum.accepted += sv[i].accepted;
+            sum.peak += sv[i].peak;
+            sum.finished += sv[i].finished;
+            sum.aborted += sv[i].aborted;
+            sum.refused += sv[i].refused;
+            sum.timed_out += sv[i].timed_out;
+            sum.bytes_in += sv[i].bytes_in;
+            sum.bytes_out += sv[i].bytes_out;
+            sum.reset += sv[i].reset;
+            sum.net.open_conns += sv[i].net.open_conns;
+            nets[i] = &sv[i].net;
+        }
+        print_summary(&sum, "");
+        if (sum.reset)
             fprintf(stderr, "synack serve: %u connections reset: not closed within --close-wait %.1f s\n",
-                    reset, (double)o.close_wait / 1e6);
-        if (!clean)
+                    sum.reset, (double)o.close_wait / 1e6);
+        if (sum.net.open_conns)
             fprintf(stderr, "synack serve: %u connections still closing after %.1f s\n",
-                    sv.net.open_conns, (double)o.close_wait / 1e6);
+                    sum.net.open_conns, (double)o.close_wait / 1e6);
+        net_print_counters_sum(nets, threads);
     }
     status = 0;
 out:
-    net_stop(&sv.net);
-    free(sv.conns);
-    free(sv.idle);
-    free(sv.closing);
-    app_free(sv.app);
+    for (unsigned i = threads; i-- > 0;) {
+        net_stop(&sv[i].net);
+        free(sv[i].conns);
+        free(sv[i].idle);
+        free(sv[i].closing);
+        app_free(sv[i].app);
+    }
+    free(sv);
     return status;
 }
