@@ -2,9 +2,13 @@
 # Connection rate against the kernel's clients (issue 11, item 4): the same
 # kernel-socket client (bench/connrate_net.c: connect, one HTTP/1.0 GET of a
 # 256-byte file, read to the end, close; the server closes first) against
-#   synack   `synack serve --app http=DIR` over TUN, and
+#   synack   `synack serve --app http=DIR` over TUN, one thread (one stack),
+#   synack 2 threads  the same with --threads 2: one stack per core, each on
+#            its own queue of a multi-queue TUN,
 #   kernel   the kernel's own server (connrate_net server, the same exchange)
 #            over a veth pair between two namespaces,
+#   baseline (only with SYNACK_CONNRATE_BASELINE=PATH, another build's synack
+#            tool, e.g. main's before a change) one thread, that build,
 # with 1 and 8 client threads, interleaved round by round.  Root and
 # /dev/net/tun (skipped otherwise); everything runs in two network
 # namespaces this script creates and deletes (also on failure), on addresses
@@ -30,6 +34,8 @@ for t in ip timeout; do
     command -v $t >/dev/null || { echo "bench/connrate_tun.sh: skipped ($t not installed)"; exit 0; }
 done
 [ -x "$bin" ] && [ -x "$net" ] || { echo "bench/connrate_tun.sh: build $bin and $net first" >&2; exit 1; }
+[ -z "${SYNACK_CONNRATE_BASELINE:-}" ] || [ -x "$SYNACK_CONNRATE_BASELINE" ] ||
+    { echo "bench/connrate_tun.sh: SYNACK_CONNRATE_BASELINE=$SYNACK_CONNRATE_BASELINE is not a program" >&2; exit 1; }
 NS=synack-cr-$$
 NS2=synack-cr2-$$
 TMP=$(mktemp -d /tmp/synack-connrate.XXXXXX)
@@ -57,10 +63,12 @@ kernel_run() {
     wait "$pid" 2>/dev/null
 }
 
+# synack_run CLIENT_THREADS SERVE_THREADS [TOOL]
 synack_run() {
-    local log=$TMP/serve.log
-    ip netns exec $NS timeout $((secs + 30)) "$bin" serve --tun cs0 --addr 10.202.2.2/24 \
-        --peer 10.202.2.1 --app "http=$TMP/www" -q >/dev/null 2>"$log" &
+    local log=$TMP/serve.log tool=${3:-$bin}
+    ip netns exec $NS timeout $((secs + 30)) "$tool" serve --tun cs0 --addr 10.202.2.2/24 \
+        --peer 10.202.2.1 --app "http=$TMP/www" -q $([ "$2" -gt 1 ] && echo --threads "$2") \
+        >/dev/null 2>"$log" &
     local pid=$!
     PIDS+=("$pid")
     # Ready once synack has given the kernel's side its address (serve -q
@@ -71,8 +79,13 @@ synack_run() {
     wait "$pid" 2>/dev/null
 }
 
-configs=("kernel veth|1|kernel_run 1" "synack TUN|1|synack_run 1"
-    "kernel veth|8|kernel_run 8" "synack TUN|8|synack_run 8")
+base=${SYNACK_CONNRATE_BASELINE:-}
+configs=()
+for t in 1 8; do
+    configs+=("kernel veth|$t|kernel_run $t")
+    [ -n "$base" ] && configs+=("synack TUN, baseline build|$t|synack_run $t 1 $base")
+    configs+=("synack TUN|$t|synack_run $t 1" "synack TUN, 2 threads|$t|synack_run $t 2")
+done
 declare -A res
 for r in $(seq "$rounds"); do
     for c in "${configs[@]}"; do
