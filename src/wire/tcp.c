@@ -348,12 +348,57 @@ int synack_tcp_emit_opts(uint8_t *buf, size_t cap, const struct synack_tcp_opts 
     return n;
 }
 
-/* The options of almost every segment after the handshake: NOP, NOP,
- * timestamps (RFC 7323 app. A layout), written in place without the
- * general builder. */
-static bool opts_ts_only(const struct synack_tcp_opts *o)
+/* The options synack sends (no SACK blocks, no recorded order) in Linux's
+ * layout, as build_linux lays them out, written straight into the header:
+ * the SYN's MSS, sackOK, timestamps and window scale, and the NOP, NOP,
+ * timestamps of almost every later segment (RFC 7323 appendix A).  The
+ * length (0..24), or -1 for options that need the general builder.
+ * tests/unit/test_wire_tcp.c compares the bytes with build_opts'. */
+#define SIMPLE_OPTS (SYNACK_TCPOPT_F_MSS | SYNACK_TCPOPT_F_WSCALE | SYNACK_TCPOPT_F_SACK_PERM | \
+                     SYNACK_TCPOPT_F_TIMESTAMP)
+
+static int simple_opts_len(const struct synack_tcp_opts *o)
 {
-    return o->norder == 0 && o->present == SYNACK_TCPOPT_F_TIMESTAMP;
+    if (o->norder != 0 || (o->present & ~(uint32_t)SIMPLE_OPTS))
+        return -1;
+    return ((o->present & SYNACK_TCPOPT_F_MSS) ? 4 : 0) +
+           ((o->present & SYNACK_TCPOPT_F_TIMESTAMP)   ? 12
+            : (o->present & SYNACK_TCPOPT_F_SACK_PERM) ? 4
+                                                        : 0) +
+           ((o->present & SYNACK_TCPOPT_F_WSCALE) ? 4 : 0);
+}
+
+static void simple_opts_write(uint8_t *p, const struct synack_tcp_opts *o)
+{
+    if (o->present & SYNACK_TCPOPT_F_MSS) {
+        p[0] = SYNACK_TCPOPT_MSS;
+        p[1] = OPTLEN_MSS;
+        put16(p + 2, o->mss);
+        p += 4;
+    }
+    if (o->present & SYNACK_TCPOPT_F_TIMESTAMP) {
+        /* sackOK shares the timestamp's word, in place of two NOPs. */
+        bool sp = (o->present & SYNACK_TCPOPT_F_SACK_PERM) != 0;
+        p[0] = sp ? SYNACK_TCPOPT_SACK_PERM : SYNACK_TCPOPT_NOP;
+        p[1] = sp ? OPTLEN_SACK_PERM : SYNACK_TCPOPT_NOP;
+        p[2] = SYNACK_TCPOPT_TIMESTAMP;
+        p[3] = OPTLEN_TIMESTAMP;
+        put32(p + 4, o->tsval);
+        put32(p + 8, o->tsecr);
+        p += 12;
+    } else if (o->present & SYNACK_TCPOPT_F_SACK_PERM) {
+        p[0] = SYNACK_TCPOPT_NOP;
+        p[1] = SYNACK_TCPOPT_NOP;
+        p[2] = SYNACK_TCPOPT_SACK_PERM;
+        p[3] = OPTLEN_SACK_PERM;
+        p += 4;
+    }
+    if (o->present & SYNACK_TCPOPT_F_WSCALE) {
+        p[0] = SYNACK_TCPOPT_NOP;
+        p[1] = SYNACK_TCPOPT_WSCALE;
+        p[2] = OPTLEN_WSCALE;
+        p[3] = o->wscale;
+    }
 }
 
 int synack_tcp_emit_hdr(uint8_t *buf, size_t cap, const struct synack_tcp_hdr *h)
@@ -364,10 +409,9 @@ int synack_tcp_emit_hdr(uint8_t *buf, size_t cap, const struct synack_tcp_hdr *h
 
     if (h->reserved > 0x0f)
         return SYNACK_WIRE_EINVAL;
-    if (opts_ts_only(&h->opts)) {
-        optlen = 12;
-    } else if (h->opts.present == 0 && h->opts.norder == 0) {
-        optlen = 0;
+    int simple = simple_opts_len(&h->opts);
+    if (simple >= 0) {
+        optlen = simple;
     } else {
         optlen = build_opts(&ob, &h->opts);
         if (optlen < 0)
@@ -388,23 +432,25 @@ int synack_tcp_emit_hdr(uint8_t *buf, size_t cap, const struct synack_tcp_hdr *h
     put16(buf + 14, h->window);
     put16(buf + 16, 0);
     put16(buf + 18, h->urg_ptr);
-    if (opts_ts_only(&h->opts)) {
-        uint8_t *o = buf + SYNACK_TCP_HDR_MIN;
-        o[0] = SYNACK_TCPOPT_NOP;
-        o[1] = SYNACK_TCPOPT_NOP;
-        o[2] = SYNACK_TCPOPT_TIMESTAMP;
-        o[3] = OPTLEN_TIMESTAMP;
-        put32(o + 4, h->opts.tsval);
-        put32(o + 8, h->opts.tsecr);
-    } else if (optlen > 0) {
+    if (simple > 0)
+        simple_opts_write(buf + SYNACK_TCP_HDR_MIN, &h->opts);
+    else if (simple < 0 && optlen > 0)
         memcpy(buf + SYNACK_TCP_HDR_MIN, ob.b, (size_t)optlen);
-    }
     return (int)doff;
 }
 
 int synack_tcp_emit(uint8_t *buf, size_t cap, const struct synack_tcp_hdr *h,
                     uint32_t src, uint32_t dst)
 {
+    if (h->payload_len == 0) {
+        /* A header alone (SYN-ACKs, RSTs): built in place, summed in line. */
+        int doff = synack_tcp_emit_hdr(buf, cap, h);
+        if (doff < 0)
+            return doff;
+        uint32_t sum = synack_csum_pseudo(src, dst, SYNACK_IPPROTO_TCP, (uint16_t)doff);
+        put16(buf + 16, synack_csum_fold(sn_csum_words(buf, (size_t)doff / 4, sum)));
+        return doff;
+    }
     uint8_t hdr[SYNACK_TCP_HDR_MIN + SYNACK_TCP_OPT_MAX];
     /* The header is built aside first: the payload's source may overlap
      * where the header goes, and is moved before the header is written. */
