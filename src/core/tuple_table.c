@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define MAX_POW2 (UINT32_C(1) << 31)
 
@@ -31,10 +32,16 @@ static uint64_t rotl(uint64_t x, unsigned k) { return (x << k) | (x >> (64 - k))
 
 static uint64_t load_le64(const uint8_t *p)
 {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint64_t v; /* one unaligned load */
+    memcpy(&v, p, sizeof v);
+    return v;
+#else
     uint64_t v = 0;
     for (int i = 7; i >= 0; i--)
         v = (v << 8) | p[i];
     return v;
+#endif
 }
 
 /* SipHash paper section 2: the state is initialised from the key, absorbs
