@@ -197,10 +197,9 @@ static void heap_push(struct synack_sim *sim, struct sim_event ev)
     sim->heap[i] = ev;
 }
 
-static struct sim_event heap_pop(struct synack_sim *sim)
+/* Places ev at the root of a heap of nheap entries whose root is vacant. */
+static void heap_sift_down(struct synack_sim *sim, struct sim_event ev)
 {
-    struct sim_event top = sim->heap[0];
-    struct sim_event last = sim->heap[--sim->nheap];
     size_t n = sim->nheap, i = 0;
     for (;;) {
         size_t c = 2 * i + 1;
@@ -208,13 +207,20 @@ static struct sim_event heap_pop(struct synack_sim *sim)
             break;
         if (c + 1 < n && ev_before(&sim->heap[c + 1], &sim->heap[c]))
             c++;
-        if (!ev_before(&sim->heap[c], &last))
+        if (!ev_before(&sim->heap[c], &ev))
             break;
         sim->heap[i] = sim->heap[c];
         i = c;
     }
-    if (n > 0)
-        sim->heap[i] = last;
+    sim->heap[i] = ev;
+}
+
+static struct sim_event heap_pop(struct synack_sim *sim)
+{
+    struct sim_event top = sim->heap[0];
+    struct sim_event last = sim->heap[--sim->nheap];
+    if (sim->nheap > 0)
+        heap_sift_down(sim, last);
     return top;
 }
 
@@ -649,14 +655,19 @@ static void run_event(struct synack_sim *sim, synack_time_t t, int node)
         n.ops.advance(n.ctx, sim->now);
         return;
     }
-    struct sim_event ev = heap_pop(sim);
+    struct sim_event ev = sim->heap[0];
     if (ev.pkt == NULL) {
-        /* The head of a FIFO: the next one in it takes its place. */
+        /* The head of a FIFO: the next one in it takes its place, in one
+         * sift from the root rather than a pop and a push. */
         struct sim_dir *d = &sim->links[ev.link].dir[ev.dir];
         ev = d->q[d->qhead];
         d->qhead = (d->qhead + 1) & (d->qcap - 1);
         if (--d->qlen > 0)
-            heap_push(sim, head_marker(d));
+            heap_sift_down(sim, head_marker(d));
+        else
+            (void)heap_pop(sim);
+    } else {
+        (void)heap_pop(sim);
     }
     sim->inflight--;
     struct sim_link *l = &sim->links[ev.link];
