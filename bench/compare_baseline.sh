@@ -3,7 +3,12 @@
 # code before issue 11): bench_connrate (public API only, with its storm
 # driver) is compiled twice with the same flags, once against this tree's
 # library and once against the old commit's, built in a temporary git
-# worktree; both run in the same session, one after the other, twice each.
+# worktree; both run in the same session, interleaved (old, new, old, new,
+# ...), SYNACK_CONNRATE_RUNS times each (default 3), and the medians and
+# their ratio are printed.  With valgrind installed (and
+# SYNACK_CONNRATE_CALLGRIND not 0), instructions per lifecycle by callgrind
+# too: both binaries run SYNACK_CONNRATE_CG_N lifecycles (default 40000)
+# and the total is divided by that number (the load does not change it).
 #
 #   bash bench/compare_baseline.sh BUILD_DIR [COMMIT]
 set -euo pipefail
@@ -11,6 +16,8 @@ src=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:?usage: bash bench/compare_baseline.sh BUILD_DIR [COMMIT]}
 commit=${2:-3b303bc}
 n=${SYNACK_CONNRATE_N:-200000}
+runs=${SYNACK_CONNRATE_RUNS:-3}
+cg_n=${SYNACK_CONNRATE_CG_N:-40000}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/synack-baseline.XXXXXX")
 cleanup() {
     git -C "$src" worktree remove --force "$tmp/wt" >/dev/null 2>&1 || true
@@ -29,12 +36,31 @@ for v in old new; do
     cc -std=c11 -O2 -D_GNU_SOURCE -I"$inc" -I"$src/tools/storm" "$src/bench/bench_connrate.c" \
         "$src/tools/storm/storm.c" "$lib" -o "$tmp/connrate_$v"
 done
-echo "| code | lifecycles per second (wall), run 1 | run 2 |"
-echo "|---|---:|---:|"
-for v in old new; do
-    r1=$("$tmp/connrate_$v" "$n" | sed -E 's/.* ([0-9]+) lifecycles\/s$/\1/')
-    r2=$("$tmp/connrate_$v" "$n" | sed -E 's/.* ([0-9]+) lifecycles\/s$/\1/')
-    label=$commit
-    [ $v = new ] && label="this tree ($(git -C "$src" rev-parse --short HEAD))"
-    echo "| $label | $r1 | $r2 |"
+rate() { "$tmp/connrate_$1" "$n" | sed -E 's/.* ([0-9]+) lifecycles\/s$/\1/'; }
+median() { printf '%s\n' "$@" | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
+old_r=() new_r=()
+for ((i = 0; i < runs; i++)); do
+    old_r+=("$(rate old)")
+    new_r+=("$(rate new)")
 done
+label_new="this tree ($(git -C "$src" rev-parse --short HEAD))"
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg); $n lifecycles per run, $runs interleaved runs each"
+echo
+echo "| code | lifecycles per second (wall), run by run | median |"
+echo "|---|---:|---:|"
+echo "| $commit | $(IFS=/; echo "${old_r[*]}" | sed 's|/| / |g') | $(median "${old_r[@]}") |"
+echo "| $label_new | $(IFS=/; echo "${new_r[*]}" | sed 's|/| / |g') | $(median "${new_r[@]}") |"
+awk -v a="$(median "${old_r[@]}")" -v b="$(median "${new_r[@]}")" \
+    'BEGIN { if (a > 0) printf "\nmedian ratio (this tree / %s): %.2fx\n", "'"$commit"'", b / a }'
+if [ "${SYNACK_CONNRATE_CALLGRIND:-1}" != 0 ] && command -v valgrind >/dev/null; then
+    echo
+    echo "| code | instructions per lifecycle (callgrind, $cg_n lifecycles) |"
+    echo "|---|---:|"
+    for v in old new; do
+        label=$commit
+        [ $v = new ] && label=$label_new
+        ir=$(valgrind --tool=callgrind --callgrind-out-file=/dev/null "$tmp/connrate_$v" "$cg_n" 2>&1 |
+             sed -nE 's/.*refs: *([0-9,]+).*/\1/p' | tr -d ,)
+        echo "| $label | $((ir / cg_n)) |"
+    done
+fi
