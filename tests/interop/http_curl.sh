@@ -54,6 +54,22 @@ if [ "$code" = "403" ] && [ "$code2" = "403" ] && ! grep -q secret "$TMP/trav" "
 else
     fail "path traversal: $code, $code2"
 fi
+# Symbolic links: followed to files inside the root (relative and absolute
+# links: the fast openat2 RESOLVE_BENEATH path, and the realpath one it
+# leaves absolute links to), refused out of it.
+ln -s 1k.bin "$www/rel-in" && ln -s "$www/1k.bin" "$www/abs-in" && ln -s ../index.html "$www/sub/up-in" &&
+    ln -s ../secret.txt "$www/rel-out" && ln -s "$TMP/secret.txt" "$www/abs-out"
+codes=""
+for l in rel-in abs-in sub/up-in rel-out abs-out; do
+    codes+="$l $(ns timeout 10 curl -s -o "$TMP/link.$(basename $l)" -w '%{http_code}' "http://$SYN/$l") "
+done
+if [ "$codes" = "rel-in 200 abs-in 200 sub/up-in 200 rel-out 403 abs-out 403 " ] &&
+    same_file "$TMP/link.rel-in" "$www/1k.bin" && same_file "$TMP/link.abs-in" "$www/1k.bin" &&
+    same_file "$TMP/link.up-in" "$www/index.html" && ! grep -q secret "$TMP/link.rel-out" "$TMP/link.abs-out"; then
+    pass "symbolic links: followed inside the root, 403 out of it"
+else
+    fail "symbolic links: $codes"
+fi
 page=$(ns timeout 10 curl -sS "http://$SYN/")
 [ "$page" = "<h1>synack</h1>" ] && pass "GET /: index.html" || fail "GET /: '$page'"
 
