@@ -17,6 +17,7 @@
 
 #include <linux/openat2.h>
 
+#include "file_cache.h"
 #include "synack/socket.h"
 
 #define SCRATCH (64 * 1024)
@@ -33,6 +34,7 @@ struct app {
     char root[PATH_MAX];      /* http: the served directory, resolved */
     size_t root_len;
     int root_fd;              /* http: the directory (O_PATH), for openat2; -1: none */
+    struct file_cache cache;  /* http: small files' contents (file_cache.h) */
     uint8_t scratch[SCRATCH]; /* shared by all connections: one runs at a time */
     uint8_t *pattern;         /* chargen: one cycle of the pattern and SCRATCH bytes more,
                                * built once, so any window of it is a pointer, not a loop */
@@ -54,6 +56,7 @@ struct http_conn {
     char hdr[HTTP_HDR_MAX];
     size_t hdr_len, hdr_off;
     int file;                 /* the body being sent, or -1 */
+    struct file_cached *cached; /* or the body from the cache (a reference), or NULL */
     uint64_t off, end;
     char req[HTTP_REQ_MAX];
 };
@@ -108,6 +111,7 @@ void app_free(struct app *a)
         free(a->pattern);
         if (a->root_fd >= 0)
             close(a->root_fd);
+        file_cache_free(&a->cache);
     }
     free(a);
 }
@@ -145,6 +149,7 @@ void app_close(struct app *a, struct app_conn *c)
         struct http_conn *h = (struct http_conn *)c;
         if (h->file >= 0)
             close(h->file);
+        file_cache_release(h->cached);
     }
     free(c);
 }
@@ -348,7 +353,7 @@ static int open_beneath(int dir, const char *rel)
 /* The fast way to http_open's file: one openat2 (and an fstat) instead of
  * realpath's walk (a readlink per component), a stat and an open.  Returns
  * a descriptor of a regular file, -errno, or 1: "do it the realpath way". */
-static int open_fast(const struct app *a, const char *rel, struct stat *st)
+static int open_fast(const struct app *a, const char *rel, struct stat *st, bool *index)
 {
     if (a->root_fd < 0)
         return 1;
@@ -357,6 +362,7 @@ static int open_fast(const struct app *a, const char *rel, struct stat *st)
         return fd;
     if (fstat(fd, st) == 0 && S_ISDIR(st->st_mode)) {
         int dir = fd;
+        *index = true;
         fd = open_beneath(dir, "index.html");
         close(dir);
         if (fd < 0 || fd == 1)
@@ -377,8 +383,13 @@ static int open_fast(const struct app *a, const char *rel, struct stat *st)
  * "." and empty segments dropped, ".." refused (-EACCES: never climb out of
  * the root), a directory meaning its index.html.  Symbolic links are
  * followed only to places inside the root (checked on the resolved path).
- * Returns an open descriptor of a regular file, or -errno. */
-static int http_open(struct app *a, const char *target, size_t tlen, struct stat *st)
+ * Returns an open descriptor of a regular file, HTTP_CACHED with *hit (a
+ * reference to the file's content in the cache), or -errno. */
+#define HTTP_CACHED INT_MAX
+static int open_resolved(struct app *a, char *path, struct stat *st, bool *index);
+
+static int http_open(struct app *a, const char *target, size_t tlen, struct stat *st,
+                     struct file_cached **hit)
 {
     if (tlen == 0 || target[0] != '/')
         return -EINVAL;
@@ -424,9 +435,29 @@ static int http_open(struct app *a, const char *target, size_t tlen, struct stat
         seg[slen++] = (char)ch;
     }
     path[plen] = 0;
-    int fast = open_fast(a, path + a->root_len + (path[a->root_len] == '/'), st);
+    const char *rel = path + a->root_len + (path[a->root_len] == '/');
+    *hit = a->root_fd >= 0 ? file_cache_get(&a->cache, a->root_fd, rel, st) : NULL;
+    if (*hit)
+        return HTTP_CACHED;
+    bool index = false;
+    int fd = open_resolved(a, path, st, &index);
+    if (fd >= 0 && !index && (*hit = file_cache_put(&a->cache, rel, fd, st)) != NULL) {
+        close(fd);
+        return HTTP_CACHED;
+    }
+    return fd;
+}
+
+/* The file `path` (the root and the request's path) names: openat2 under
+ * the root, or realpath and a check that the result is inside the root.
+ * *index: a directory's index.html was opened.  Returns the descriptor of
+ * a regular file, or -errno. */
+static int open_resolved(struct app *a, char *path, struct stat *st, bool *index)
+{
+    int fast = open_fast(a, path + a->root_len + (path[a->root_len] == '/'), st, index);
     if (fast != 1)
         return fast;
+    size_t plen = strlen(path);
     char real[PATH_MAX];
     if (!realpath(plen ? path : "/", real))
         return -errno;
@@ -434,6 +465,7 @@ static int http_open(struct app *a, const char *target, size_t tlen, struct stat
         (real[a->root_len] != '/' && real[a->root_len] != 0))
         return -EACCES;
     if (stat(real, st) == 0 && S_ISDIR(st->st_mode)) {
+        *index = true;
         size_t rl = strlen(real);
         if (rl + sizeof("/index.html") > sizeof(real))
             return -ENAMETOOLONG;
@@ -549,7 +581,8 @@ static bool http_request(struct app *a, struct http_conn *h)
         } else {
             h->skip = body;
             struct stat st;
-            int fd = http_open(a, sp1 + 1, (size_t)(sp2 - sp1 - 1), &st);
+            struct file_cached *hit = NULL;
+            int fd = http_open(a, sp1 + 1, (size_t)(sp2 - sp1 - 1), &st, &hit);
             if (fd == -EACCES || fd == -EINVAL) {
                 http_simple(h, fd == -EACCES ? 403 : 400, fd == -EACCES ? "Forbidden" : "Bad Request",
                             NULL, head);
@@ -570,10 +603,13 @@ static bool http_request(struct app *a, struct http_conn *h)
                     h->close_after ? "close" : "keep-alive");
                 h->hdr_off = 0;
                 h->responding = true;
-                if (head) {
+                if (head && hit) {
+                    file_cache_release(hit);
+                } else if (head) {
                     close(fd);
                 } else {
-                    h->file = fd;
+                    h->file = hit ? -1 : fd;
+                    h->cached = hit;
                     h->off = 0;
                     h->end = (uint64_t)st.st_size;
                 }
@@ -593,14 +629,18 @@ static int http_send(struct app *a, struct http_conn *h, struct synack_stack *s,
     size_t total = 0;
     for (;;) {
         size_t hl = h->hdr_len - h->hdr_off;
-        uint64_t left = h->file >= 0 ? h->end - h->off : 0;
+        uint64_t left = h->file >= 0 || h->cached ? h->end - h->off : 0;
         if (hl == 0 && left == 0)
             return 1;
         if (total >= STEP_BYTES)
             return 2;
         memcpy(a->scratch, h->hdr + h->hdr_off, hl);
         size_t want = left < SCRATCH - hl ? (size_t)left : SCRATCH - hl;
-        ssize_t r = want ? pread(h->file, a->scratch + hl, want, (off_t)h->off) : 0;
+        ssize_t r = (ssize_t)want;
+        if (h->cached)
+            memcpy(a->scratch + hl, h->cached->data + h->off, want);
+        else if (want)
+            r = pread(h->file, a->scratch + hl, want, (off_t)h->off);
         if (r < 0 || (want > 0 && r == 0)) {
             h->base.err = r < 0 ? errno : EIO; /* the file shrank under us */
             return -1;
@@ -637,6 +677,8 @@ static enum app_status http_step(struct app *a, struct app_conn *c, struct synac
                 close(h->file);
                 h->file = -1;
             }
+            file_cache_release(h->cached);
+            h->cached = NULL;
             if (h->close_after)
                 return APP_DONE;
             continue;
