@@ -76,7 +76,8 @@ echo "== [$(date +%T)] bench_sim: $rounds rounds of $mib MiB at MTU 1500 and 655
 echo
 
 # Instructions per data segment on the simulator (both stacks: the work done
-# inside input, advance, send and recv, not the simulator's), by callgrind.
+# inside input, the end of an input batch, advance, send and recv, not the
+# simulator's), by callgrind.
 if [ "${SYNACK_BENCH_CALLGRIND:-1}" != 0 ] && command -v valgrind >/dev/null; then
     cmib=$((mib < 8 ? mib : 8))
     echo "== [$(date +%T)] callgrind: instructions per data segment (bench_sim --quiet $cmib MiB)"
@@ -90,6 +91,7 @@ if [ "${SYNACK_BENCH_CALLGRIND:-1}" != 0 ] && command -v valgrind >/dev/null; th
         line=$(valgrind --tool=callgrind --callgrind-out-file="$cg" \
             --toggle-collect=sn_ip_input --toggle-collect=synack_stack_advance \
             --toggle-collect=synack_send --toggle-collect=synack_recv \
+            --toggle-collect=synack_stack_input_flush \
             --toggle-collect=synack_sim_send "$build/bench/bench_sim" --quiet $opt $cmib "$mtu" 2>/dev/null)
         ir=$(callgrind_annotate "$cg" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')
         segs=$(echo "$line" | awk '{print $4}')

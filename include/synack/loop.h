@@ -47,7 +47,10 @@ SYNACK_API void synack_loop_free(struct synack_loop *l);
  * capture, trace or impair them on the way; fn passes them on). */
 SYNACK_API void synack_loop_set_rx(struct synack_loop *l, synack_dev_rx_fn fn, void *user);
 /* The same for a receiver that takes the packets' SYNACK_RX_* flags (the
- * default receiver, the stack, does: synack_stack_input_meta). */
+ * default receiver, the stack, does: synack_stack_input_meta).  Each packet
+ * of a device read comes with SYNACK_RX_BATCH, and after the read the loop
+ * calls synack_stack_input_flush() on its stack: the ACKs go once per
+ * connection per batch. */
 SYNACK_API void synack_loop_set_rx_meta(struct synack_loop *l, synack_dev_rx_meta_fn fn, void *user);
 
 /* Another sans-IO component with deadlines (an impairment queue, an

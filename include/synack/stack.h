@@ -47,6 +47,11 @@ typedef int (*synack_output_meta_fn)(void *user, const uint8_t *pkt, size_t len,
 #define SYNACK_RX_CSUM_VALID 1u /* the TCP checksum is known good (the kernel's
                                  * CHECKSUM_UNNECESSARY, or its own partially
                                  * checksummed packet): not verified again */
+#define SYNACK_RX_BATCH 2u      /* one of a batch the driver read at one wake-up:
+                                 * the ACK that every second segment calls for
+                                 * may wait for synack_stack_input_flush()
+                                 * (at most 64 KiB or half the window; see
+                                 * src/tcp/tcp_ackbatch.c) */
 
 /* TCP states, numbered as in RFC 9293 3.3.2 (CLOSED first). */
 enum synack_tcp_state {
@@ -231,6 +236,10 @@ SYNACK_API int synack_stack_input(struct synack_stack *s, const uint8_t *pkt, si
  * A TCP segment may be larger than the MTU (the kernel's GRO coalesced it). */
 SYNACK_API int synack_stack_input_meta(struct synack_stack *s, const uint8_t *pkt, size_t len,
                             synack_time_t now, unsigned rx_flags);
+/* The end of a batch of packets given with SYNACK_RX_BATCH: send the ACKs
+ * they held, one per connection.  Cheap when none is held; a driver that
+ * never calls it gets delayed ACKs (40 ms) instead. */
+SYNACK_API void synack_stack_input_flush(struct synack_stack *s);
 /* Send through `fn` instead of the output given at creation, and let the
  * stack use the offloads in `offload` (SYNACK_OFFLOAD_*; TSO implies CSUM).
  * Without TSO every packet fits the MTU.  Returns 0 or -EINVAL. */

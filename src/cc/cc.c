@@ -41,7 +41,25 @@ uint32_t sn_cc_half_flight(const struct sn_tcb *tcb, uint32_t flight)
 
 void sn_cc_slow_start(struct sn_tcb *tcb, uint32_t acked)
 {
-    uint32_t inc = acked < tcb->mss ? acked : tcb->mss;
+    /* RFC 5681 3.1: cwnd += min(N, SMSS) per ACK.  A stretch ACK (a
+     * receiver that ACKs once per batch: the kernel's GRO, synack's
+     * tcp_ackbatch.c) stands for the delayed ACKs, one per two segments,
+     * that it replaces, and counts as them: one SMSS per two segments
+     * acknowledged (RFC 3465's byte counting; Linux counts every segment).
+     * An ACK of up to two segments grows cwnd as before; none more than
+     * doubles it (so a cumulative ACK after a timeout, covering data the
+     * receiver kept, does not open it to ssthresh at once), and the
+     * stretched part stops at ssthresh. */
+    uint32_t inc = acked / 2;
+    if (inc <= tcb->mss) {
+        inc = acked < tcb->mss ? acked : tcb->mss;
+    } else {
+        if (inc > tcb->cwnd)
+            inc = tcb->cwnd;
+        uint32_t room = tcb->ssthresh - tcb->cwnd; /* callers: cwnd < ssthresh */
+        if (inc > room)
+            inc = room > tcb->mss ? room : tcb->mss;
+    }
     tcb->cwnd += inc;
 }
 

@@ -61,7 +61,9 @@ uint8_t sn_cc_index(const struct sn_cc_algo *a);
 /* Shared helpers for the modules (cc.c). */
 /* RFC 5681 3.1 eq. 4: max(FlightSize / 2, 2 * SMSS). */
 uint32_t sn_cc_half_flight(const struct sn_tcb *tcb, uint32_t flight);
-/* RFC 5681 3.1: slow start growth by min(acked, SMSS) (RFC 3465 with L = 1 SMSS). */
+/* Slow start (RFC 5681 3.1): min(acked, SMSS) per ACK, and a stretch ACK
+ * counts as the delayed ACKs it replaces (one SMSS per two segments, at
+ * most doubling cwnd; cc.c).  Call only while cwnd < ssthresh. */
 void sn_cc_slow_start(struct sn_tcb *tcb, uint32_t acked);
 /* RFC 5681 3.1 eq. 3: about one SMSS per RTT in congestion avoidance. */
 void sn_cc_reno_avoid(struct sn_tcb *tcb, uint32_t acked);

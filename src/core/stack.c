@@ -328,6 +328,15 @@ int synack_stack_input_meta(struct synack_stack *s, const uint8_t *pkt, size_t l
     return rc;
 }
 
+void synack_stack_input_flush(struct synack_stack *s)
+{
+    if (s->nack_held == 0)
+        return;
+    sn_stack_enter(s);
+    sn_tcp_ack_flush(s);
+    sn_stack_leave(s, "synack_stack_input_flush");
+}
+
 int synack_stack_set_output_meta(struct synack_stack *s, synack_output_meta_fn fn, void *user,
                                  unsigned offload)
 {

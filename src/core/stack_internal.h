@@ -22,6 +22,8 @@ struct sn_tcb;
 #define SN_PKT_MAX 65535
 /* RFC 6056 3.3.4: entries of the table of per-destination port counters. */
 #define SN_PORT_PERTURB 64
+/* Connections whose ACKs one input batch may hold (more are ACKed at once). */
+#define SN_ACK_HELD_MAX 32
 
 struct synack_stack {
     struct synack_config cfg;
@@ -77,6 +79,11 @@ struct synack_stack {
     struct sn_tcb *dead;
     bool free_pending;
     uint32_t check_cursor;          /* SYNACK_INVARIANTS: where the bounded check resumes */
+
+    /* Connections whose ACK waits for the end of the driver's input batch
+     * (SYNACK_RX_BATCH; tcp_ackbatch.c), each at most once. */
+    struct sn_tcb *ack_held[SN_ACK_HELD_MAX];
+    uint32_t nack_held;
 
     struct synack_stack_stats stats;
     uint8_t pkt[SN_PKT_MAX];        /* scratch buffer for the packet being sent */

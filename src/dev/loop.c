@@ -60,6 +60,17 @@ static int stack_rx(void *user, const uint8_t *pkt, size_t len, synack_time_t no
     return synack_stack_input_meta(user, pkt, len, now, rx_flags);
 }
 
+/* Each packet of a device read is one of a batch (SYNACK_RX_BATCH): the
+ * stack may hold its ACKs until the flush after the batch (see
+ * synack_loop_run_once), one per connection instead of one every second
+ * segment, as the kernel's GRO would. */
+static int batch_rx(void *user, const uint8_t *pkt, size_t len, synack_time_t now,
+                    unsigned rx_flags)
+{
+    const struct synack_loop *l = user;
+    return l->rx_meta(l->rx_user, pkt, len, now, rx_flags | SYNACK_RX_BATCH);
+}
+
 static int ep_ctl(struct synack_loop *l, int op, int fd, uint32_t events, uint64_t tag)
 {
     struct epoll_event ev = {.events = events, .data.u64 = tag};
@@ -259,9 +270,10 @@ int synack_loop_run_once(struct synack_loop *l, synack_time_t until)
                 synack_dev_flush(l->dev);
             if (ev & (EPOLLIN | EPOLLERR | EPOLLHUP))
             {
-                if (l->rx_meta)
-                    synack_dev_recv_meta(l->dev, l->rx_meta, l->rx_user);
-                else
+                if (l->rx_meta) {
+                    synack_dev_recv_meta(l->dev, batch_rx, l);
+                    synack_stack_input_flush(l->stack);
+                } else
                     synack_dev_recv(l->dev, l->rx, l->rx_user);
             }
         } else if (tag == TAG_TIMER) {

@@ -42,6 +42,7 @@ struct sim_node {
     struct synack_sim_node_ops ops;
     void *ctx;
     void (*release)(void *ctx); /* NULL: the caller owns ctx */
+    sn_sim_input_batch_fn input_batch; /* NULL: ops.input, one packet at a time */
 };
 
 struct sim_event {
@@ -288,8 +289,13 @@ int sn_sim_add_node_owned(struct synack_sim *sim, uint32_t addr,
     if (nodes == NULL)
         return -ENOMEM;
     sim->nodes = nodes;
-    sim->nodes[sim->nnodes] = (struct sim_node){addr, *ops, ctx, release};
+    sim->nodes[sim->nnodes] = (struct sim_node){addr, *ops, ctx, release, NULL};
     return (int)sim->nnodes++;
+}
+
+void sn_sim_node_batch(struct synack_sim *sim, int node, sn_sim_input_batch_fn fn)
+{
+    sim->nodes[node].input_batch = fn;
 }
 
 int synack_sim_add_node(struct synack_sim *sim, uint32_t addr, const struct synack_sim_node_ops *ops,
@@ -675,7 +681,19 @@ static void run_event(struct synack_sim *sim, synack_time_t t, int node)
     l->dir[ev.dir].st.delivered++;
     notify(sim, ev.link, from, to, SYNACK_SIM_DELIVERED, ev.pkt, ev.len);
     struct sim_node n = sim->nodes[to];
-    (void)n.ops.input(n.ctx, ev.pkt, ev.len, sim->now); /* a refused packet is the node's business */
+    /* A refused packet is the node's business. */
+    if (n.input_batch) {
+        /* Packets that reach a node at the same instant are one batch, as
+         * a driver reads them at one wake-up: is another one next? */
+        bool more = false;
+        if (sim->nheap > 0 && sim->heap[0].time == ev.time) {
+            const struct sim_link *nl = &sim->links[sim->heap[0].link];
+            more = nl->node[1 - sim->heap[0].dir] == to;
+        }
+        (void)n.input_batch(n.ctx, ev.pkt, ev.len, sim->now, more);
+    } else {
+        (void)n.ops.input(n.ctx, ev.pkt, ev.len, sim->now);
+    }
     buf_put(sim, ev.pkt, ev.len);
 }
 

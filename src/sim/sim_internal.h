@@ -14,4 +14,13 @@ int sn_sim_add_node_owned(struct synack_sim *sim, uint32_t addr,
                           const struct synack_sim_node_ops *ops, void *ctx,
                           void (*release)(void *ctx));
 
+/* An owned node that takes packets in batches: `more` says that another
+ * packet reaches it at the same instant, next (the stack holds its ACKs
+ * until the last one: SYNACK_RX_BATCH, synack_stack_input_flush).  Set
+ * after sn_sim_add_node_owned; the node's ops.input is then not used for
+ * deliveries. */
+typedef int (*sn_sim_input_batch_fn)(void *ctx, const uint8_t *pkt, size_t len,
+                                     synack_time_t now, bool more);
+void sn_sim_node_batch(struct synack_sim *sim, int node, sn_sim_input_batch_fn fn);
+
 #endif

@@ -46,6 +46,16 @@ static int node_input(void *ctx, const uint8_t *pkt, size_t len, synack_time_t n
     return synack_stack_input(n->stack, pkt, len, now);
 }
 
+static int node_input_batch(void *ctx, const uint8_t *pkt, size_t len, synack_time_t now,
+                            bool more)
+{
+    const struct sim_stack_node *n = ctx;
+    int rc = synack_stack_input_meta(n->stack, pkt, len, now, SYNACK_RX_BATCH);
+    if (!more)
+        synack_stack_input_flush(n->stack);
+    return rc;
+}
+
 static synack_time_t node_next_deadline(void *ctx)
 {
     const struct sim_stack_node *n = ctx;
@@ -104,6 +114,7 @@ int synack_sim_add_stack_versioned(struct synack_sim *sim, int config_version,
         return id;
     }
     n->id = id;
+    sn_sim_node_batch(sim, id, node_input_batch);
     synack_stack_advance(n->stack, synack_sim_now(sim)); /* a stack added late starts at sim time */
     *stack = n->stack;
     return id;

@@ -716,9 +716,10 @@ static int tcp_input_synchronized(struct synack_stack *s, struct sn_tcb *tcb,
             tcb->flags |= SN_TF_ACKNOW; /* TCP_QUICKACK: Linux's quick-ACK mode */
         } else if ((tcb->segs_since_ack += dlen > tcb->rcv_mss ? 2u : 1u) >= 2) {
             /* RFC 1122 4.2.3.2 / RFC 5681 4.2: at least every second full
-             * segment (a segment the kernel's GRO coalesced counts as many). */
-
-            tcb->flags |= SN_TF_ACKNOW;
+             * segment (a segment the kernel's GRO coalesced counts as many);
+             * within a driver's batch, once per batch (tcp_ackbatch.c). */
+            if (!sn_tcp_ack_hold(s, tcb))
+                tcb->flags |= SN_TF_ACKNOW;
         } else if (tcb->deadline[SN_TT_DELACK] == SYNACK_TIME_NEVER) {
             sn_tcp_timer_set(s, tcb, SN_TT_DELACK, s->now + SYNACK_MSEC(40));
         }

@@ -364,6 +364,19 @@ void sn_tcp_port_unref(struct synack_stack *s, uint16_t port);
  * SN_TF_BOUND) or -EADDRNOTAVAIL. */
 int sn_tcp_pick_port(struct synack_stack *s, struct sn_tcb *tcb);
 
+/* ---- tcp_ackbatch.c: one ACK per connection per input batch ---- */
+/* Bounds on an ACK held to the end of a batch (see tcp_ackbatch.c). */
+#define SN_ACK_BATCH_BYTES 65536u
+#define SN_ACK_BATCH_SEGS  64u
+/* The ACK that the every-second-segment rule calls for: hold it to the end
+ * of the driver's batch?  True when held (the packet carried
+ * SYNACK_RX_BATCH and the bounds allow); false: ACK now. */
+bool sn_tcp_ack_hold(struct synack_stack *s, struct sn_tcb *tcb);
+/* The connection goes away: forget its held ACK. */
+void sn_tcp_ack_unhold(struct synack_stack *s, struct sn_tcb *tcb);
+/* The batch is over: send every held ACK still owed. */
+void sn_tcp_ack_flush(struct synack_stack *s);
+
 /* ---- tcp_conn.c (continued) ---- */
 /* Record that the connection's readiness may have changed: the event is
  * delivered to the application's callback at the end of the public call

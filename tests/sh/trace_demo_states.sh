@@ -80,9 +80,10 @@ checks=$((checks + 1))
 # Under random loss: seeds whose losses all show in the capture.  What a
 # capture cannot show: a lost pure ACK that nothing resends afterwards
 # (seeds 3 and 4 lose the ACK of a FIN just before the peer's own FIN
-# acknowledges it again), and a duplicate ACK that arrives in the same
-# microsecond as the application's shutdown() (seed 2): either order fits.
-for seed in 1 5 6 7; do
+# acknowledges it again), and an ACK that arrives in the same microsecond
+# as the application's shutdown() (seed 7 since slow start counts stretch
+# ACKs, src/cc/cc.c): either order fits.
+for seed in 1 5 6 9; do
     compare "transfer-loss-$seed" --scenario transfer --bytes 256K --loss 3 --seed "$seed"
 done
 

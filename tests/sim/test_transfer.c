@@ -51,6 +51,7 @@ struct xfer_params {
     double loss, dup, reorder, corrupt; /* per packet, both directions */
     uint32_t sndbuf, rcvbuf;            /* SO_SNDBUF/SO_RCVBUF on both ends; 0: the default */
     uint64_t rate_bps;                  /* 0: 100 Mbit/s */
+    bool no_rate;                       /* a link without rate limit (rate_bps unused) */
     synack_time_t delay;                /* one way; 0: 10 ms */
     unsigned offload;                   /* SYNACK_OFFLOAD_* on both stacks (the link segments) */
 };
@@ -137,7 +138,7 @@ static void xfer_setup(struct xfer *x)
     struct synack_link_params lp;
     synack_link_params_default(&lp);
     lp.delay = p->delay ? p->delay : SYNACK_MSEC(10);
-    lp.rate_bps = p->rate_bps ? p->rate_bps : 100000000u;
+    lp.rate_bps = p->no_rate ? 0 : p->rate_bps ? p->rate_bps : 100000000u;
     lp.loss = p->loss;
     lp.dup = p->dup;
     lp.reorder = p->reorder;
@@ -263,7 +264,7 @@ static bool no_event(void *user)
 static double ideal_time(const struct xfer_params *p)
 {
     double delay = (double)(p->delay ? p->delay : SYNACK_MSEC(10)) / 1e6;
-    double rate = (double)(p->rate_bps ? p->rate_bps : 100000000u) / 8.0;
+    double rate = p->no_rate ? 1e18 : (double)(p->rate_bps ? p->rate_bps : 100000000u) / 8.0;
     double snd = p->sndbuf ? p->sndbuf : 256 * KiB, rcv = p->rcvbuf ? p->rcvbuf : 256 * KiB;
     double wnd = snd < rcv ? snd : rcv;
     double bps = wnd / (2 * delay) < rate ? wnd / (2 * delay) : rate;
@@ -568,6 +569,25 @@ static void test_offload(void **state)
     assert_true(r.link[C].corrupted > 0);
 }
 
+/* A link without rate limit delivers each flight at one instant: the
+ * simulator hands it to the receiver as one batch (SYNACK_RX_BATCH), which
+ * ACKs once per batch, at most every 64 KiB, instead of every second
+ * segment (src/tcp/tcp_ackbatch.c).  The same bytes arrive. */
+static void test_ack_batches(void **state)
+{
+    struct xfer_params p = {.seed = 77, .bytes = 8 * MiB, .no_rate = true};
+    struct xfer_result r;
+    run_transfer(state, &p, CLEAN, &r);
+    uint64_t data = r.link[C].sent, acks = r.link[S].sent;
+    assert_true(data >= p.bytes / 1448);
+    assert_true(acks * 8 < data);           /* far fewer than one per two segments */
+    assert_true(acks >= p.bytes / 65536);   /* but at least one per 64 KiB */
+    assert_int_equal(r.snd.total_retrans, 0);
+    if (verbose())
+        print_message("%llu data segments, %llu ACKs\n", (unsigned long long)data,
+                      (unsigned long long)acks);
+}
+
 /* The sweep: SYNACK_SEEDS seeds of 1 MiB, each with its own mix of
  * impairments and buffer sizes drawn from the seed. */
 static void test_seed_sweep(void **state)
@@ -612,6 +632,7 @@ int main(void)
         cmocka_unit_test_teardown(test_large_buffers, xfer_teardown),
         cmocka_unit_test_teardown(test_all_together, xfer_teardown),
         cmocka_unit_test_teardown(test_offload, xfer_teardown),
+        cmocka_unit_test_teardown(test_ack_batches, xfer_teardown),
         cmocka_unit_test_teardown(test_seed_sweep, xfer_teardown),
     };
     /* SYNACK_TEST_FILTER: run only the tests matching a pattern (the
