@@ -39,11 +39,16 @@ struct sn_mem {
     uint64_t failed; /* charges refused for the budget */
     uint64_t fixed;  /* the stack's object and tables (not budgeted) */
     uint64_t total_peak; /* the most of used + fixed + cached at once */
-    /* Free buffer chunks kept for the next connection (tcp_buf.c), a list
-     * through their first bytes, at most SN_BUF_CACHE of them: short
-     * connections do not pay malloc and free for every chunk. */
+    /* Free buffer chunks kept for reuse (tcp_buf.c), a list through their
+     * first bytes: short connections do not pay malloc and free for every
+     * chunk, nor a busy one for every chunk its rings cycle through.  The
+     * reserve: the chunks the rings that hold data could still take (each
+     * ring with a table counts its capacity), of which chunks_used are in
+     * them.  Free chunks are kept up to max(SN_BUF_CACHE, reserve -
+     * chunks_used), plus one ring's worth when a ring empties. */
     void *chunk_cache;
     uint32_t chunks_cached;
+    uint32_t chunk_reserve, chunks_used;
     /* Empty chunk tables kept for the next rings that need one of their
      * size (tcp_buf.c), a list of at most SN_BUF_CACHE: a receive ring that
      * empties after every read, or a connection opened and closed, would

@@ -50,24 +50,41 @@ static int table_get(struct sn_ring *r, struct sn_mem *m)
     r->t->npages = n;
     r->t->size = n * SN_BUF_CHUNK;
     r->len = 0;
+    m->chunk_reserve += n;
     return 0;
 }
 
-/* A chunk: from the stack's cache of free ones, else malloc. */
+/* A chunk for a ring: from the stack's cache of free ones, else malloc. */
 static uint8_t *chunk_get(struct sn_mem *m)
 {
     void *p = m->chunk_cache;
-    if (!p)
-        return sn_mem_malloc(m, SN_BUF_CHUNK);
-    memcpy(&m->chunk_cache, p, sizeof(void *));
-    m->chunks_cached--;
-    m->cached -= SN_BUF_CHUNK;
+    if (!p) {
+        p = sn_mem_malloc(m, SN_BUF_CHUNK);
+    } else {
+        memcpy(&m->chunk_cache, p, sizeof(void *));
+        m->chunks_cached--;
+        m->cached -= SN_BUF_CHUNK;
+    }
+    if (p)
+        m->chunks_used++;
     return p;
 }
 
+/* How many free chunks the cache keeps: what the rings holding data could
+ * still take (their reserve), at least SN_BUF_CACHE.  A bulk transfer's
+ * rings cycle through their chunks without malloc or free; the surplus
+ * goes when rings empty (table_put). */
+static uint32_t cache_bound(const struct sn_mem *m)
+{
+    uint32_t spare = m->chunk_reserve > m->chunks_used ? m->chunk_reserve - m->chunks_used : 0;
+    return spare > SN_BUF_CACHE ? spare : SN_BUF_CACHE;
+}
+
+/* A chunk leaves a ring. */
 static void chunk_put(struct sn_mem *m, uint8_t *p)
 {
-    if (m->chunks_cached >= SN_BUF_CACHE) {
+    m->chunks_used--;
+    if (m->chunks_cached >= cache_bound(m)) {
         sn_mem_free(m, p);
         return;
     }
@@ -78,15 +95,21 @@ static void chunk_put(struct sn_mem *m, uint8_t *p)
     sn_mem_note_peak(m);
 }
 
-void sn_ring_cache_free(struct sn_mem *m)
+/* Free cached chunks down to `keep`. */
+static void cache_trim(struct sn_mem *m, uint32_t keep)
 {
-    while (m->chunk_cache) {
+    while (m->chunks_cached > keep) {
         void *p = m->chunk_cache;
         memcpy(&m->chunk_cache, p, sizeof(void *));
         sn_mem_free(m, p);
+        m->chunks_cached--;
         m->cached -= SN_BUF_CHUNK;
     }
-    m->chunks_cached = 0;
+}
+
+void sn_ring_cache_free(struct sn_mem *m)
+{
+    cache_trim(m, 0);
     while (m->table_cache) {
         struct sn_ring_table *c = m->table_cache;
         memcpy(&m->table_cache, c, sizeof(void *));
@@ -108,6 +131,12 @@ static void table_put(struct sn_ring *r, struct sn_mem *m)
             sn_mem_uncharge(m, SN_BUF_CHUNK);
         }
     sn_mem_uncharge(m, table_bytes(r->t->npages));
+    /* The ring no longer reserves chunks: free what the cache keeps beyond
+     * the other rings' reserve, but one ring's worth, so that a ring that
+     * empties and fills again (a receive ring read to the end, a send ring
+     * the peer keeps up with) takes its chunks back without malloc. */
+    m->chunk_reserve -= r->t->npages;
+    cache_trim(m, cache_bound(m) + r->t->npages);
     /* Kept for the next ring of the same size (all rings of a stack
      * usually are): up to SN_BUF_CACHE tables, of the first one's size. */
     struct sn_ring_table *c = m->table_cache;
@@ -300,6 +329,7 @@ int sn_ring_resize(struct sn_ring *r, struct sn_mem *m, uint32_t cap)
     t->npages = n;
     t->size = n * SN_BUF_CHUNK;
     t->nalloc = o->nalloc;
+    m->chunk_reserve += n - o->npages;
     sn_mem_uncharge(m, table_bytes(o->npages));
     sn_mem_free(m, o);
     r->t = t;

@@ -60,7 +60,9 @@ void sn_ring_release(struct sn_ring *r, struct sn_mem *m);
  * use only grows; its bytes (parked ones too) keep their offsets.
  * Returns 0 or -ENOMEM. */
 int sn_ring_resize(struct sn_ring *r, struct sn_mem *m, uint32_t cap);
-/* Free chunks kept for reuse per stack (struct sn_mem), at most. */
+/* Free chunks a stack keeps for reuse (struct sn_mem) at least; while
+ * rings hold data, as many as their capacities could still take (the
+ * reserve), so a bulk transfer does not call the allocator per chunk. */
 #define SN_BUF_CACHE 64u
 /* Free the kept chunks (the stack goes away). */
 void sn_ring_cache_free(struct sn_mem *m);
