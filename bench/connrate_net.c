@@ -10,8 +10,12 @@
  *   connrate_net server ADDR PORT THREADS DIR SECONDS
  *       The kernel's own server for the same exchange: THREADS threads
  *       accept on one listening socket, read the request's head, answer
- *       with DIR/r (opened and read per request, as `synack serve --app
- *       http=DIR` does) and close first.  Exits after SECONDS.
+ *       with DIR/r (opened and read per request) and close first.  Exits
+ *       after SECONDS.
+ *   connrate_net server ADDR PORT THREADS DIR SECONDS cached
+ *       The same with the reply built once at the start: no file system
+ *       calls per request (`synack serve --app http` keeps small files in
+ *       memory and checks them with one fstatat per request).
  *
  * A reply counts as completed when it starts with "HTTP/1." and a 200 and
  * holds at least the file's bytes after its head.
@@ -43,6 +47,8 @@ static atomic_ulong started, completed, failed;
 static unsigned long count;
 static double deadline;
 static const char *dir;
+static char cached[BUF];  /* "cached": the whole reply, built at the start */
+static size_t cached_len;
 
 static double now_s(void)
 {
@@ -120,6 +126,10 @@ static void serve_one(int c, char *buf)
         if (strstr(buf, "\r\n\r\n"))
             break;
     }
+    if (cached_len > 0) {
+        (void)!write(c, cached, cached_len);
+        return;
+    }
     char path[4096];
     snprintf(path, sizeof(path), "%s/r", dir);
     int f = open(path, O_RDONLY | O_CLOEXEC);
@@ -161,13 +171,13 @@ static void *server_thread(void *arg)
 static int usage(void)
 {
     fprintf(stderr, "usage: connrate_net client ADDR PORT THREADS COUNT SECONDS\n"
-                    "       connrate_net server ADDR PORT THREADS DIR SECONDS\n");
+                    "       connrate_net server ADDR PORT THREADS DIR SECONDS [cached]\n");
     return 2;
 }
 
 int main(int argc, char **argv)
 {
-    if (argc != 7)
+    if (argc != 7 && !(argc == 8 && !strcmp(argv[1], "server") && !strcmp(argv[7], "cached")))
         return usage();
     bool client = !strcmp(argv[1], "client");
     if (!client && strcmp(argv[1], "server"))
@@ -188,6 +198,24 @@ int main(int argc, char **argv)
     } else {
         dir = argv[5];
         fn = server_thread;
+        if (argc == 8) {
+            /* The reply once, as serve_one would build it. */
+            int fds[2];
+            char *buf = malloc(BUF);
+            if (!buf || socketpair(AF_UNIX, SOCK_STREAM, 0, fds) < 0)
+                return 1;
+            (void)!write(fds[1], request, sizeof(request) - 1);
+            serve_one(fds[0], buf);
+            close(fds[0]);
+            ssize_t n = read(fds[1], cached, sizeof(cached));
+            close(fds[1]);
+            free(buf);
+            if (n <= 0 || strncmp(cached, "HTTP/1.1 200", 12) != 0) {
+                fprintf(stderr, "connrate_net: cannot read %s/r\n", dir);
+                return 1;
+            }
+            cached_len = (size_t)n;
+        }
         listen_fd = socket(AF_INET, SOCK_STREAM, 0);
         int one = 1;
         struct timeval tv = {.tv_sec = 1};

@@ -6,7 +6,10 @@
 #   synack 2 threads  the same with --threads 2: one stack per core, each on
 #            its own queue of a multi-queue TUN,
 #   kernel   the kernel's own server (connrate_net server, the same exchange)
-#            over a veth pair between two namespaces,
+#            over a veth pair between two namespaces, the file opened and
+#            read per request,
+#   kernel, file cached  the same with the reply built once (synack's http
+#            keeps small files in memory, one fstatat per request),
 #   baseline (only with SYNACK_CONNRATE_BASELINE=PATH, another build's synack
 #            tool, e.g. main's before a change) one thread, that build,
 # with 1 and 8 client threads, interleaved round by round.  Root and
@@ -52,9 +55,10 @@ client() {
         2>/dev/null | sed -nE 's/.* ([0-9]+) lifecycles\/s$/\1/p' | grep . || echo 0
 }
 
+# kernel_run CLIENT_THREADS [cached]
 kernel_run() {
     ip netns exec $NS2 timeout $((secs + 30)) "$net" server 10.202.1.2 8080 8 "$TMP/www" \
-        $((secs + 5)) &
+        $((secs + 5)) ${2:-} &
     local pid=$!
     PIDS+=("$pid")
     sleep 0.3
@@ -82,10 +86,11 @@ synack_run() {
 base=${SYNACK_CONNRATE_BASELINE:-}
 configs=()
 for t in 1 8; do
-    configs+=("kernel veth|$t|kernel_run $t")
+    configs+=("kernel veth|$t|kernel_run $t" "kernel veth, file cached|$t|kernel_run $t cached")
     [ -n "$base" ] && configs+=("synack TUN, baseline build|$t|synack_run $t 1 $base")
     configs+=("synack TUN|$t|synack_run $t 1" "synack TUN, 2 threads|$t|synack_run $t 2")
 done
+ratio() { awk -v m="$1" -v r="$2" 'BEGIN { if (r > 0) printf "%.2f", m / r; else print "-" }'; }
 declare -A res
 for r in $(seq "$rounds"); do
     for c in "${configs[@]}"; do
@@ -96,13 +101,14 @@ done
 
 echo "$rounds interleaved rounds, each run $count lifecycles or $secs s; lifecycles/s of wall time."
 echo
-echo "| server | client threads | median lifecycles/s | range | ratio to the kernel over veth |"
-echo "|---|---:|---:|---:|---:|"
+echo "| server | client threads | median lifecycles/s | range | ratio to the kernel over veth | to the kernel, file cached |"
+echo "|---|---:|---:|---:|---:|---:|"
 for c in "${configs[@]}"; do
     key=${c%|*}
     name=${key%|*} threads=${key#*|}
     m=$(echo ${res[$key]} | median)
     ref=$(echo ${res["kernel veth|$threads"]} | median)
-    printf "| %s | %s | %s | %s-%s | %s |\n" "$name" "$threads" "$m" "$(echo ${res[$key]} | lo)" \
-        "$(echo ${res[$key]} | hi)" "$(awk -v m="$m" -v r="$ref" 'BEGIN { if (r > 0) printf "%.2f", m / r; else print "-" }')"
+    refc=$(echo ${res["kernel veth, file cached|$threads"]} | median)
+    printf "| %s | %s | %s | %s-%s | %s | %s |\n" "$name" "$threads" "$m" "$(echo ${res[$key]} | lo)" \
+        "$(echo ${res[$key]} | hi)" "$(ratio "$m" "$ref")" "$(ratio "$m" "$refc")"
 done
