@@ -13,6 +13,14 @@
  * of 2^16 - 1, so folding the 64-bit sum gives the 16-bit one.  synack_csum_copy runs the
  * same loop with a store after each load: the sender's copy from its send
  * buffer into the packet and the checksum are one pass over the payload.
+ *
+ * On x86-64 (GNU C) the bulk is one add-with-carry chain instead, eight
+ * words to an `adc` run, as Linux's csum_partial does: one instruction per
+ * 8 bytes where the portable loop needs about four (add, compare, carry,
+ * load), and synack_csum_copy is then glibc's memcpy followed by that sum
+ * over the copy, still in L1: fewer instructions than the fused portable
+ * loop (bench_sim: see docs/benchmarks.md).  Sanitizer builds keep the
+ * portable loops, whose reads the sanitizer checks.
  */
 #include "synack/wire.h"
 
@@ -62,11 +70,45 @@ static inline uint16_t fold64(uint64_t s)
     return (uint16_t)s;
 }
 
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(memory_sanitizer)
+#define CSUM_SANITIZED 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define CSUM_SANITIZED 1
+#endif
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(CSUM_SANITIZED)
+#define CSUM_ADC 1
+/* s + the 64 bytes at p as eight 64-bit words, one's complement: one
+ * add-with-carry chain, its last carry added back (end-around). */
+static inline uint64_t adc64x8(uint64_t s, const uint8_t *p)
+{
+    __asm__("addq 0(%[p]), %[s]\n\t"
+            "adcq 8(%[p]), %[s]\n\t"
+            "adcq 16(%[p]), %[s]\n\t"
+            "adcq 24(%[p]), %[s]\n\t"
+            "adcq 32(%[p]), %[s]\n\t"
+            "adcq 40(%[p]), %[s]\n\t"
+            "adcq 48(%[p]), %[s]\n\t"
+            "adcq 56(%[p]), %[s]\n\t"
+            "adcq $0, %[s]"
+            : [s] "+r"(s)
+            : [p] "r"(p), "m"(*(const uint8_t(*)[64])p)
+            : "cc");
+    return s;
+}
+#endif
+
 /* Native-order one's-complement sum of `len` bytes, as 64-bit partial. */
 static uint64_t sum_native(const uint8_t *p, size_t len)
 {
     uint64_t s0 = 0, s1 = 0, c0 = 0, c1 = 0, w;
 
+#ifdef CSUM_ADC
+    for (; len >= 64; len -= 64, p += 64)
+        s0 = adc64x8(s0, p);
+#endif
     for (; len >= 64; len -= 64, p += 64) {
         w = load64(p);      s0 += w; c0 += s0 < w;
         w = load64(p + 8);  s1 += w; c1 += s1 < w;
@@ -109,6 +151,7 @@ uint32_t synack_csum_partial(const void *data, size_t len, uint32_t sum)
     return r + (r < s);
 }
 
+#ifndef CSUM_ADC
 /* sum_native's bulk loop with a store after each load. */
 static uint64_t copy_bulk32(uint8_t *d, const uint8_t *p, size_t len)
 {
@@ -126,9 +169,14 @@ static uint64_t copy_bulk32(uint8_t *d, const uint8_t *p, size_t len)
     }
     return add64(add64(s0, s1), c0 + c1);
 }
+#endif
 
 uint32_t synack_csum_copy(void *dst, const void *src, size_t len, uint32_t sum)
 {
+#ifdef CSUM_ADC
+    memcpy(dst, src, len);
+    return synack_csum_partial(dst, len, sum);
+#else
     size_t body = len & ~(size_t)31;
     uint64_t s64 = copy_bulk32(dst, src, len);
     /* The tail (< 32 bytes, at an even offset) copied and summed as sum_native does. */
@@ -140,6 +188,7 @@ uint32_t synack_csum_copy(void *dst, const void *src, size_t len, uint32_t sum)
         f = (uint16_t)((f << 8) | (f >> 8));
     r = sum + f;
     return r + (r < f);
+#endif
 }
 
 uint32_t synack_csum_swab(uint32_t sum)
