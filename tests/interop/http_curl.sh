@@ -73,6 +73,14 @@ fi
 page=$(ns timeout 10 curl -sS "http://$SYN/")
 [ "$page" = "<h1>synack</h1>" ] && pass "GET /: index.html" || fail "GET /: '$page'"
 
+# HTTP/1.0 without keep-alive: synack closes after the response, and its
+# FIN goes with the response's last segment (checked in the capture below).
+if ns timeout 10 curl -0 -sS -o "$TMP/got.v10" "http://$SYN/1k.bin" && same_file "$TMP/got.v10" "$www/1k.bin"; then
+    pass "HTTP/1.0 GET /1k.bin: body matches"
+else
+    fail "HTTP/1.0 GET /1k.bin failed or differs"
+fi
+
 # A kernel connect() to a port synack does not listen on: ECONNREFUSED.
 if ns timeout 10 python3 -c "
 import socket, sys
@@ -91,6 +99,9 @@ check_checksums "$TMP/small.pcap" $SYN
 check_clean "$TMP/small.pcap" $SYN
 n=$(count "$TMP/small.pcap" "ip.src == $SYN && tcp.flags.reset == 1 && tcp.srcport == 81")
 [ "$n" -ge 1 ] && pass "the refusal is synack's RST" || fail "no RST from synack's port 81"
+n=$(count "$TMP/small.pcap" "ip.src == $SYN && tcp.flags.fin == 1 && tcp.len > 0")
+[ "$n" -ge 1 ] && pass "HTTP/1.0: the FIN rides on the response's last segment" ||
+    fail "HTTP/1.0: no FIN with data from synack (a separate FIN segment?)"
 
 # --- headers-only capture: 100 MiB, 100 connections at once -------------------
 start_capture "$TMP/big.pcap" syn0 96

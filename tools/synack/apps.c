@@ -648,7 +648,12 @@ static int http_send(struct app *a, struct http_conn *h, struct synack_stack *s,
         /* Only what the send buffer takes is consumed; the rest is read
          * again next time (the page cache makes that cheap). */
         bool more = left > (uint64_t)r; /* more of the body follows this write */
-        ssize_t w = put_flags(&h->base, s, fd, a->scratch, hl + (size_t)r, more ? MSG_MORE : 0);
+        /* The connection closes after this response: its last segment
+         * waits (MSG_MORE) for the close, so the FIN goes with it, one
+         * packet fewer for both sides (http_step returns APP_DONE and serve
+         * closes at once). */
+        int fl = more || h->close_after ? MSG_MORE : 0;
+        ssize_t w = put_flags(&h->base, s, fd, a->scratch, hl + (size_t)r, fl);
         if (w < 0)
             return -1;
         size_t wh = (size_t)w < hl ? (size_t)w : hl;
