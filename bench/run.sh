@@ -124,7 +124,9 @@ if grep -q '^| synack TUN' "$results.cr"; then
     { echo; echo "### Connection rate against the kernel's clients (\`bench/connrate_tun.sh\`)"; echo
       echo "The kernel's client (\`bench/connrate_net\`: connect, an HTTP/1.0 GET of 256 bytes, read to"
       echo "the end, close; the server closes first) against \`synack serve --app http\` over TUN"
-      echo "and against the kernel's own server for the same exchange over veth."; echo
+      echo "(one thread, and \`--threads 2\`: a stack per queue of a multi-queue TUN) and against the"
+      echo "kernel's own server for the same exchange over veth (opening the file per request, and"
+      echo "with the reply built once: synack's http keeps small files in memory)."; echo
       cat "$results.cr"; } >>"$results.md"
 fi
 echo "== [$(date +%T)] the generated section"
