@@ -57,6 +57,7 @@ struct sim_event {
  * that a fast link keeps its rate; a packet leaves at the next whole us. */
 struct sim_dir {
     struct synack_link_params p;
+    bool impaired; /* p has a loss, duplication, reordering or corruption probability */
     synack_time_t busy_us; /* the link is busy sending until busy_us + busy_ns / 1000 */
     uint32_t busy_ns;      /* < 1000 */
     /* FIFO ring of the start times (rounded up to the us) of the accepted
@@ -168,6 +169,12 @@ static bool params_valid(const struct synack_link_params *p)
     /* Written so that NaN fails too. */
     return p != NULL && p->loss >= 0.0 && p->loss <= 1.0 && p->dup >= 0.0 && p->dup <= 1.0 &&
            p->reorder >= 0.0 && p->reorder <= 1.0 && p->corrupt >= 0.0 && p->corrupt <= 1.0;
+}
+
+/* An impairment is on: the sender's packets need random draws. */
+static bool impaired(const struct synack_link_params *p)
+{
+    return p->loss > 0.0 || p->corrupt > 0.0 || p->reorder > 0.0 || p->dup > 0.0;
 }
 
 static void notify(struct synack_sim *sim, int link, int from, int to, enum synack_sim_event ev,
@@ -330,6 +337,8 @@ int synack_sim_link_versioned(struct synack_sim *sim, int version, int a, int b,
     *l = (struct sim_link){.node = {a, b}};
     l->dir[0].p = ab;
     l->dir[1].p = ba;
+    l->dir[0].impaired = impaired(&ab);
+    l->dir[1].impaired = impaired(&ba);
     return (int)sim->nlinks++;
 }
 
@@ -354,6 +363,7 @@ int synack_sim_link_set_versioned(struct synack_sim *sim, int version, int link,
     if (d == NULL || !link_params_import(version, p, &full) || !params_valid(&full))
         return -EINVAL;
     d->p = full;
+    d->impaired = impaired(&full);
     return 0;
 }
 
@@ -537,8 +547,8 @@ static int link_send(struct synack_sim *sim, int li, int dir, const uint8_t *pkt
 
     /* A clean link (most runs, and every benchmark) skips the draws, as
      * chance() would: it draws nothing for an impairment that is off. */
-    bool impaired = p->loss > 0.0 || p->corrupt > 0.0 || p->reorder > 0.0 || p->dup > 0.0;
-    if (impaired && chance(sim, p->loss)) {
+    bool imp = d->impaired;
+    if (imp && chance(sim, p->loss)) {
         d->st.lost++;
         notify(sim, li, from, to, SYNACK_SIM_DROP_LOSS, pkt, len);
         return 0; /* lost on the wire: the sender cannot tell */
@@ -549,7 +559,7 @@ static int link_send(struct synack_sim *sim, int li, int dir, const uint8_t *pkt
     if (d->wait_len >= limit || sim->inflight + 2 > SIM_MAX_INFLIGHT)
         return drop_queue(sim, li, dir, pkt, len, -ENOBUFS); /* tail drop */
 
-    if (!impaired && p->rate_bps == 0 && now < SYNACK_TIME_NEVER - 1 &&
+    if (!imp && p->rate_bps == 0 && now < SYNACK_TIME_NEVER - 1 &&
         (d->busy_us < now || (d->busy_us == now && d->busy_ns == 0))) {
         /* A plain link (no impairment, no rate limit: most runs and every
          * benchmark) with nothing being serialised: the packet leaves now
@@ -568,10 +578,10 @@ static int link_send(struct synack_sim *sim, int li, int dir, const uint8_t *pkt
                                           .pkt = copy, .len = len});
         return 0;
     }
-    bool corrupt = impaired && chance(sim, p->corrupt);
+    bool corrupt = imp && chance(sim, p->corrupt);
     uint32_t bit = corrupt ? sn_rng_below(&sim->rng, (uint32_t)len * 8u) : 0;
-    bool reorder = impaired && chance(sim, p->reorder);
-    bool dup = impaired && chance(sim, p->dup);
+    bool reorder = imp && chance(sim, p->reorder);
+    bool dup = imp && chance(sim, p->dup);
 
     /* Serialisation: the packet starts when the link is free and takes
      * len * 8 / rate seconds; until it starts it waits in the queue. */
