@@ -194,7 +194,8 @@ void sn_stack_event(struct synack_stack *s, int fd)
     if (!s->on_event || fd < 0 || (uint32_t)fd >= s->nfds || s->ev_pending[fd])
         return;
     s->ev_pending[fd] = 1;
-    s->evq[(s->evq_head + s->nevq++) % s->evq_cap] = (uint32_t)fd;
+    uint32_t at = s->evq_head + s->nevq++; /* < 2 * evq_cap: a wrap, not a division */
+    s->evq[at >= s->evq_cap ? at - s->evq_cap : at] = (uint32_t)fd;
 }
 
 void sn_stack_bury(struct synack_stack *s, struct sn_tcb *tcb)
@@ -214,7 +215,8 @@ static void events_deliver(struct synack_stack *s)
 {
     while (s->nevq > 0) {
         uint32_t fd = s->evq[s->evq_head];
-        s->evq_head = (s->evq_head + 1) % s->evq_cap;
+        if (++s->evq_head == s->evq_cap)
+            s->evq_head = 0;
         s->nevq--;
         s->ev_pending[fd] = 0;
         struct sn_tcb *tcb = fd < s->nfds ? s->fds[fd] : NULL;
