@@ -39,6 +39,12 @@ struct synack_stack {
         uint64_t isn[2], port[2], cookie[2];
     } keys;
     uint16_t port_perturb[SN_PORT_PERTURB]; /* RFC 6056 algorithm 4's table */
+    struct {                        /* the last destination's port hash (tcp_secret.c) */
+        uint32_t laddr, raddr;
+        uint16_t rport;
+        bool valid;
+        uint64_t h;
+    } port_hash;
     struct sn_wheel wheel;          /* every TCP timer of every connection */
     struct sn_syncache syncache;    /* half-open connections (tcp_syncache.c) */
     struct sn_reass reass;          /* datagrams in reassembly (ip_reass.c) */

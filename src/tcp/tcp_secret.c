@@ -116,7 +116,18 @@ int sn_tcp_pick_port(struct synack_stack *s, struct sn_tcb *tcb)
     uint32_t lo = s->cfg.ephemeral_lo, n = (uint32_t)s->cfg.ephemeral_hi - lo + 1;
     struct synack_tuple k = tcb->te.tuple;
     k.laddr = s->cfg.addr;
-    uint64_t h = tuple_hash(s->keys.port, &k, false);
+    /* F(local address, remote address, remote port) does not change while
+     * the destination does not: clients connecting to one server over and
+     * over hash it once. */
+    if (!s->port_hash.valid || s->port_hash.laddr != k.laddr || s->port_hash.raddr != k.raddr ||
+        s->port_hash.rport != k.rport) {
+        s->port_hash.laddr = k.laddr;
+        s->port_hash.raddr = k.raddr;
+        s->port_hash.rport = k.rport;
+        s->port_hash.h = tuple_hash(s->keys.port, &k, false);
+        s->port_hash.valid = true;
+    }
+    uint64_t h = s->port_hash.h;
     uint32_t offset = (uint32_t)h;
     uint16_t *counter = &s->port_perturb[(h >> 32) % SN_PORT_PERTURB];
     for (uint32_t i = 0; i < n; i++) {
