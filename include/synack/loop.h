@@ -7,17 +7,21 @@
  * synack_stack_advance() when synack_stack_next_deadline() has passed.
  *
  * Each synack_loop_run_once() call:
- *   1. runs what is due: the stack's timers, the device's (ARP), those of
- *      the extra timer sources (synack_loop_add_timer), repeating while a
- *      deadline is still <= now (next_deadline may be early: never late);
- *   2. sleeps until the earliest deadline or `until`, whichever is first,
+ *   1. sleeps until the earliest deadline or `until`, whichever is first,
  *      or until the device or a watched descriptor is ready: exactly, with a
  *      timerfd armed at the absolute deadline (nanosecond resolution, not
- *      epoll_wait's milliseconds); it does not sleep when something is due;
- *   3. reads a batch of packets into the receiver (the stack, or the
+ *      epoll_wait's milliseconds); when a deadline has already passed it
+ *      does not sleep but still looks for input;
+ *   2. reads a batch of packets into the receiver (the stack, or the
  *      function of synack_loop_set_rx), flushes the device's backlog when it
  *      became writable, calls the watched descriptors' functions;
- *   4. runs what became due, and returns.
+ *   3. runs what is due: the stack's timers, the device's (ARP), those of
+ *      the extra timer sources (synack_loop_add_timer), repeating while a
+ *      deadline is still <= now (next_deadline may be early: never late),
+ *      and returns.
+ * Input goes before timers: packets waiting in the device when a deadline
+ * has passed arrived before it was handled (an ACK waiting there must not
+ * be beaten by the retransmission timer it would have stopped).
  * The application does its socket work between two calls (in the readiness
  * callback of synack_set_event_cb, or by polling), so that one thread owns
  * the stack and nothing runs re-entrantly.

@@ -239,7 +239,6 @@ int synack_loop_run_once(struct synack_loop *l, synack_time_t until)
 {
     l->st.rounds++;
     synack_time_t now = synack_clock_now();
-    int handled = run_due(l, now);
 
     bool want_out = synack_dev_want_write(l->dev);
     if (want_out != l->dev_out &&
@@ -247,11 +246,17 @@ int synack_loop_run_once(struct synack_loop *l, synack_time_t until)
                TAG_DEV) == 0)
         l->dev_out = want_out;
 
+    /* Input before timers: when a deadline has passed (the caller came back
+     * late, or the application's work between two calls took long), the
+     * packets already waiting in the device are older than the timer that
+     * is due, so they are read first (without sleeping) and the timers run
+     * after them.  Firing a retransmission timer first would resend data
+     * whose ACK sits unread in the device's queue. */
     synack_time_t deadline = next_deadline(l);
     if (until < deadline)
         deadline = until;
     int timeout = 0;
-    if (deadline > now && handled == 0) {
+    if (deadline > now) {
         arm(l, deadline);
         timeout = -1;
         l->st.sleeps++;
@@ -259,7 +264,7 @@ int synack_loop_run_once(struct synack_loop *l, synack_time_t until)
     struct epoll_event evs[MAX_EVENTS];
     int n = epoll_wait(l->ep, evs, MAX_EVENTS, timeout);
     if (n < 0)
-        return errno == EINTR ? handled : -errno;
+        return errno == EINTR ? run_due(l, synack_clock_now()) : -errno;
     now = synack_clock_now();
     for (int i = 0; i < n; i++) {
         uint64_t tag = evs[i].data.u64;
@@ -292,7 +297,7 @@ int synack_loop_run_once(struct synack_loop *l, synack_time_t until)
                 w->fn(w->user, w->fd, ev);
         }
     }
-    return handled + n + run_due(l, synack_clock_now());
+    return n + run_due(l, synack_clock_now());
 }
 
 void synack_loop_stats(const struct synack_loop *l, struct synack_loop_stats *out)
