@@ -320,8 +320,22 @@ int sn_tw_input(struct synack_stack *s, uint32_t i, const struct sn_seg *seg, bo
     }
     if (!(seg->flags & SYNACK_TH_ACK))
         return 0;
-    /* RFC 7323 4.3: the newest TSval of an acceptable segment at the left edge. */
-    if (has_ts && seq_leq(seg->seq, r->rcv_nxt) && seq_geq(seg->th.opts.tsval, r->ts_recent))
+    /* fifth: the ACK (RFC 9293 3.10.7.4, RFC 5961 5.2).  Everything we sent
+     * is acknowledged in TIME-WAIT, so SND.UNA = SND.NXT: an ACK of data
+     * never sent is answered with an ACK and dropped, as in the other
+     * synchronized states; it must not move TS.Recent (RFC 7323 5.3 R3: a
+     * forged far-future TSval would otherwise make the peer's genuine
+     * segments, and its SYN for a new incarnation, look like old
+     * duplicates). */
+    if (seq_gt(seg->ack, r->snd_nxt)) {
+        s->stats.tcp_drop++;
+        tw_send_ack(s, r);
+        return 0;
+    }
+    /* RFC 7323 4.3: the newest TSval of an acceptable segment at the left
+     * edge; an old ACK (below SND.NXT) is a duplicate and records nothing. */
+    if (has_ts && seg->ack == r->snd_nxt && seq_leq(seg->seq, r->rcv_nxt) &&
+        seq_geq(seg->th.opts.tsval, r->ts_recent))
         r->ts_recent = seg->th.opts.tsval;
     /* An acceptable segment other than a bare ACK at RCV.NXT (data, a FIN,
      * a sequence number elsewhere in the window) is acknowledged and
