@@ -108,6 +108,17 @@ wait_dev() {
     return 1
 }
 
+# Wait (at most 5 s) until serve has brought bt0 up in $NS with the
+# kernel's address (10.201.2.1).
+wait_addr() {
+    local i
+    for i in $(seq 100); do
+        ip -n $NS addr show dev bt0 2>/dev/null | grep -q 10.201.2.1 && return 0
+        sleep 0.05
+    done
+    return 1
+}
+
 # Stop process $1 (SIGTERM: a background job of a script ignores SIGINT;
 # SIGKILL after 5 s), waiting for it.
 stop() {
@@ -150,11 +161,7 @@ tun_run() {
             --mtu "$3" $off --app "$app" --port 9000 --rcvbuf 4m --sndbuf 4m \
             --timeout $((T + 20)) --close-wait 2 -q >/dev/null 2>>"$TMP/err" &
         pid=$!
-        local i
-        for i in $(seq 100); do
-            ip -n $NS addr show dev bt0 2>/dev/null | grep -q 10.201.2.1 && break
-            sleep 0.05
-        done
+        wait_addr
         ip -n $NS link set bt0 txqueuelen $TXQ 2>/dev/null
     fi
     PIDS+=($pid)
@@ -313,10 +320,7 @@ head -c $((runt_mib << 20)) /dev/urandom >"$TMP/www/r.bin"
     >/dev/null 2>>"$TMP/err" &
 pid=$!
 PIDS+=($pid)
-for i in $(seq 100); do
-    ip -n $NS addr show dev bt0 2>/dev/null | grep -q 10.201.2.1 && break
-    sleep 0.05
-done
+wait_addr
 # The whole response: the body and (less than 1 KiB of) headers.
 "${on_app[@]}" timeout $((T + 5)) curl -s -o /dev/null --max-time $T http://10.201.2.2:9000/r.bin 2>>"$TMP/err"
 stop $pid
@@ -340,10 +344,7 @@ if command -v perf >/dev/null; then
             >/dev/null 2>>"$TMP/err" &
         pid=$!
         PIDS+=($pid)
-        for i in $(seq 100); do
-            ip -n $NS addr show dev bt0 2>/dev/null | grep -q 10.201.2.1 && break
-            sleep 0.05
-        done
+        wait_addr
         "${on_app[@]}" timeout $((T + 5)) "$kpeer" recv 10.201.2.2 9000 $bytes $T $path >/dev/null 2>>"$TMP/err"
         wait $pid 2>/dev/null
         wait_dev bt0 gone
