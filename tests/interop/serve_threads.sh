@@ -5,6 +5,7 @@
 # every reply is checked byte for byte, each thread must have served some
 # of the connections (the kernel spreads flows over the queues), the
 # per-thread lines must add up to the server's total, ping is answered,
+# SIGUSR1 makes each thread report its own counters (serve carries on),
 # and SIGINT stops it cleanly.  Then with --offload (IFF_VNET_HDR on each
 # queue), and with --threads 1.
 source "$(dirname "$0")/lib.bash"
@@ -74,6 +75,11 @@ for w in res['why'][:5]: print('  ' + w)
 EOF
 }
 
+# reports_at_least LOG N: N per-thread SIGUSR1 reports in serve's log.
+reports_at_least() {
+    [ "$(grep -c "^synack serve: thread [0-9]* of $2 " "$1")" -ge "$2" ]
+}
+
 # run THREADS [ARGS...]: serve with that many threads (and ARGS), CONNS
 # clients, pings, SIGINT.
 run() {
@@ -107,6 +113,29 @@ run() {
     done
     [ "$pings" -eq 4 ] && pass "threads $threads: 4 of 4 pings answered" ||
         fail "threads $threads: $pings of 4 pings answered"
+    # SIGUSR1 (to serve, not to the timeout(1) that runs it): the counters
+    # now, and serve carries on; with several threads each reports its own
+    # stack's, as one block, and their accepted connections add up.
+    pkill -USR1 -P "$SERVE_PID" -x synack
+    if [ "$threads" -gt 1 ]; then
+        if wait_for 10 reports_at_least "$log" "$threads"; then
+            sum=$(awk -v t="$threads" '
+                $0 ~ "^synack serve: thread [0-9]+ of " t " " { inrep = 1; seen[$4]++; next }
+                inrep && /tcp: .* accepted/ { for (i = 1; i < NF; i++) if ($(i + 1) == "accepted,") s += $i; inrep = 0 }
+                END { n = 0; for (k in seen) n++; print n, s + 0 }' "$log")
+            [ "$sum" = "$threads $((CONNS + 40))" ] &&
+                pass "threads $threads: SIGUSR1: each thread reports its own counters, accepted connections add up to $((CONNS + 40))" ||
+                fail "threads $threads: SIGUSR1 reports (threads, accepted): $sum; $(grep -A2 'thread [0-9]* of' "$log")"
+        else
+            fail "threads $threads: SIGUSR1: not every thread reported: $(grep 'thread [0-9]* of' "$log")"
+        fi
+    else
+        wait_for 10 grep -q "tcp: .* $((CONNS + 40)) accepted" "$log" &&
+            pass "threads 1: SIGUSR1 prints the counters" ||
+            fail "threads 1: no counters after SIGUSR1: $(tail -3 "$log")"
+    fi
+    ns timeout 5 ping -c 1 -W 2 $SYN >/dev/null 2>&1 && pass "threads $threads: still serving after SIGUSR1" ||
+        fail "threads $threads: no echo reply after SIGUSR1"
     stop_serve "$log" || return
     pass "threads $threads: exits cleanly after SIGINT"
     grep -q "^synack serve: $((CONNS + 40)) connections, .* $((CONNS + 40)) finished, 0 aborted" "$log" &&
@@ -114,9 +143,9 @@ run() {
         fail "threads $threads: summary: $(grep 'connections, ' "$log")"
     # A flow whose packets reached a queue other than its owner's would be
     # answered with a RST by a stack that does not know it.
-    grep -q " 0 RSTs sent; icmp: 4 echo replies" "$log" &&
-        pass "threads $threads: the summed counters show the 4 echo replies" ||
-        fail "threads $threads: counters (want 0 RSTs, 4 echo replies): $(grep 'icmp:' "$log")"
+    grep -q " 0 RSTs sent; icmp: 5 echo replies" "$log" &&
+        pass "threads $threads: the summed counters show the 5 echo replies" ||
+        fail "threads $threads: counters (want 0 RSTs, 5 echo replies): $(grep 'icmp:' "$log")"
     if [ "$threads" -gt 1 ]; then
         sum=0
         for ((i = 0; i < threads; i++)); do

@@ -440,16 +440,50 @@ int net_next_ready(struct net *n)
 
 /* ---- signals ------------------------------------------------------------- */
 
-static void print_counters(struct net *const *nets, unsigned k);
+static void print_counters(FILE *out, struct net *const *nets, unsigned k);
+
+/* serve --threads: the first queue's thread owns the signals and passes them
+ * on to the others through their eventfds, which add up what is written:
+ * each stop adds 1 (a second one means "reset now", on_stop), each counter
+ * report NET_WAKE_REPORT, so that one read tells both apart. */
+#define NET_WAKE_REPORT (UINT64_C(1) << 32)
+
+static void wake_queues(struct net *n, uint64_t what)
+{
+    for (unsigned i = 0; i < n->nwake; i++)
+        if (write(n->wake[i], &what, sizeof(what)) < 0)
+            fprintf(stderr, "synack %s: cannot signal thread %u: %s\n", n->cmd, i + 1,
+                    strerror(errno));
+}
 
 void net_stop_queues(struct net *n)
 {
-    /* One count per call: a second means "reset now" to them too (on_stop). */
-    uint64_t one = 1;
-    for (unsigned i = 0; i < n->nwake; i++)
-        if (write(n->wake[i], &one, sizeof(one)) < 0)
-            fprintf(stderr, "synack %s: cannot stop thread %u: %s\n", n->cmd, i + 1,
-                    strerror(errno));
+    wake_queues(n, 1);
+}
+
+/* SIGUSR1: the counters now, drops by reason among them; the server carries
+ * on.  With several queues each thread prints its own stack's (they belong
+ * to their threads), as one write so that the threads' lines do not mix. */
+static void report_counters(struct net *n)
+{
+    if (n->o.threads <= 1) {
+        print_counters(stderr, &n, 1);
+        return;
+    }
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    if (!m) {
+        fprintf(stderr, "synack %s: thread %u: cannot report: %s\n", n->cmd, n->index,
+                strerror(errno));
+        return;
+    }
+    fprintf(m, "synack %s: thread %u of %u (the sum of all at exit):\n", n->cmd, n->index,
+            n->o.threads);
+    print_counters(m, &n, 1);
+    if (fclose(m) == 0)
+        fwrite(buf, 1, len, stderr);
+    free(buf);
 }
 
 static void on_signal(void *user, int fd, uint32_t events)
@@ -459,12 +493,8 @@ static void on_signal(void *user, int fd, uint32_t events)
     struct signalfd_siginfo si;
     while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
         if (si.ssi_signo == SIGUSR1) {
-            /* The counters now, drops by reason among them; carry on.  The
-             * other queues' stacks belong to their threads: only this one's. */
-            if (n->nwake)
-                fprintf(stderr, "synack %s: thread 0 of %u (the sum of all at exit):\n", n->cmd,
-                        n->nwake + 1);
-            print_counters(&n, 1);
+            wake_queues(n, NET_WAKE_REPORT);
+            report_counters(n);
             continue;
         }
         if (n->stop) {
@@ -478,8 +508,8 @@ static void on_signal(void *user, int fd, uint32_t events)
     }
 }
 
-/* A queue's thread told to stop by the first (on_signal): the count is the
- * signals since the last read. */
+/* A queue's thread signalled by the first (on_signal): the value read is the
+ * stops and reports since the last read (NET_WAKE_REPORT). */
 static void on_stop(void *user, int fd, uint32_t events)
 {
     struct net *n = user;
@@ -487,7 +517,12 @@ static void on_stop(void *user, int fd, uint32_t events)
     uint64_t v;
     if (read(fd, &v, sizeof(v)) != (ssize_t)sizeof(v))
         return;
-    if (n->stop || v >= 2)
+    for (uint64_t r = v / NET_WAKE_REPORT; r > 0; r--)
+        report_counters(n);
+    uint64_t stops = v % NET_WAKE_REPORT;
+    if (stops == 0)
+        return;
+    if (n->stop || stops >= 2)
         n->o.close_wait = 0;
     n->stop = true;
 }
@@ -734,7 +769,7 @@ const char *net_errstr(char *buf, size_t cap, int err)
 
 /* Every drop counter of the stacks that is not zero, by name (the stack's
  * name table, so counters added later show up too), summed over them. */
-static void print_drops(struct net *const *nets, unsigned k)
+static void print_drops(FILE *out, struct net *const *nets, unsigned k)
 {
     char line[1024];
     size_t len = 0;
@@ -755,7 +790,7 @@ static void print_drops(struct net *const *nets, unsigned k)
             break;
         len += (size_t)w;
     }
-    fprintf(stderr, "synack %s: drops by reason: %s\n", nets[0]->cmd, len ? line : "none");
+    fprintf(out, "synack %s: drops by reason: %s\n", nets[0]->cmd, len ? line : "none");
 }
 
 /* a += b, counter by counter: the stats structs are all uint64_t. */
@@ -769,7 +804,7 @@ _Static_assert(sizeof(struct synack_stack_stats) % 8 == 0, "counters are uint64_
 _Static_assert(sizeof(struct synack_dev_stats) % 8 == 0, "counters are uint64_t");
 _Static_assert(sizeof(struct synack_loop_stats) % 8 == 0, "counters are uint64_t");
 
-static void print_counters(struct net *const *nets, unsigned k)
+static void print_counters(FILE *out, struct net *const *nets, unsigned k)
 {
     const struct net *n = nets[0];
     struct synack_stack_stats sum, *s = &sum;
@@ -798,19 +833,19 @@ static void print_counters(struct net *const *nets, unsigned k)
         imp_in.reordered += nets[j]->imp_in.reordered;
     }
     l.late_max_us = late_max; /* the worst, not a sum */
-    fprintf(stderr, "synack %s: device %s: in %llu packets (%llu bytes, %llu other), out %llu "
+    fprintf(out, "synack %s: device %s: in %llu packets (%llu bytes, %llu other), out %llu "
                     "packets (%llu bytes, %llu dropped, %llu held back)\n",
             n->cmd, synack_dev_name(n->dev), (unsigned long long)d.rx_packets,
             (unsigned long long)d.rx_bytes, (unsigned long long)d.rx_other,
             (unsigned long long)d.tx_packets, (unsigned long long)d.tx_bytes,
             (unsigned long long)d.tx_dropped, (unsigned long long)d.tx_backlogged);
     if (n->dev && synack_dev_kind(n->dev) == SYNACK_DEV_TAP)
-        fprintf(stderr, "synack %s: arp: %llu requests in, %llu replies out, %llu requests out, "
+        fprintf(out, "synack %s: arp: %llu requests in, %llu replies out, %llu requests out, "
                         "%llu replies in, %llu packets held, %llu dropped\n",
                 n->cmd, (unsigned long long)d.arp_requests_in, (unsigned long long)d.arp_replies_out,
                 (unsigned long long)d.arp_requests_out, (unsigned long long)d.arp_replies_in,
                 (unsigned long long)d.arp_queued, (unsigned long long)d.arp_queue_drops);
-    fprintf(stderr, "synack %s: tcp: %llu connections opened, %llu accepted, %llu reset, "
+    fprintf(out, "synack %s: tcp: %llu connections opened, %llu accepted, %llu reset, "
                     "%llu segments retransmitted, %llu RSTs sent; icmp: %llu echo replies\n",
             n->cmd, (unsigned long long)s->tcp_conns_opened,
             (unsigned long long)s->tcp_conns_accepted, (unsigned long long)s->tcp_conns_reset,
@@ -818,7 +853,7 @@ static void print_counters(struct net *const *nets, unsigned k)
             (unsigned long long)s->icmp_echo_replied);
     /* The SYN-flood defence (RFC 4987) at work: docs/serve.md reads it.
      * Over several queues the peak is the sum of each one's. */
-    fprintf(stderr, "synack %s: syn cache: %llu half-open now, peak %llu, %llu added, %llu timed "
+    fprintf(out, "synack %s: syn cache: %llu half-open now, peak %llu, %llu added, %llu timed "
                     "out, %llu overflows; syn cookies: %llu sent, %llu validated, %llu failed\n",
             n->cmd, (unsigned long long)s->tcp_halfopen, (unsigned long long)s->tcp_halfopen_peak,
             (unsigned long long)s->tcp_syncache_added, (unsigned long long)s->tcp_syncache_expired,
@@ -826,20 +861,20 @@ static void print_counters(struct net *const *nets, unsigned k)
             (unsigned long long)s->tcp_syncookies_sent, (unsigned long long)s->tcp_syncookies_recv,
             (unsigned long long)s->tcp_syncookies_failed);
     if (synack_dev_offload(n->dev))
-        fprintf(stderr, "synack %s: offload: %s; %llu TSO packets out (%llu cut in software), "
+        fprintf(out, "synack %s: offload: %s; %llu TSO packets out (%llu cut in software), "
                         "%llu coalesced packets in, %llu with partial checksums\n",
                 n->cmd, (synack_dev_offload(n->dev) & SYNACK_OFFLOAD_TSO) ? "TSO+csum" : "csum",
                 (unsigned long long)d.tx_gso, (unsigned long long)d.tx_gso_fallback,
                 (unsigned long long)d.rx_gro, (unsigned long long)d.rx_csum_partial);
-    print_drops(nets, k);
+    print_drops(out, nets, k);
     if (impair_active(&n->imp_out) || impair_active(&n->imp_in))
-        fprintf(stderr, "synack %s: impairment: out %llu lost, %llu duplicated, %llu reordered; "
+        fprintf(out, "synack %s: impairment: out %llu lost, %llu duplicated, %llu reordered; "
                         "in %llu lost, %llu duplicated, %llu reordered\n",
                 n->cmd, (unsigned long long)imp_out.lost,
                 (unsigned long long)imp_out.duplicated, (unsigned long long)imp_out.reordered,
                 (unsigned long long)imp_in.lost, (unsigned long long)imp_in.duplicated,
                 (unsigned long long)imp_in.reordered);
-    fprintf(stderr, "synack %s: loop: %llu rounds, %llu sleeps, %llu deadline wake-ups late by "
+    fprintf(out, "synack %s: loop: %llu rounds, %llu sleeps, %llu deadline wake-ups late by "
                     "%llu us on average (at most %llu us)\n",
             n->cmd, (unsigned long long)l.rounds, (unsigned long long)l.sleeps,
             (unsigned long long)l.timer_wakeups,
@@ -854,7 +889,7 @@ void net_print_counters_sum(struct net *const *nets, unsigned k)
     for (unsigned j = 0; j < k; j++)
         if (!nets[j]->stack || !nets[j]->dev || !nets[j]->loop)
             return;
-    print_counters(nets, k);
+    print_counters(stderr, nets, k);
     for (unsigned j = 0; j < k; j++)
         nets[j]->o.quiet = true;
 }
@@ -864,7 +899,7 @@ void net_stop(struct net *n)
     if (!n->cmd)
         return; /* never started */
     if (n->stack && n->dev && n->loop && !n->o.quiet)
-        print_counters(&n, 1);
+        print_counters(stderr, &n, 1);
     nettrace_free(n->trace);
     int rc = synack_pcap_close(n->pcap);
     if (rc < 0) {
