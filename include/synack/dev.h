@@ -60,12 +60,14 @@ struct synack_dev_config {
     uint8_t mac[6];          /* synack's MAC; all zero: 02:53:4b + the low 3 bytes of addr */
     synack_time_t arp_reachable; /* how long a learned neighbour is used (default 60 s) */
     uint32_t arp_queue;      /* packets held while addresses are resolved (default 64) */
-    /* Version 2.  TUN: SYNACK_OFFLOAD_* wanted (default 0).  With any, the
-     * device is opened with IFF_VNET_HDR and TUNSETOFFLOAD: the kernel takes
-     * TCP segments of up to 64 KiB and partial checksums
+    /* Version 2.  SYNACK_OFFLOAD_* wanted (default 0), TUN and TAP.  With
+     * any, the device is opened with IFF_VNET_HDR and TUNSETOFFLOAD: the
+     * kernel takes TCP segments of up to 64 KiB and partial checksums
      * (synack_dev_output_meta), and hands over coalesced segments (GRO) and
      * packets whose checksum it vouches for (synack_dev_recv_meta).  What it
-     * refuses is left out: synack_dev_offload says what was granted. */
+     * refuses is left out: synack_dev_offload says what was granted.  A TAP
+     * sends ARP and broadcasts as plain frames behind the header, and cuts
+     * in software a segment whose next hop ARP has yet to resolve. */
     unsigned offload;
     /* Version 3.  Open the interface with IFF_MULTI_QUEUE: this device is
      * one of its queues, and opening another with the same name (and the

@@ -51,52 +51,73 @@ void sn_tap_free(struct synack_dev *d)
     d->arp = NULL;
 }
 
-void sn_tap_input(struct synack_dev *d, const uint8_t *frame, size_t len, synack_dev_rx_fn fn,
-                  void *user)
+int sn_tap_input(struct synack_dev *d, const uint8_t *frame, size_t len)
 {
     struct synack_eth_hdr eh;
     if (synack_eth_parse(frame, len, &eh) < 0) {
         d->st.rx_errors++;
-        return;
+        return -1;
     }
     /* Frames for us or for everyone; other unicast and multicast (IPv6
      * neighbour discovery, mDNS, ...) are not ours. */
     if (memcmp(eh.dst, d->arp->mac, SYNACK_ETH_ALEN) != 0 &&
         memcmp(eh.dst, synack_eth_broadcast, SYNACK_ETH_ALEN) != 0) {
         d->st.rx_other++;
-        return;
+        return -1;
     }
     switch (eh.type) {
     case SYNACK_ETHERTYPE_IPV4:
         if (eh.payload_len < 20) {
             d->st.rx_errors++;
-            return;
+            return -1;
         }
-        d->st.rx_packets++;
-        d->st.rx_bytes += eh.payload_len;
-        fn(user, eh.payload, eh.payload_len, d->now);
-        return;
+        return SYNACK_ETH_HDR_LEN;
     case SYNACK_ETHERTYPE_ARP:
         d->st.rx_other++;
         if (sn_arp_input(d->arp, eh.payload, eh.payload_len, d->now) < 0)
             d->st.rx_errors++;
-        return;
+        return -1;
     default:
         d->st.rx_other++;
-        return;
+        return -1;
     }
+}
+
+static bool is_broadcast(const struct synack_dev *d, uint32_t dst)
+{
+    return dst == 0xffffffffu || (d->mask != 0xffffffffu && dst == (d->addr | ~d->mask));
+}
+
+static uint32_t ip_dst(const uint8_t *pkt)
+{
+    return (uint32_t)pkt[16] << 24 | (uint32_t)pkt[17] << 16 | (uint32_t)pkt[18] << 8 | pkt[19];
+}
+
+int sn_tap_eth_hdr(struct synack_dev *d, const uint8_t *pkt, uint8_t eth[SYNACK_ETH_HDR_LEN])
+{
+    uint32_t dst = ip_dst(pkt);
+    const uint8_t *mac;
+    if (is_broadcast(d, dst))
+        mac = synack_eth_broadcast;
+    else if ((dst & d->mask) != (d->addr & d->mask))
+        return -ENETUNREACH;
+    else if (!(mac = sn_arp_lookup(d->arp, dst, d->now)))
+        return -EAGAIN;
+    struct synack_eth_hdr eh = {.type = SYNACK_ETHERTYPE_IPV4};
+    memcpy(eh.dst, mac, SYNACK_ETH_ALEN);
+    memcpy(eh.src, d->arp->mac, SYNACK_ETH_ALEN);
+    synack_eth_emit(eth, SYNACK_ETH_HDR_LEN, &eh);
+    return 0;
 }
 
 int sn_tap_output(struct synack_dev *d, const uint8_t *pkt, size_t len)
 {
-    uint32_t dst = (uint32_t)pkt[16] << 24 | (uint32_t)pkt[17] << 16 | (uint32_t)pkt[18] << 8 | pkt[19];
-    int rc;
-    if (dst == 0xffffffffu || (d->mask != 0xffffffffu && dst == (d->addr | ~d->mask)))
-        rc = sn_arp_send_ip(d->arp, synack_eth_broadcast, pkt, len);
-    else if ((dst & d->mask) == (d->addr & d->mask))
-        rc = sn_arp_output(d->arp, dst, pkt, len, d->now);
-    else
-        rc = -ENETUNREACH;
+    uint8_t eth[SYNACK_ETH_HDR_LEN];
+    int rc = sn_tap_eth_hdr(d, pkt, eth);
+    if (rc == 0) /* the header and the stack's packet by one writev: no copy */
+        return sn_dev_send(d, NULL, eth, sizeof(eth), pkt, len);
+    if (rc == -EAGAIN) /* ARP holds it (a copy) and asks for the address */
+        rc = sn_arp_output(d->arp, ip_dst(pkt), pkt, len, d->now);
     /* (Write errors and ARP queue drops are counted where they happen.) */
     if (rc == -ENETUNREACH)
         d->st.tx_dropped++;

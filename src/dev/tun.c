@@ -8,8 +8,10 @@
  * afterwards; and what amortises writes is segmentation offload: with
  * IFF_VNET_HDR a single write carries a TCP segment of up to 64 KiB that the
  * kernel cuts at the MSS (GSO), and the kernel hands over segments its GRO
- * coalesced.  The virtio-net header goes in front of the stack's packet by
- * writev, so the packet is not copied. */
+ * coalesced.  The same holds for a TAP's Ethernet frames (the header's
+ * offsets then count the 14-byte Ethernet header: vnet.c).  The virtio-net
+ * header (and on a TAP the Ethernet header) goes in front of the stack's
+ * packet by writev, so the packet is not copied. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -21,7 +23,6 @@
 
 #include <linux/if.h>
 #include <linux/if_tun.h>
-#include <linux/virtio_net.h>
 
 #include "dev/dev_internal.h"
 
@@ -79,7 +80,7 @@ static int tun_attach(struct synack_dev *d, const char *name, unsigned offload, 
     /* IFF_NO_PI: no 4-byte packet-information prefix; each read/write is
      * exactly one IPv4 packet (TUN) or Ethernet frame (TAP), after the
      * virtio-net header with IFF_VNET_HDR. */
-    bool vnet = d->kind == SYNACK_DEV_TUN && offload != 0;
+    bool vnet = offload != 0;
     ifr.ifr_flags = (short)((d->kind == SYNACK_DEV_TAP ? IFF_TAP : IFF_TUN) | IFF_NO_PI |
                             (vnet ? IFF_VNET_HDR : 0) | (mq ? IFF_MULTI_QUEUE : 0));
     if (name)
@@ -141,8 +142,8 @@ int synack_dev_open_versioned(int version, const struct synack_dev_config *cfg,
         rc = d->segbuf ? 0 : -ENOMEM;
     }
     if (rc == 0)
-        rc = sn_dev_hold_init(d, (d->offload & SYNACK_OFFLOAD_TSO) ? 65535u
-                                                                  : (uint32_t)d->mtu + SYNACK_ETH_HDR_LEN,
+        rc = sn_dev_hold_init(d, ((d->offload & SYNACK_OFFLOAD_TSO) ? 65535u : d->mtu) +
+                                     (d->kind == SYNACK_DEV_TAP ? SYNACK_ETH_HDR_LEN : 0u),
                               c->backlog, SN_DEV_HOLD_MAX);
     if (rc < 0) {
         synack_dev_close(d);
@@ -173,32 +174,13 @@ uint16_t synack_dev_mtu(const struct synack_dev *d) { return d->mtu; }
 const uint8_t *synack_dev_mac(const struct synack_dev *d) { return d->arp ? d->arp->mac : NULL; }
 unsigned synack_dev_offload(const struct synack_dev *d) { return d->offload; }
 
-/* What the virtio-net header in front of a read packet says. */
-static void vnet_rx(struct synack_dev *d, const uint8_t *h, struct sn_dev_rx *p)
-{
-    struct virtio_net_hdr vh;
-    memcpy(&vh, h, sizeof(vh));
-    if (vh.gso_type != VIRTIO_NET_HDR_GSO_NONE)
-        d->st.rx_gro++;
-    if (vh.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
-        /* The kernel's own packet, its TCP checksum left to the "device":
-         * valid by construction (Linux's CHECKSUM_PARTIAL). */
-        d->st.rx_csum_partial++;
-        p->partial = 1;
-        p->csum_start = vh.csum_start;
-        p->csum_offset = vh.csum_offset;
-        p->rx_flags = SYNACK_RX_CSUM_VALID;
-    } else if (vh.flags & VIRTIO_NET_HDR_F_DATA_VALID) {
-        p->rx_flags = SYNACK_RX_CSUM_VALID; /* CHECKSUM_UNNECESSARY */
-    }
-}
-
 /* Read until EAGAIN or the batch's bounds into the ring; returns the
  * packets read, or a negative errno when the first read fails. */
 static int read_batch(struct synack_dev *d)
 {
     int n = 0;
     uint32_t off = 0;
+    size_t skip = d->vnet ? SN_DEV_VNET_LEN : 0;
     while ((unsigned)n < d->batch && off < d->batch_bytes) {
         uint8_t *at = d->ring + off;
         ssize_t r = read(d->fd, at, SN_DEV_RXBUF);
@@ -210,23 +192,51 @@ static int read_batch(struct synack_dev *d)
             d->st.rx_errors++;
             return n > 0 ? n : -errno;
         }
-        struct sn_dev_rx *p = &d->rx[n];
-        memset(p, 0, sizeof(*p));
-        p->now = synack_clock_now();
         d->st.reads++;
-        size_t skip = d->vnet ? SN_DEV_VNET_LEN : 0;
         if ((size_t)r < skip) {
             d->st.rx_errors++;
             continue;
         }
-        if (skip)
-            vnet_rx(d, at, p);
-        p->off = off + (uint32_t)skip;
-        p->len = (uint32_t)((size_t)r - skip);
+        d->rx[n] = (struct sn_dev_rx){.off = off + (uint32_t)skip,
+                                      .len = (uint32_t)((size_t)r - skip),
+                                      .now = synack_clock_now()};
         off += ((uint32_t)r + 7u) & ~7u; /* the next packet 8-byte aligned */
         n++;
     }
     return n;
+}
+
+/* Hand up the IPv4 packet l2 bytes into a frame of len bytes read at `at`
+ * in the ring: with its flags to mfn, or to fn after completing a checksum
+ * the kernel left partial. */
+static void deliver(struct synack_dev *d, uint8_t *at, size_t len, size_t l2, synack_dev_rx_fn fn,
+                    synack_dev_rx_meta_fn mfn, void *user)
+{
+    struct sn_vnet_rx v = {0};
+    if (d->vnet && sn_vnet_parse(at - SN_DEV_VNET_LEN, l2, len, &v) < 0) {
+        d->st.rx_errors++;
+        return;
+    }
+    uint8_t *pkt = at + l2;
+    len -= l2;
+    d->st.rx_gro += v.gso;
+    d->st.rx_csum_partial += v.partial;
+    d->st.rx_packets++;
+    d->st.rx_bytes += len;
+    if (mfn) {
+        mfn(user, pkt, len, d->now, v.rx_flags);
+        return;
+    }
+    if (v.partial) {
+        struct synack_pkt_meta m = {.flags = SYNACK_PKT_CSUM_PARTIAL,
+                                    .csum_start = v.csum_start,
+                                    .csum_offset = v.csum_offset};
+        if (synack_pkt_csum_finish(pkt, len, &m) < 0) {
+            d->st.rx_errors++;
+            return;
+        }
+    }
+    fn(user, pkt, len, d->now);
 }
 
 static int recv_batch(struct synack_dev *d, synack_dev_rx_fn fn, synack_dev_rx_meta_fn mfn,
@@ -238,28 +248,15 @@ static int recv_batch(struct synack_dev *d, synack_dev_rx_fn fn, synack_dev_rx_m
     d->st.read_batches++;
     for (int i = 0; i < n; i++) {
         const struct sn_dev_rx *p = &d->rx[i];
-        uint8_t *pkt = d->ring + p->off;
+        uint8_t *at = d->ring + p->off;
         if (p->now > d->now)
             d->now = p->now;
         if (d->kind == SYNACK_DEV_TAP) {
-            sn_tap_input(d, pkt, p->len, fn, user);
-        } else if (p->len >= 20 && (pkt[0] >> 4) == 4) {
-            d->st.rx_packets++;
-            d->st.rx_bytes += p->len;
-            if (mfn) {
-                mfn(user, pkt, p->len, d->now, p->rx_flags);
-                continue;
-            }
-            if (p->partial) {
-                struct synack_pkt_meta m = {.flags = SYNACK_PKT_CSUM_PARTIAL,
-                                            .csum_start = p->csum_start,
-                                            .csum_offset = p->csum_offset};
-                if (synack_pkt_csum_finish(pkt, p->len, &m) < 0) {
-                    d->st.rx_errors++;
-                    continue;
-                }
-            }
-            fn(user, pkt, p->len, d->now);
+            int l2 = sn_tap_input(d, at, p->len);
+            if (l2 >= 0)
+                deliver(d, at, p->len, (size_t)l2, fn, mfn, user);
+        } else if (p->len >= 20 && (at[0] >> 4) == 4) {
+            deliver(d, at, p->len, 0, fn, mfn, user);
         } else {
             d->st.rx_other++; /* IPv6 (router solicitations, ...) or runts */
         }
@@ -272,25 +269,8 @@ int synack_dev_recv(struct synack_dev *d, synack_dev_rx_fn fn, void *user)
     return recv_batch(d, fn, NULL, user);
 }
 
-/* TAP frames reach sn_tap_input's plain receiver: this adapter passes them
- * on without flags (TAP runs without IFF_VNET_HDR). */
-struct meta_adapter {
-    synack_dev_rx_meta_fn fn;
-    void *user;
-};
-
-static int plain_to_meta(void *user, const uint8_t *pkt, size_t len, synack_time_t now)
-{
-    const struct meta_adapter *a = user;
-    return a->fn(a->user, pkt, len, now, 0);
-}
-
 int synack_dev_recv_meta(struct synack_dev *d, synack_dev_rx_meta_fn fn, void *user)
 {
-    if (d->kind == SYNACK_DEV_TAP) {
-        struct meta_adapter a = {fn, user};
-        return recv_batch(d, plain_to_meta, NULL, &a);
-    }
     return recv_batch(d, NULL, fn, user);
 }
 
@@ -309,12 +289,27 @@ int sn_dev_hold_init(struct synack_dev *d, uint32_t largest, uint32_t backlog, u
     return d->hold ? 0 : -ENOMEM;
 }
 
-/* Keep a frame (after its virtio-net header, if any) for synack_dev_flush,
- * in the backlog's byte ring (dev_internal.h). */
-static int hold(struct synack_dev *d, const uint8_t *vh, const uint8_t *frame, size_t len)
+/* A frame in pieces: the virtio-net header (if any), the link-layer
+ * header (if any), the packet. */
+struct frame {
+    struct iovec iov[3];
+    int n;
+    size_t len; /* all of it */
+};
+
+static void frame_add(struct frame *f, const void *p, size_t len)
 {
-    size_t hl = vh ? SN_DEV_VNET_LEN : 0;
-    uint32_t need = hold_size((uint32_t)(hl + len));
+    if (!len)
+        return;
+    f->iov[f->n++] = (struct iovec){(void *)(uintptr_t)p, len};
+    f->len += len;
+}
+
+/* Keep a frame (the virtio-net header included) for synack_dev_flush, in
+ * the backlog's byte ring (dev_internal.h). */
+static int hold(struct synack_dev *d, const struct frame *f)
+{
+    uint32_t need = hold_size((uint32_t)f->len);
     if (d->held_len == 0) {
         d->hold_head = d->hold_tail = 0;
         d->hold_wrapped = false;
@@ -337,28 +332,30 @@ static int hold(struct synack_dev *d, const uint8_t *vh, const uint8_t *frame, s
         d->st.tx_dropped++;
         return -ENOBUFS;
     }
-    uint32_t n = (uint32_t)(hl + len);
+    uint32_t n = (uint32_t)f->len;
     memcpy(d->hold + at, &n, 4);
-    if (hl)
-        memcpy(d->hold + at + 4, vh, hl);
-    memcpy(d->hold + at + 4 + hl, frame, len);
+    uint8_t *to = d->hold + at + 4;
+    for (int i = 0; i < f->n; i++) {
+        memcpy(to, f->iov[i].iov_base, f->iov[i].iov_len);
+        to += f->iov[i].iov_len;
+    }
     d->hold_tail = at + need;
     d->held_len++;
     d->st.tx_backlogged++;
     return 0;
 }
 
-/* One write(2) (writev with a virtio-net header): 1 written, 0 when the
- * kernel says "later", or -errno. */
-static int write_one(struct synack_dev *d, const uint8_t *vh, const uint8_t *frame, size_t len)
+/* One writev(2) of the frame (a write(2) of one piece): 1 written, 0 when
+ * the kernel says "later", or -errno.  tx_bytes counts what follows the
+ * virtio-net header (vlen bytes). */
+static int write_one(struct synack_dev *d, const struct frame *f, size_t vlen)
 {
-    struct iovec iov[2] = {{(void *)(uintptr_t)vh, SN_DEV_VNET_LEN},
-                           {(void *)(uintptr_t)frame, len}};
     for (;;) {
-        ssize_t w = vh ? writev(d->fd, iov, 2) : write(d->fd, frame, len);
+        ssize_t w = f->n == 1 ? write(d->fd, f->iov[0].iov_base, f->iov[0].iov_len)
+                              : writev(d->fd, f->iov, f->n);
         if (w >= 0) {
             d->st.tx_packets++;
-            d->st.tx_bytes += len;
+            d->st.tx_bytes += f->len - vlen;
             return 1;
         }
         if (errno == EINTR)
@@ -369,22 +366,37 @@ static int write_one(struct synack_dev *d, const uint8_t *vh, const uint8_t *fra
     }
 }
 
-static int dev_write(struct synack_dev *d, const uint8_t *vh, const uint8_t *frame, size_t len)
+/* Write the frame now, or hold it (when the kernel says "later", or
+ * older frames are held, to keep the order).  Returns 0 or -errno; a
+ * write that fails with EINVAL is returned as such without counting a
+ * drop, for the caller to retry otherwise (GSO refused). */
+static int dev_write(struct synack_dev *d, const struct frame *f, size_t vlen, bool einval_back)
 {
     if (d->held_len > 0)
-        return hold(d, vh, frame, len);
-    int rc = write_one(d, vh, frame, len);
+        return hold(d, f);
+    int rc = write_one(d, f, vlen);
     if (rc == 0)
-        return hold(d, vh, frame, len);
-    if (rc < 0)
+        return hold(d, f);
+    if (rc < 0 && !(einval_back && rc == -EINVAL))
         d->st.tx_dropped++;
     return rc < 0 ? rc : 0;
 }
 
-int sn_dev_write(struct synack_dev *d, const uint8_t *frame, size_t len)
+int sn_dev_send(struct synack_dev *d, const uint8_t *vh, const uint8_t *l2, size_t l2len,
+                const uint8_t *pkt, size_t len)
 {
     static const uint8_t none[SN_DEV_VNET_LEN]; /* no offload: VIRTIO_NET_HDR_GSO_NONE */
-    return dev_write(d, d->vnet ? none : NULL, frame, len);
+    struct frame f = {.n = 0};
+    size_t vlen = vh || d->vnet ? SN_DEV_VNET_LEN : 0;
+    frame_add(&f, vh ? vh : none, vlen);
+    frame_add(&f, l2, l2len);
+    frame_add(&f, pkt, len);
+    return dev_write(d, &f, vlen, false);
+}
+
+int sn_dev_write(struct synack_dev *d, const uint8_t *frame, size_t len)
+{
+    return sn_dev_send(d, NULL, NULL, 0, frame, len);
 }
 
 int synack_dev_output(void *dev, const uint8_t *pkt, size_t len)
@@ -404,6 +416,16 @@ static int seg_out(void *dev, const uint8_t *pkt, size_t len)
     return synack_dev_output(dev, pkt, len);
 }
 
+/* Cut and checksum in software what the kernel does not take whole. */
+static int output_soft(struct synack_dev *d, const uint8_t *pkt, size_t len,
+                       const struct synack_pkt_meta *m)
+{
+    if (!d->segbuf && !(d->segbuf = malloc(65535)))
+        return -ENOMEM;
+    int rc = synack_gso_segment(pkt, len, m, d->segbuf, 65535, seg_out, d);
+    return rc < 0 ? (rc == SYNACK_WIRE_EINVAL ? -EINVAL : rc) : 0;
+}
+
 int synack_dev_output_meta(void *dev, const uint8_t *pkt, size_t len,
                            const struct synack_pkt_meta *m)
 {
@@ -412,46 +434,39 @@ int synack_dev_output_meta(void *dev, const uint8_t *pkt, size_t len,
     bool partial = (m->flags & SYNACK_PKT_CSUM_PARTIAL) != 0;
     if (!partial && m->gso_size == 0)
         return synack_dev_output(dev, pkt, len);
-    if (!d->vnet || (m->gso_size != 0 && !gso) || (partial && !(d->offload & SYNACK_OFFLOAD_CSUM))) {
-        /* The kernel does not take it: cut and checksum in software. */
-        if (!d->segbuf && !(d->segbuf = malloc(65535)))
-            return -ENOMEM;
-        int rc = synack_gso_segment(pkt, len, m, d->segbuf, 65535, seg_out, d);
-        return rc < 0 ? (rc == SYNACK_WIRE_EINVAL ? -EINVAL : rc) : 0;
-    }
+    if (!d->vnet || (m->gso_size != 0 && !gso) || (partial && !(d->offload & SYNACK_OFFLOAD_CSUM)))
+        return output_soft(d, pkt, len, m);
     if (len < 20 || len > 65535 || (!gso && len > d->mtu)) {
         d->st.tx_dropped++;
         return len < 20 ? -EINVAL : -EMSGSIZE;
     }
-    struct virtio_net_hdr vh = {
-        .flags = partial ? VIRTIO_NET_HDR_F_NEEDS_CSUM : 0,
-        .gso_type = gso ? VIRTIO_NET_HDR_GSO_TCPV4 : VIRTIO_NET_HDR_GSO_NONE,
-        .hdr_len = gso ? m->hdr_len : 0,
-        .gso_size = gso ? m->gso_size : 0,
-        .csum_start = partial ? m->csum_start : 0,
-        .csum_offset = partial ? m->csum_offset : 0,
-    };
-    uint8_t raw[SN_DEV_VNET_LEN];
-    memcpy(raw, &vh, sizeof(raw));
-    if (d->held_len == 0) {
-        int rc = write_one(d, raw, pkt, len);
-        if (rc == 1) {
-            d->st.tx_gso += gso;
-            return 0;
-        }
-        if (rc < 0 && gso && rc == -EINVAL) {
-            /* The kernel refused the GSO packet: never again, and this one
-             * goes out cut in software. */
-            d->gso_refused = true;
-            d->st.tx_gso_fallback++;
-            return synack_dev_output_meta(dev, pkt, len, m);
-        }
-        if (rc < 0) {
-            d->st.tx_dropped++;
-            return rc;
-        }
+    /* TAP: the Ethernet header goes between the virtio-net header and the
+     * packet.  A next hop ARP has yet to resolve (or one off the subnet)
+     * takes the plain path: cut here, held by ARP (or refused). */
+    uint8_t eth[SYNACK_ETH_HDR_LEN];
+    size_t l2 = 0;
+    if (d->kind == SYNACK_DEV_TAP) {
+        if (sn_tap_eth_hdr(d, pkt, eth) < 0)
+            return output_soft(d, pkt, len, m);
+        l2 = sizeof(eth);
     }
-    return hold(d, raw, pkt, len);
+    uint8_t vh[SN_DEV_VNET_LEN];
+    sn_vnet_build(vh, m, gso, l2);
+    struct frame f = {.n = 0};
+    frame_add(&f, vh, sizeof(vh));
+    frame_add(&f, eth, l2);
+    frame_add(&f, pkt, len);
+    int rc = dev_write(d, &f, sizeof(vh), gso);
+    if (rc == -EINVAL && gso) {
+        /* The kernel refused the GSO packet: never again, and this one
+         * goes out cut in software. */
+        d->gso_refused = true;
+        d->st.tx_gso_fallback++;
+        return output_soft(d, pkt, len, m);
+    }
+    if (rc == 0 && gso && d->held_len == 0)
+        d->st.tx_gso++;
+    return rc;
 }
 
 bool synack_dev_want_write(const struct synack_dev *d) { return d->held_len > 0; }
@@ -462,7 +477,9 @@ int synack_dev_flush(struct synack_dev *d)
     while (d->held_len > 0) {
         uint32_t len;
         memcpy(&len, d->hold + d->hold_head, 4);
-        int rc = write_one(d, NULL, d->hold + d->hold_head + 4, len); /* header and frame as held */
+        struct frame f = {.n = 0};
+        frame_add(&f, d->hold + d->hold_head + 4, len); /* header and frame as held */
+        int rc = write_one(d, &f, d->vnet ? SN_DEV_VNET_LEN : 0);
         if (rc == 0)
             break;
         if (rc < 0)

@@ -277,6 +277,62 @@ check_clean() {
     pass "$(basename "$file"): no retransmission, out-of-order, zero-window or lost-segment warning on synack's packets"
 }
 
+# offload_counter LOG FIELD: a number from the "offload:" line synack
+# prints at exit (FIELD: "TSO packets out", "coalesced packets in", ...).
+offload_counter() {
+    sed -n "s/.*offload: .* \([0-9][0-9]*\) $2.*/\1/p" "$1" | head -1
+}
+
+# offload_tso_check LOG: the kernel granted TSO, synack wrote TSO packets
+# whole and the kernel cut them all (none cut in software after a refusal).
+offload_tso_check() {
+    local tso soft
+    grep -q "offload: TSO+csum" "$1" || fail "the kernel did not grant TSO: $(grep offload "$1")"
+    tso=$(offload_counter "$1" "TSO packets out")
+    soft=$(sed -n 's/.*(\([0-9]*\) cut in software).*/\1/p' "$1")
+    [ "${tso:-0}" -gt 0 ] && [ "${soft:-1}" -eq 0 ] &&
+        pass "synack wrote $tso TSO packets, the kernel cut them (none cut in software)" ||
+        fail "no TSO packet written whole: $(grep offload "$1")"
+}
+
+# offload_recv KIND DEV SYN PEER PORT FILE: `synack connect --KIND DEV
+# --offload` (KIND tun or tap) receives FILE from the kernel's nc on
+# PEER:PORT; the copy must match (SHA-256) and the kernel must have handed
+# synack coalesced (GRO) segments and partially checksummed ones.  The
+# connect log is $TMP/recv.log.
+offload_recv() {
+    local kind=$1 dev=$2 syn=$3 peer=$4 port=$5 file=$6 pid gro part
+    ns_bg timeout 60 nc -N -l "$peer" "$port" <"$file"
+    pid=$LAST_PID
+    wait_for 10 listening "$port" || fail "nc did not listen"
+    if ns timeout 60 "$SYNACK_BIN" connect --"$kind" "$dev" --addr "$syn/24" --to "$peer" --port "$port" \
+        --offload --app recv --out "$TMP/recv.out" 2>"$TMP/recv.log" && wait_pid "$pid" 30 &&
+        same_file "$TMP/recv.out" "$file"; then
+        pass "$kind: synack connect recv of $(($(stat -c %s "$file") >> 20)) MiB from nc with offloads: SHA-256 matches"
+    else
+        fail "$kind: synack connect recv from nc with offloads:"
+        sed 's/^/    /' "$TMP/recv.log"
+    fi
+    rm -f "$TMP/recv.out"
+    gro=$(offload_counter "$TMP/recv.log" "coalesced packets in")
+    part=$(offload_counter "$TMP/recv.log" "with partial checksums")
+    [ "${gro:-0}" -gt 0 ] && [ "${part:-0}" -gt 0 ] &&
+        pass "$kind: the kernel handed synack $gro coalesced segments, $part with partial checksums" ||
+        fail "$kind: no coalesced segment or partial checksum received: $(grep offload "$TMP/recv.log")"
+}
+
+# offload_pcap_check PCAP SYN: synack's own capture of a TSO send holds wire
+# packets (none over MTU 1500, many full 1448-byte segments) with good checksums.
+offload_pcap_check() {
+    local n m
+    n=$(count "$1" "ip.src == $2 && ip.len > 1500")
+    m=$(count "$1" "ip.src == $2 && tcp.len == 1448")
+    [ "$n" -eq 0 ] && [ "$m" -gt 1000 ] &&
+        pass "synack's pcap holds wire packets: $m full 1448-byte segments, none over the MTU" ||
+        fail "synack's pcap: $n packets over the MTU, $m full segments"
+    check_checksums "$1" "$2"
+}
+
 interop_finish() {
     if [ "$FAILURES" -gt 0 ]; then
         echo "FAILED: $FAILURES check(s)"
