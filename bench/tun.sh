@@ -26,9 +26,14 @@
 #   tun/synack-chargen/x2k/MTU/plain         synack serve --app chargen
 #   veth/MTU/{on,off}                        iperf3 between two namespaces,
 #                                            offloads set by ethtool
-#   tap/{synack,lwip-single,lwip-tapif}/{k2x,x2k}  discard and chargen over
-#       TAP, MTU 1500 (MSS 1460), 64 KiB buffers (lwIP's build: a 64 KiB
-#       window with scaling), bench/lwip_tap.c for lwIP
+#   tap/{synack,synack-offload,lwip-single,lwip-tapif}/{k2x,x2k}  discard
+#       and chargen over TAP, MTU 1500 (MSS 1460), 64 KiB buffers (lwIP's
+#       build: a 64 KiB window with scaling), bench/lwip_tap.c for lwIP;
+#       synack-offload: synack with --offload (IFF_VNET_HDR on the TAP)
+#
+# SYNACK_BENCH_ROWS=REGEX runs only the rows whose names match (for
+# example 'tap/' for the TAP rows) and then leaves out the runt count and
+# the perf profile that follow the rows.
 set -u
 build=${1:?usage: bash bench/tun.sh BUILD_DIR ROUNDS MIB RESULTS}
 rounds=${2:?rounds}
@@ -218,7 +223,7 @@ else: sys.exit("iperf3 received %s bytes in %s s" % (r["bytes"], r["seconds"]))'
     echo "$rate"
 }
 
-# TAP: $1 synack|lwip-single|lwip-tapif, $2 k2x|x2k.  Discard on 9, chargen on 19.
+# TAP: $1 synack|synack-offload|lwip-single|lwip-tapif, $2 k2x|x2k.  Discard on 9, chargen on 19.
 tap_run() {
     ip -n $NS tuntap add dev tp0 mode tap || return
     ip -n $NS addr add 10.201.2.1/24 dev tp0
@@ -226,8 +231,10 @@ tap_run() {
     local pid port=9 app=discard log=$TMP/tap.log rate="" i
     [ "$2" = x2k ] && port=19 app=chargen
     : >"$log"
-    if [ "$1" = synack ]; then
-        "${on_stack[@]}" "$bin" serve --tap tp0 --addr 10.201.2.2/24 --mtu 1500 --app $app \
+    if [ "${1%-offload}" = synack ]; then
+        local off=()
+        [ "$1" = synack-offload ] && off=(--offload)
+        "${on_stack[@]}" "$bin" serve --tap tp0 --addr 10.201.2.2/24 --mtu 1500 --app $app "${off[@]}" \
             --rcvbuf 64k --sndbuf 64k --timeout $((T + 20)) --close-wait 2 -q >/dev/null 2>>"$log" &
         pid=$!
         sleep 0.3
@@ -286,6 +293,7 @@ else
 fi
 for dir in k2x x2k; do
     rows+=("tap/synack/$dir|tap_run synack $dir")
+    rows+=("tap/synack-offload/$dir|tap_run synack-offload $dir")
     if [ -x "$lwip" ]; then
         rows+=("tap/lwip-single/$dir|tap_run lwip-single $dir")
         rows+=("tap/lwip-tapif/$dir|tap_run lwip-tapif $dir")
@@ -311,6 +319,10 @@ for r in $(seq "$rounds"); do
         while IFS=$'\t' read -r _ d _; do dead[$d]=1; done < <(grep "^note	" "$results")
     done
 done
+if [ -n "${SYNACK_BENCH_ROWS:-}" ]; then
+    [ -s "$TMP/err" ] && tail -n ${SYNACK_BENCH_ERRLINES:-15} "$TMP/err" >&2
+    exit 0 # a targeted run: the rows only
+fi
 # Runt segments from http: one download at MTU 1500 without offloads,
 # captured by synack itself (--pcap), counted by bench/pcap_runts.py.
 runt_mib=$((mib < 8 ? mib : 8))
