@@ -16,12 +16,25 @@
  *   bench_sim --tso ...               the sender hands the simulator large
  *                                     segments (TSO) that the link cuts at
  *                                     the MSS, as a NIC would
+ *   bench_sim --zc ...                the applications use the zero-copy
+ *                                     calls (socket.h): the sender writes
+ *                                     its bytes into the send buffer
+ *                                     (synack_send_reserve/_commit), the
+ *                                     receiver takes them where they lie
+ *                                     (synack_recv_peek/_consume)
+ *   bench_sim --csum ...              checksum offload on both stacks
+ *                                     (SYNACK_OFFLOAD_CSUM): the link
+ *                                     completes the sender's checksums and
+ *                                     the receiving node verifies them
+ *                                     before the stack sees the packet
+ *                                     (SYNACK_RX_CSUM_VALID), as a NIC would
  */
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <time.h>
 
 #include "synack/sim.h"
@@ -59,7 +72,63 @@ static void set_int(struct synack_stack *st, int fd, int level, int name, int v)
         die("setsockopt", errno);
 }
 
-static void transfer(uint64_t bytes, uint16_t mtu, bool tso, struct result *out)
+/* The sender's part of a round: send() from the application's buffer, or
+ * write straight into the send buffer (--zc).  Returns the bytes queued. */
+static uint64_t app_send(struct synack_stack *st, int fd, const uint8_t *buf, uint64_t left, bool zc)
+{
+    uint64_t sent = 0;
+    while (sent < left) {
+        size_t n = left - sent < CHUNK ? (size_t)(left - sent) : CHUNK;
+        if (!zc) {
+            ssize_t w = synack_send(st, fd, buf, n, 0);
+            if (w <= 0)
+                break;
+            sent += (uint64_t)w;
+            continue;
+        }
+        struct iovec iov[CHUNK / 4096 + 1];
+        ssize_t w = synack_send_reserve(st, fd, n, iov, (int)(sizeof(iov) / sizeof(iov[0])));
+        if (w <= 0)
+            break;
+        /* The application produces its bytes in place (here: its pattern). */
+        size_t k = 0;
+        for (int p = 0; k < (size_t)w; p++) {
+            memcpy(iov[p].iov_base, buf + (sent + k) % (CHUNK - 4096), /* a piece <= 4 KiB */
+                   iov[p].iov_len);
+            k += iov[p].iov_len;
+        }
+        if (synack_send_commit(st, fd, (size_t)w, 0) != w)
+            die("synack_send_commit", errno);
+        sent += (uint64_t)w;
+    }
+    return sent;
+}
+
+/* The receiver's part: recv() into the application's buffer, or look at
+ * the bytes in the receive buffer and let them go (--zc).  Returns the
+ * bytes taken. */
+static uint64_t app_recv(struct synack_stack *st, int fd, uint8_t *buf, bool zc)
+{
+    uint64_t got = 0;
+    for (;;) {
+        if (!zc) {
+            ssize_t r = synack_recv(st, fd, buf, CHUNK, 0);
+            if (r <= 0)
+                return got;
+            got += (uint64_t)r;
+            continue;
+        }
+        struct iovec iov[16];
+        ssize_t r = synack_recv_peek(st, fd, iov, 16);
+        if (r <= 0)
+            return got;
+        if (synack_recv_consume(st, fd, (size_t)r) < 0)
+            die("synack_recv_consume", errno);
+        got += (uint64_t)r;
+    }
+}
+
+static void transfer(uint64_t bytes, uint16_t mtu, unsigned offload, bool zc, struct result *out)
 {
     static uint8_t buf[CHUNK];
     struct synack_sim *sim;
@@ -73,7 +142,7 @@ static void transfer(uint64_t bytes, uint16_t mtu, bool tso, struct result *out)
         cfg.addr = i == 0 ? CADDR : SADDR;
         cfg.mtu = mtu;
         cfg.seed = 0;
-        cfg.offload = tso ? SYNACK_OFFLOAD_TSO : 0;
+        cfg.offload = offload;
         node[i] = synack_sim_add_stack(sim, &cfg, &st[i]);
         if (node[i] < 0)
             die("synack_sim_add_stack", -node[i]);
@@ -112,20 +181,11 @@ static void transfer(uint64_t bytes, uint16_t mtu, bool tso, struct result *out)
         synack_time_t now = synack_sim_now(sim);
         synack_stack_advance(st[0], now);
         synack_stack_advance(st[1], now);
-        while (sent < bytes) {
-            size_t n = bytes - sent < CHUNK ? (size_t)(bytes - sent) : CHUNK;
-            ssize_t w = synack_send(st[0], cfd, buf, n, 0);
-            if (w <= 0)
-                break;
-            sent += (uint64_t)w;
-        }
+        sent += app_send(st[0], cfd, buf, bytes - sent, zc);
         if (sfd < 0)
             sfd = synack_accept(st[1], lfd, NULL, NULL);
-        for (ssize_t r = 1; sfd >= 0 && r > 0;) {
-            r = synack_recv(st[1], sfd, buf, sizeof(buf), 0);
-            if (r > 0)
-                rcvd += (uint64_t)r;
-        }
+        if (sfd >= 0)
+            rcvd += app_recv(st[1], sfd, buf, zc);
         if (rcvd < bytes && !synack_sim_step(sim))
             die("transfer stalled", EIO);
     }
@@ -169,7 +229,9 @@ static double memcpy_bw(uint64_t bytes)
 
 int main(int argc, char **argv)
 {
-    bool quiet = false, tso = false;
+    bool quiet = false;
+    unsigned offload = 0;
+    bool zc = false;
     unsigned raw = 0;
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
@@ -178,7 +240,11 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "--raw") == 0 && i + 1 < argc)
             raw = (unsigned)strtoul(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--tso") == 0)
-            tso = true;
+            offload |= SYNACK_OFFLOAD_TSO;
+        else if (strcmp(argv[i], "--zc") == 0)
+            zc = true;
+        else if (strcmp(argv[i], "--csum") == 0)
+            offload |= SYNACK_OFFLOAD_CSUM;
         else
             break;
     }
@@ -190,13 +256,13 @@ int main(int argc, char **argv)
     if (nmtu == 0)
         nmtu = 2;
     if (mib == 0 || mib > 4096) {
-        fprintf(stderr, "usage: bench_sim [--quiet | --raw ROUNDS] [--tso] [MIB (1..4096) [MTU...]]\n");
+        fprintf(stderr, "usage: bench_sim [--quiet | --raw ROUNDS] [--tso] [--csum] [--zc] [MIB (1..4096) [MTU...]]\n");
         return 2;
     }
     uint64_t bytes = (uint64_t)mib << 20;
     if (quiet) {
         struct result r;
-        transfer(bytes, (uint16_t)mtus[0], tso, &r);
+        transfer(bytes, (uint16_t)mtus[0], offload, zc, &r);
         printf("mtu %u data_segments %llu acks %llu\n", mtus[0], (unsigned long long)r.data_segs,
                (unsigned long long)r.acks);
         return 0;
@@ -207,7 +273,7 @@ int main(int argc, char **argv)
             if (mtus[k] < 68 || mtus[k] > 65535)
                 die("MTU out of 68..65535", EINVAL);
             struct result res;
-            transfer(bytes, (uint16_t)mtus[k], tso, &res);
+            transfer(bytes, (uint16_t)mtus[k], offload, zc, &res);
             printf("sim/goodput/%u\t%u\t%.1f\n", mtus[k], r, (double)bytes / res.secs / 1e6);
             printf("sim/ns/%u\t%u\t%.0f\n", mtus[k], r, res.secs * 1e9 / (double)res.data_segs);
         }
@@ -217,14 +283,15 @@ int main(int argc, char **argv)
         return 0;
     double mem = memcpy_bw(bytes * 4);
     printf("%u MiB per transfer, lossless link, no rate limit%s; memcpy %.2f GB/s in the same run.\n\n",
-           mib, tso ? ", TSO on" : "", mem / 1e9);
+           mib,
+           offload & SYNACK_OFFLOAD_TSO ? ", TSO on" : offload ? ", checksum offload on" : "", mem / 1e9);
     printf("| MTU | goodput (Gbit/s) | of memcpy | data segments | ACKs | ns per data segment |\n");
     printf("|---:|---:|---:|---:|---:|---:|\n");
     for (int k = 0; k < nmtu; k++) {
         if (mtus[k] < 68 || mtus[k] > 65535)
             die("MTU out of 68..65535", EINVAL);
         struct result r;
-        transfer(bytes, (uint16_t)mtus[k], tso, &r);
+        transfer(bytes, (uint16_t)mtus[k], offload, zc, &r);
         double bps = (double)bytes / r.secs;
         printf("| %u | %.2f | %.1f%% | %llu | %llu | %.0f |\n", mtus[k], bps * 8 / 1e9,
                100 * bps / mem, (unsigned long long)r.data_segs, (unsigned long long)r.acks,

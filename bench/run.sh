@@ -83,21 +83,33 @@ if [ "${SYNACK_BENCH_CALLGRIND:-1}" != 0 ] && command -v valgrind >/dev/null; th
     echo "== [$(date +%T)] callgrind: instructions per data segment (bench_sim --quiet $cmib MiB)"
     echo "| configuration | data segments | ACKs | instructions (both stacks) | per data segment |"
     echo "|---|---:|---:|---:|---:|"
-    cfgs=("1500" "--tso 1500" "65535")
-    [ "$quick" = 1 ] && cfgs=("1500" "65535")
+    # --zc: the applications use the zero-copy calls (synack_send_reserve/
+    # _commit, synack_recv_peek/_consume); --csum: checksum offload, the
+    # link completing and verifying checksums as a NIC would; --tso: the
+    # link also cuts large segments.  The link's work (stack_output_meta,
+    # synack_sim_send) is not counted: it stands for the NIC.
+    cfgs=("1500" "--tso 1500" "--zc 1500" "--csum 1500" "--zc --csum 1500" "65535")
+    [ "$quick" = 1 ] && cfgs=("1500" "--zc --csum 1500" "65535")
     for args in "${cfgs[@]}"; do
-        opt="" mtu=$args
-        [ "$args" != "${args#--tso }" ] && opt=--tso mtu=${args#--tso }
+        mtu=${args##* } opt=${args% *}
+        [ "$opt" = "$args" ] && opt=""
         line=$(valgrind --tool=callgrind --callgrind-out-file="$cg" \
             --toggle-collect=sn_ip_input --toggle-collect=synack_stack_advance \
             --toggle-collect=synack_send --toggle-collect=synack_recv \
             --toggle-collect=synack_stack_input_flush \
-            --toggle-collect=synack_sim_send "$build/bench/bench_sim" --quiet $opt $cmib "$mtu" 2>/dev/null)
+            --toggle-collect=synack_send_reserve --toggle-collect=synack_send_commit \
+            --toggle-collect=synack_recv_peek --toggle-collect=synack_recv_consume \
+            --toggle-collect=synack_sim_send --toggle-collect=stack_output_meta \
+            "$build/bench/bench_sim" --quiet $opt $cmib "$mtu" 2>/dev/null)
         ir=$(callgrind_annotate "$cg" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')
         segs=$(echo "$line" | awk '{print $4}')
         [ -n "$ir" ] && [ -n "$segs" ] && [ "$segs" -gt 0 ] || { echo "| $args | failed | | | |"; continue; }
         echo "| $args | $segs | $(echo "$line" | awk '{print $6}') | $ir | $((ir / segs)) |"
-        [ -z "$opt" ] && printf 'sim/instr/%s\t1\t%s\n' "$mtu" $((ir / segs)) >>"$results"
+        case $opt in
+        "") printf 'sim/instr/%s\t1\t%s\n' "$mtu" $((ir / segs)) >>"$results" ;;
+        "--zc") printf 'sim/instr-zc/%s\t1\t%s\n' "$mtu" $((ir / segs)) >>"$results" ;;
+        "--zc --csum") printf 'sim/instr-zc-csum/%s\t1\t%s\n' "$mtu" $((ir / segs)) >>"$results" ;;
+        esac
     done
     echo
 fi

@@ -73,6 +73,44 @@ SYNACK_API ssize_t synack_writev(struct synack_stack *s, int fd, const struct io
                                  int iovcnt);
 SYNACK_API ssize_t synack_readv(struct synack_stack *s, int fd, const struct iovec *iov,
                                 int iovcnt);
+/* Zero-copy receive and send: the application reads from and writes into
+ * the connection's own buffers, without the copy recv/send make (lwIP's
+ * pbufs and smoltcp's recv/send closures give the same).  The pointers
+ * stay valid until the next call into this stack (any synack_* call on it,
+ * input and timers included): use them at once, then consume or commit.
+ *
+ * synack_recv_peek: describes the bytes waiting to be read, in order, as up
+ * to iovcnt pieces pointing into the receive buffer (a piece never crosses
+ * one of its 4 KiB chunks, so a long queue needs several).  Returns the bytes
+ * described (all that wait, unless iovcnt pieces do not reach), or what
+ * recv() returns on an empty buffer: 0 at the end of the stream, or -1 with
+ * errno EAGAIN, ECONNRESET, ... ; 0 when iovcnt is 0.  Consumes nothing.
+ * synack_recv_consume: drops len bytes from the head of the queue (after the
+ * application has used them), as recv() would have, and opens the window
+ * (a window update when the peer may be stalled).  Returns 0, or -1 with
+ * EINVAL when fewer than len bytes are waiting (nothing dropped), EBADF,
+ * ENOTCONN (a listening socket).
+ *
+ * synack_send_reserve: makes room for up to len bytes after the data queued
+ * to send and describes it as up to iovcnt pieces (each within one chunk).
+ * Returns the bytes described (fewer than len when the buffer, its memory
+ * budget or iovcnt pieces do not reach), 0 when len or iovcnt is 0, or -1
+ * with send()'s errors (EAGAIN when the buffer is full or no memory is
+ * left, EPIPE, ENOTCONN, ...).  Nothing is sent until the commit.
+ * synack_send_commit: appends the first len bytes of the room reserved
+ * (which the application has written) to the data to send, and sends what
+ * may be sent.  flags: MSG_MORE (as for send()), MSG_DONTWAIT,
+ * MSG_NOSIGNAL; others EINVAL.  Returns len, or -1 with EINVAL when len is
+ * more than the last reserve described (nothing appended), or send()'s
+ * errors (the connection was reset or shut down since the reserve).
+ * Urgent data (MSG_OOB) goes only through send().
+ * Both pairs fail with EBADF on a descriptor not open, EINVAL for iovcnt
+ * < 0 or > SYNACK_IOV_MAX, EFAULT for iov NULL with iovcnt > 0. */
+SYNACK_API ssize_t synack_recv_peek(struct synack_stack *s, int fd, struct iovec *iov, int iovcnt);
+SYNACK_API int synack_recv_consume(struct synack_stack *s, int fd, size_t len);
+SYNACK_API ssize_t synack_send_reserve(struct synack_stack *s, int fd, size_t len,
+                                       struct iovec *iov, int iovcnt);
+SYNACK_API ssize_t synack_send_commit(struct synack_stack *s, int fd, size_t len, int flags);
 SYNACK_API int synack_shutdown(struct synack_stack *s, int fd, int how);
 SYNACK_API int synack_close(struct synack_stack *s, int fd);
 /* A second descriptor for the same connection (like dup(2)): the connection

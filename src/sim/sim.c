@@ -643,6 +643,11 @@ static uint32_t load_be32(const uint8_t *b)
 
 int synack_sim_send(struct synack_sim *sim, int node, const uint8_t *pkt, size_t len)
 {
+    return sn_sim_send_pkt(sim, node, pkt, len);
+}
+
+int sn_sim_send_pkt(struct synack_sim *sim, int node, const uint8_t *pkt, size_t len)
+{
     if (sim == NULL || !node_valid(sim, node) || (pkt == NULL && len > 0))
         return -EINVAL;
     if (len > SIM_MAX_PKT)

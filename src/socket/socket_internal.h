@@ -1,5 +1,6 @@
 /* Between the socket API's files (socket.c: descriptors and the calls of
- * one buffer; socket_msg.c: the scatter/gather calls). */
+ * one buffer; socket_msg.c: the scatter/gather calls; socket_zc.c: the
+ * zero-copy calls). */
 #ifndef SYNACK_SOCKET_INTERNAL_H
 #define SYNACK_SOCKET_INTERNAL_H
 

@@ -231,6 +231,70 @@ uint32_t sn_ring_peek_csum(const struct sn_ring *r, uint32_t off, void *dst, uin
     return sum;
 }
 
+int sn_ring_iov(const struct sn_ring *r, uint32_t off, uint32_t n, struct iovec *iov, int cnt,
+                uint32_t *covered)
+{
+    const struct sn_ring_table *t = r->t;
+    int used = 0;
+    uint32_t done = 0;
+    if (t) {
+        uint32_t pos = (uint32_t)(((uint64_t)t->head + off) % t->size);
+        while (done < n && used < cnt) {
+            uint32_t in = pos % SN_BUF_CHUNK;
+            uint32_t take = SN_BUF_CHUNK - in < n - done ? SN_BUF_CHUNK - in : n - done;
+            iov[used].iov_base = t->page[pos / SN_BUF_CHUNK] + in;
+            iov[used].iov_len = take;
+            used++;
+            done += take;
+            pos = (pos + take) % t->size;
+        }
+    }
+    *covered = done;
+    return used;
+}
+
+bool sn_ring_stored(const struct sn_ring *r, uint32_t off, uint32_t n)
+{
+    const struct sn_ring_table *t = r->t;
+    if (n == 0)
+        return true;
+    if (!t || (uint64_t)off + n > r->cap)
+        return false;
+    uint32_t first = (uint32_t)(((uint64_t)t->head + off) % t->size) / SN_BUF_CHUNK;
+    uint32_t last = (uint32_t)(((uint64_t)t->head + off + n - 1) % t->size) / SN_BUF_CHUNK;
+    for (uint32_t i = first;; i = (i + 1) % t->npages) {
+        if (!t->page[i])
+            return false;
+        if (i == last)
+            return true;
+    }
+}
+
+long sn_ring_reserve(struct sn_ring *r, struct sn_mem *m, uint32_t n)
+{
+    uint32_t take = n < sn_ring_free(r) ? n : sn_ring_free(r);
+    if (take == 0)
+        return 0;
+    int rc = table_get(r, m);
+    if (rc < 0)
+        return rc;
+    /* A chunk at a time, as sn_ring_write: what the budget allowed stays. */
+    uint32_t done = 0;
+    while (done < take) {
+        uint32_t in = (uint32_t)(((uint64_t)r->t->head + r->len + done) % SN_BUF_CHUNK);
+        uint32_t piece = SN_BUF_CHUNK - in < take - done ? SN_BUF_CHUNK - in : take - done;
+        if (pages_get(r->t, m, r->len + done, piece) < 0)
+            break;
+        done += piece;
+    }
+    if (done == 0) {
+        if (r->len == 0 && r->t->nalloc == 0)
+            table_put(r, m);
+        return -ENOMEM;
+    }
+    return done;
+}
+
 long sn_ring_write(struct sn_ring *r, struct sn_mem *m, const void *src, size_t n)
 {
     uint32_t take = n < sn_ring_free(r) ? (uint32_t)n : sn_ring_free(r);

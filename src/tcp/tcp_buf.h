@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "core/mem.h"
 
@@ -43,6 +44,20 @@ void sn_ring_peek(const struct sn_ring *r, uint32_t off, void *dst, uint32_t n);
  * pass over the data; see synack_csum_copy).  Returns the new partial sum. */
 uint32_t sn_ring_peek_csum(const struct sn_ring *r, uint32_t off, void *dst, uint32_t n,
                            uint32_t sum);
+/* Zero-copy access (socket.h's synack_recv_peek / synack_send_reserve).
+ * Describe the n bytes starting `off` bytes after the head as up to cnt
+ * pieces pointing into the chunks (whose storage must exist: held data, or
+ * chunks made by sn_ring_reserve).  Returns the pieces used; *covered gets
+ * the bytes they describe (less than n when cnt pieces do not reach). */
+int sn_ring_iov(const struct sn_ring *r, uint32_t off, uint32_t n, struct iovec *iov, int cnt,
+                uint32_t *covered);
+/* Make the chunks under the n bytes after the data exist (n <= free space),
+ * so the caller can write into them (sn_ring_iov at off = len) before
+ * sn_ring_extend() appends them.  Returns the bytes made ready (fewer than
+ * n when the budget refused a chunk partway), or -ENOMEM when none could be. */
+long sn_ring_reserve(struct sn_ring *r, struct sn_mem *m, uint32_t n);
+/* Whether the chunks under [off, off + n) from the head exist. */
+bool sn_ring_stored(const struct sn_ring *r, uint32_t off, uint32_t n);
 /* Store n bytes at offset `off` from the head without changing len (off + n
  * <= cap): the reassembly queue parks out-of-order data in place, and
  * sn_ring_extend() makes it readable once the gap before it is filled.

@@ -418,6 +418,19 @@ int sn_tcp_usr_connect(struct synack_stack *s, struct sn_tcb *tcb, uint32_t radd
 long sn_tcp_usr_send(struct synack_stack *s, struct sn_tcb *tcb, const void *buf, size_t len,
                      bool oob);
 long sn_tcp_usr_recv(struct synack_stack *s, struct sn_tcb *tcb, void *buf, size_t len, bool peek);
+/* Zero-copy receive (socket.h's synack_recv_peek/_consume): the readable
+ * bytes as up to cnt pieces of the receive ring (returns the bytes
+ * described, or what recv on an empty queue returns: 0 or an error); then
+ * drop len of them (-EINVAL when more than are held). */
+long sn_tcp_usr_recv_peek(struct sn_tcb *tcb, struct iovec *iov, int cnt);
+long sn_tcp_usr_recv_consume(struct synack_stack *s, struct sn_tcb *tcb, size_t len);
+/* Zero-copy send (synack_send_reserve/_commit): up to len bytes of the send
+ * ring's free space made ready as up to cnt pieces (returns their bytes, or
+ * send's errors: -EAGAIN when full); then append len bytes written there
+ * (-EINVAL when more than were made ready) and send what may be sent. */
+long sn_tcp_usr_send_reserve(struct synack_stack *s, struct sn_tcb *tcb, size_t len,
+                             struct iovec *iov, int cnt);
+long sn_tcp_usr_send_commit(struct synack_stack *s, struct sn_tcb *tcb, size_t len);
 int sn_tcp_usr_shutdown(struct synack_stack *s, struct sn_tcb *tcb, bool rd, bool wr);
 /* The last descriptor is gone. */
 void sn_tcp_usr_close(struct synack_stack *s, struct sn_tcb *tcb);

@@ -110,8 +110,8 @@ int sn_tcp_usr_connect(struct synack_stack *s, struct sn_tcb *tcb, uint32_t radd
     return -EINPROGRESS;
 }
 
-long sn_tcp_usr_send(struct synack_stack *s, struct sn_tcb *tcb, const void *buf, size_t len,
-                     bool oob)
+/* Whether the connection takes data now: 0, or the error a send gets. */
+static long send_state(struct sn_tcb *tcb)
 {
     if (tcb->so_error) {
         int err = tcb->so_error;
@@ -134,6 +134,15 @@ long sn_tcp_usr_send(struct synack_stack *s, struct sn_tcb *tcb, const void *buf
     default:
         return -EPIPE;
     }
+    return 0;
+}
+
+long sn_tcp_usr_send(struct synack_stack *s, struct sn_tcb *tcb, const void *buf, size_t len,
+                     bool oob)
+{
+    long st = send_state(tcb);
+    if (st < 0)
+        return st;
     if (len == 0)
         return 0;
     /* Urgent data keeps its pointer out of line: without memory for the
@@ -164,7 +173,9 @@ long sn_tcp_usr_send(struct synack_stack *s, struct sn_tcb *tcb, const void *buf
     return n;
 }
 
-long sn_tcp_usr_recv(struct synack_stack *s, struct sn_tcb *tcb, void *buf, size_t len, bool peek)
+/* Whether there are bytes to read: 1, or what a recv on an empty buffer
+ * returns (0 at the end of the stream, or an error). */
+static long recv_state(struct sn_tcb *tcb)
 {
     if (tcb->state == SYNACK_LISTEN)
         return -ENOTCONN;
@@ -185,12 +196,13 @@ long sn_tcp_usr_recv(struct synack_stack *s, struct sn_tcb *tcb, void *buf, size
             return tcb->te.tuple.rport ? 0 : -ENOTCONN;
         return -EAGAIN;
     }
-    if (len == 0)
-        return 0;
-    uint32_t n = len < tcb->rcv.len ? (uint32_t)len : tcb->rcv.len;
-    sn_ring_peek(&tcb->rcv, 0, buf, n);
-    if (peek)
-        return n;
+    return 1;
+}
+
+/* The application has taken n bytes (0 < n <= rcv.len) from the head of
+ * the receive queue: drop them, and tell the peer of the window opened. */
+static void recv_consume(struct synack_stack *s, struct sn_tcb *tcb, uint32_t n)
+{
     uint32_t before = seq_gt(tcb->rcv_adv, tcb->rcv_nxt) ? tcb->rcv_adv - tcb->rcv_nxt : 0;
     sn_ring_consume(&tcb->rcv, &s->mem, n, sn_x(tcb)->nooo > 0);
     if (tcb->x && tcb->x->rcv_urg && !seq_gt(tcb->x->rcv_up, tcb->rcv_nxt - tcb->rcv.len)) {
@@ -211,7 +223,76 @@ long sn_tcp_usr_recv(struct synack_stack *s, struct sn_tcb *tcb, void *buf, size
         tcb->flags |= SN_TF_ACKNOW;
         sn_tcp_output(s, tcb);
     }
+}
+
+long sn_tcp_usr_recv(struct synack_stack *s, struct sn_tcb *tcb, void *buf, size_t len, bool peek)
+{
+    long st = recv_state(tcb);
+    if (st <= 0)
+        return st;
+    if (len == 0)
+        return 0;
+    uint32_t n = len < tcb->rcv.len ? (uint32_t)len : tcb->rcv.len;
+    sn_ring_peek(&tcb->rcv, 0, buf, n);
+    if (!peek)
+        recv_consume(s, tcb, n);
     return n;
+}
+
+long sn_tcp_usr_recv_peek(struct sn_tcb *tcb, struct iovec *iov, int cnt)
+{
+    long st = recv_state(tcb);
+    if (st <= 0)
+        return st;
+    uint32_t covered;
+    (void)sn_ring_iov(&tcb->rcv, 0, tcb->rcv.len, iov, cnt, &covered);
+    return covered;
+}
+
+long sn_tcp_usr_recv_consume(struct synack_stack *s, struct sn_tcb *tcb, size_t len)
+{
+    if (tcb->state == SYNACK_LISTEN)
+        return -ENOTCONN;
+    if (len > tcb->rcv.len)
+        return -EINVAL;
+    if (len > 0)
+        recv_consume(s, tcb, (uint32_t)len);
+    return 0;
+}
+
+long sn_tcp_usr_send_reserve(struct synack_stack *s, struct sn_tcb *tcb, size_t len,
+                             struct iovec *iov, int cnt)
+{
+    long st = send_state(tcb);
+    if (st < 0)
+        return st;
+    if (len == 0 || cnt <= 0)
+        return 0;
+    /* No more than cnt pieces can describe: at most a chunk each. */
+    uint64_t most = (uint64_t)cnt * SN_BUF_CHUNK;
+    uint32_t want = len < most ? (len < UINT32_MAX ? (uint32_t)len : UINT32_MAX) : (uint32_t)most;
+    long n = sn_ring_reserve(&tcb->snd, &s->mem, want);
+    if (n == -ENOMEM || n == 0)
+        return -EAGAIN; /* full, or no memory: as send */
+    if (n < 0)
+        return n;
+    uint32_t covered;
+    (void)sn_ring_iov(&tcb->snd, tcb->snd.len, (uint32_t)n, iov, cnt, &covered);
+    return covered;
+}
+
+long sn_tcp_usr_send_commit(struct synack_stack *s, struct sn_tcb *tcb, size_t len)
+{
+    long st = send_state(tcb);
+    if (st < 0)
+        return st;
+    if (len == 0)
+        return 0;
+    if (len > sn_ring_free(&tcb->snd) || !sn_ring_stored(&tcb->snd, tcb->snd.len, (uint32_t)len))
+        return -EINVAL; /* more than a reserve made ready */
+    sn_ring_extend(&tcb->snd, (uint32_t)len);
+    sn_tcp_output(s, tcb);
+    return (long)len;
 }
 
 /* CLOSE of the sending side (RFC 9293 3.10.4): queue a FIN after the data. */
