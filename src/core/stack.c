@@ -145,6 +145,7 @@ int synack_stack_new_versioned(int version, const struct synack_config *cfg,
     s->user = user;
     stack_keys(s, c);
     s->mem.limit = c->mem_max;
+    s->rcv_keep_until = SYNACK_TIME_NEVER;
     sn_wheel_init(&s->wheel, 0);
     s->port_refs = sn_mem_calloc(&s->mem, 65536, sizeof(*s->port_refs));
     s->port_auto = s->port_refs ? sn_mem_calloc(&s->mem, 65536 / 64, sizeof(*s->port_auto)) : NULL;
@@ -366,6 +367,8 @@ static void stack_advance(struct synack_stack *s, synack_time_t now)
         sn_syncache_advance(s);
     if (s->reass.head && now >= sn_reass_next(s))
         sn_reass_advance(s);
+    if (now >= s->rcv_keep_until)
+        sn_tcp_rcv_keep_expire(s);
 }
 
 void synack_stack_advance(struct synack_stack *s, synack_time_t now)
@@ -388,6 +391,8 @@ synack_time_t synack_stack_next_deadline(const struct synack_stack *s)
     synack_time_t q = sn_syncache_hint(&s->syncache);
     if (q < t)
         t = q;
+    if (s->rcv_keep_until < t)
+        t = s->rcv_keep_until;
     if (s->reass.head) { /* none in reassembly (the common case): no call */
         q = sn_reass_next(s);
         if (q < t)

@@ -24,6 +24,8 @@ struct sn_tcb;
 #define SN_PORT_PERTURB 64
 /* Connections whose ACKs one input batch may hold (more are ACKed at once). */
 #define SN_ACK_HELD_MAX 32
+/* Connections whose emptied receive ring may keep its storage (tcp_rcvkeep.c). */
+#define SN_RCV_KEEP_SLOTS 8
 
 struct synack_stack {
     struct synack_config cfg;
@@ -90,6 +92,12 @@ struct synack_stack {
      * (SYNACK_RX_BATCH; tcp_ackbatch.c), each at most once. */
     struct sn_tcb *ack_held[SN_ACK_HELD_MAX];
     uint32_t nack_held;
+
+    /* Connections whose receive ring a read emptied and that keep its
+     * storage until rcv_keep_until (tcp_rcvkeep.c); NEVER when none. */
+    struct sn_tcb *rcv_keep[SN_RCV_KEEP_SLOTS];
+    uint32_t nrcv_keep;
+    synack_time_t rcv_keep_until;
 
     struct synack_stack_stats stats;
     uint8_t pkt[SN_PKT_MAX];        /* scratch buffer for the packet being sent */

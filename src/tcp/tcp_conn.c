@@ -148,6 +148,8 @@ void sn_tcb_free(struct synack_stack *s, struct sn_tcb *tcb)
     sn_wheel_del(&s->wheel, &tcb->timer);
     if (s->nack_held > 0)
         sn_tcp_ack_unhold(s, tcb);
+    if (s->nrcv_keep > 0)
+        sn_tcp_rcv_unkeep(s, tcb);
     if (tcb->flags & SN_TF_BOUND)
         sn_tcp_port_unref(s, tcb->te.tuple.lport);
     sn_ring_release(&tcb->snd, &s->mem);

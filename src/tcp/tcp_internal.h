@@ -377,6 +377,17 @@ void sn_tcp_ack_unhold(struct synack_stack *s, struct sn_tcb *tcb);
 /* The batch is over: send every held ACK still owed. */
 void sn_tcp_ack_flush(struct synack_stack *s);
 
+/* ---- tcp_rcvkeep.c: an emptied receive ring keeps its storage a little ---- */
+#define SN_RCV_KEEP_MAX SN_RCV_KEEP_SLOTS       /* connections on the list */
+#define SN_RCV_KEEP_TIME SYNACK_MSEC(10)        /* how long at least */
+/* A read is about to empty tcb's receive ring: may it keep its table and
+ * head chunk?  True when the connection is (now) on the list. */
+bool sn_tcp_rcv_keep(struct synack_stack *s, struct sn_tcb *tcb);
+/* The connection goes away: off the list. */
+void sn_tcp_rcv_unkeep(struct synack_stack *s, struct sn_tcb *tcb);
+/* The deadline (s->rcv_keep_until) has come: release the rings still empty. */
+void sn_tcp_rcv_keep_expire(struct synack_stack *s);
+
 /* ---- tcp_conn.c (continued) ---- */
 /* Record that the connection's readiness may have changed: the event is
  * delivered to the application's callback at the end of the public call

@@ -204,7 +204,10 @@ static long recv_state(struct sn_tcb *tcb)
 static void recv_consume(struct synack_stack *s, struct sn_tcb *tcb, uint32_t n)
 {
     uint32_t before = seq_gt(tcb->rcv_adv, tcb->rcv_nxt) ? tcb->rcv_adv - tcb->rcv_nxt : 0;
-    sn_ring_consume(&tcb->rcv, &s->mem, n, sn_x(tcb)->nooo > 0);
+    /* A read that empties the ring may leave its storage in place for the
+     * next segment (tcp_rcvkeep.c). */
+    bool keep = sn_x(tcb)->nooo > 0 || (n == tcb->rcv.len && sn_tcp_rcv_keep(s, tcb));
+    sn_ring_consume(&tcb->rcv, &s->mem, n, keep);
     if (tcb->x && tcb->x->rcv_urg && !seq_gt(tcb->x->rcv_up, tcb->rcv_nxt - tcb->rcv.len)) {
         tcb->x->rcv_urg = false; /* read past the urgent data */
         sn_tcb_ext_trim(s, tcb);

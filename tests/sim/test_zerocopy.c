@@ -5,7 +5,8 @@
  * and their wrap-around, the edge cases (nothing to read, consuming or
  * committing more than there is, bad arguments), the window update a
  * consume makes, and the calls after a reset, at the end of the stream and
- * after close. */
+ * after close.  Also how long a receive buffer that a read emptied keeps its
+ * storage (src/tcp/tcp_rcvkeep.c). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -14,6 +15,7 @@
 
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
@@ -344,6 +346,49 @@ static void test_peek_after_reset(void **state)
     synack_sim_free(n.sim);
 }
 
+static uint64_t mem_used(struct synack_stack *st)
+{
+    struct synack_stack_memory m;
+    synack_stack_memory(st, &m);
+    return m.used;
+}
+
+/* A read that empties the receive buffer leaves its chunk and table in
+ * place for the next segment, but not for long: the stack's next deadline
+ * is at most 10 ms away, and once it has passed the connection holds no
+ * buffer memory again (an idle connection holds nothing). */
+static void test_emptied_buffer_kept_briefly(void **state)
+{
+    (void)state;
+    struct net n;
+    net_up(&n, 8, 0, 0);
+    int one = 1; /* the second small write goes at once, not after the delayed ACK */
+    assert_int_equal(synack_setsockopt(n.c, n.cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)), 0);
+    run_ms(&n, 300); /* the handshake's ACKs and timers are over */
+    uint64_t idle = mem_used(n.s);
+    assert_int_equal(synack_send(n.c, n.cfd, "abcdefgh", 8, 0), 8);
+    run_ms(&n, 5);
+    uint64_t holding = mem_used(n.s);
+    assert_true(holding >= idle + 4096);
+    char buf[16];
+    assert_int_equal(synack_recv(n.s, n.sfd, buf, sizeof(buf), 0), 8);
+    assert_int_equal(mem_used(n.s), holding); /* kept */
+    synack_time_t now = synack_sim_now(n.sim);
+    assert_true(synack_stack_next_deadline(n.s) <= now + 10 * MS);
+    /* Data again before the deadline: it goes into the kept storage. */
+    assert_int_equal(synack_send(n.c, n.cfd, "ijkl", 4, 0), 4);
+    run_ms(&n, 3);
+    assert_int_equal(mem_used(n.s), holding);
+    struct iovec iov[2];
+    assert_int_equal(synack_recv_peek(n.s, n.sfd, iov, 2), 4);
+    assert_memory_equal(iov[0].iov_base, "ijkl", 4);
+    assert_int_equal(synack_recv_consume(n.s, n.sfd, 4), 0);
+    run_ms(&n, 11);
+    assert_int_equal(mem_used(n.s), idle); /* released at the deadline */
+    assert_int_equal(synack_stack_next_deadline(n.s) > synack_sim_now(n.sim) + 10 * MS, 1);
+    synack_sim_free(n.sim);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -353,6 +398,7 @@ int main(void)
         cmocka_unit_test(test_window_update),
         cmocka_unit_test(test_close_and_reset),
         cmocka_unit_test(test_peek_after_reset),
+        cmocka_unit_test(test_emptied_buffer_kept_briefly),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
