@@ -22,6 +22,13 @@
  *                                     (synack_send_reserve/_commit), the
  *                                     receiver takes them where they lie
  *                                     (synack_recv_peek/_consume)
+ *   bench_sim --events ...            the applications act on the stacks'
+ *                                     readiness events (synack_set_event_cb)
+ *                                     instead of trying every call after
+ *                                     every simulator step, and leave the
+ *                                     clock to the simulator (which advances
+ *                                     its stacks itself): an event-driven
+ *                                     embedder's loop
  *   bench_sim --csum ...              checksum offload on both stacks
  *                                     (SYNACK_OFFLOAD_CSUM): the link
  *                                     completes the sender's checksums and
@@ -31,6 +38,7 @@
  */
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,7 +82,8 @@ static void set_int(struct synack_stack *st, int fd, int level, int name, int v)
 
 /* The sender's part of a round: send() from the application's buffer, or
  * write straight into the send buffer (--zc).  Returns the bytes queued. */
-static uint64_t app_send(struct synack_stack *st, int fd, const uint8_t *buf, uint64_t left, bool zc)
+static uint64_t app_send(struct synack_stack *st, int fd, const uint8_t *buf, uint64_t left, bool zc,
+                         bool events)
 {
     uint64_t sent = 0;
     while (sent < left) {
@@ -84,6 +93,8 @@ static uint64_t app_send(struct synack_stack *st, int fd, const uint8_t *buf, ui
             if (w <= 0)
                 break;
             sent += (uint64_t)w;
+            if (events && (size_t)w < n)
+                break; /* full: the next writable event says when to go on */
             continue;
         }
         struct iovec iov[CHUNK / 4096 + 1];
@@ -100,6 +111,8 @@ static uint64_t app_send(struct synack_stack *st, int fd, const uint8_t *buf, ui
         if (synack_send_commit(st, fd, (size_t)w, 0) != w)
             die("synack_send_commit", errno);
         sent += (uint64_t)w;
+        if (events && (size_t)w < n)
+            break; /* full (the pieces reach 64 KiB): wait for the event */
     }
     return sent;
 }
@@ -107,7 +120,7 @@ static uint64_t app_send(struct synack_stack *st, int fd, const uint8_t *buf, ui
 /* The receiver's part: recv() into the application's buffer, or look at
  * the bytes in the receive buffer and let them go (--zc).  Returns the
  * bytes taken. */
-static uint64_t app_recv(struct synack_stack *st, int fd, uint8_t *buf, bool zc)
+static uint64_t app_recv(struct synack_stack *st, int fd, uint8_t *buf, bool zc, bool events)
 {
     uint64_t got = 0;
     for (;;) {
@@ -125,11 +138,35 @@ static uint64_t app_recv(struct synack_stack *st, int fd, uint8_t *buf, bool zc)
         if (synack_recv_consume(st, fd, (size_t)r) < 0)
             die("synack_recv_consume", errno);
         got += (uint64_t)r;
+        /* Fewer than 16 pieces: that was everything (socket.h); the next
+         * readable event says when there is more. */
+        size_t k = 0;
+        int used = 0;
+        while (k < (size_t)r)
+            k += iov[used++].iov_len;
+        if (events && used < 16)
+            return got;
     }
 }
 
-static void transfer(uint64_t bytes, uint16_t mtu, unsigned offload, bool zc, struct result *out)
+/* Readiness from the stack's events (--events): what poll() would report. */
+struct ready {
+    bool in, out;
+};
+
+static void on_event(void *user, int fd, short events, void *sock_user)
 {
+    struct ready *r = user;
+    (void)fd;
+    (void)sock_user;
+    r->in |= (events & (POLLIN | POLLHUP | POLLERR)) != 0;
+    r->out |= (events & (POLLOUT | POLLHUP | POLLERR)) != 0;
+}
+
+static void transfer(uint64_t bytes, uint16_t mtu, unsigned offload, bool zc, bool events,
+                     struct result *out)
+{
+    struct ready ready[2] = {{false, true}, {true, false}};
     static uint8_t buf[CHUNK];
     struct synack_sim *sim;
     struct synack_stack *st[2];
@@ -146,6 +183,8 @@ static void transfer(uint64_t bytes, uint16_t mtu, unsigned offload, bool zc, st
         node[i] = synack_sim_add_stack(sim, &cfg, &st[i]);
         if (node[i] < 0)
             die("synack_sim_add_stack", -node[i]);
+        if (events)
+            synack_set_event_cb(st[i], on_event, &ready[i]);
     }
     struct synack_link_params lp;
     synack_link_params_default(&lp);
@@ -178,14 +217,21 @@ static void transfer(uint64_t bytes, uint16_t mtu, unsigned offload, bool zc, st
     uint64_t sent = 0, rcvd = 0;
     int sfd = -1;
     while (rcvd < bytes) {
-        synack_time_t now = synack_sim_now(sim);
-        synack_stack_advance(st[0], now);
-        synack_stack_advance(st[1], now);
-        sent += app_send(st[0], cfd, buf, bytes - sent, zc);
+        if (!events) {
+            synack_time_t now = synack_sim_now(sim);
+            synack_stack_advance(st[0], now);
+            synack_stack_advance(st[1], now);
+        }
+        if (!events || ready[0].out) {
+            ready[0].out = false;
+            sent += app_send(st[0], cfd, buf, bytes - sent, zc, events);
+        }
         if (sfd < 0)
             sfd = synack_accept(st[1], lfd, NULL, NULL);
-        if (sfd >= 0)
-            rcvd += app_recv(st[1], sfd, buf, zc);
+        if (sfd >= 0 && (!events || ready[1].in)) {
+            ready[1].in = false;
+            rcvd += app_recv(st[1], sfd, buf, zc, events);
+        }
         if (rcvd < bytes && !synack_sim_step(sim))
             die("transfer stalled", EIO);
     }
@@ -231,7 +277,7 @@ int main(int argc, char **argv)
 {
     bool quiet = false;
     unsigned offload = 0;
-    bool zc = false;
+    bool zc = false, events = false;
     unsigned raw = 0;
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
@@ -241,6 +287,8 @@ int main(int argc, char **argv)
             raw = (unsigned)strtoul(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--tso") == 0)
             offload |= SYNACK_OFFLOAD_TSO;
+        else if (strcmp(argv[i], "--events") == 0)
+            events = true;
         else if (strcmp(argv[i], "--zc") == 0)
             zc = true;
         else if (strcmp(argv[i], "--csum") == 0)
@@ -256,13 +304,13 @@ int main(int argc, char **argv)
     if (nmtu == 0)
         nmtu = 2;
     if (mib == 0 || mib > 4096) {
-        fprintf(stderr, "usage: bench_sim [--quiet | --raw ROUNDS] [--tso] [--csum] [--zc] [MIB (1..4096) [MTU...]]\n");
+        fprintf(stderr, "usage: bench_sim [--quiet | --raw ROUNDS] [--tso] [--csum] [--zc] [--events] [MIB (1..4096) [MTU...]]\n");
         return 2;
     }
     uint64_t bytes = (uint64_t)mib << 20;
     if (quiet) {
         struct result r;
-        transfer(bytes, (uint16_t)mtus[0], offload, zc, &r);
+        transfer(bytes, (uint16_t)mtus[0], offload, zc, events, &r);
         printf("mtu %u data_segments %llu acks %llu\n", mtus[0], (unsigned long long)r.data_segs,
                (unsigned long long)r.acks);
         return 0;
@@ -273,7 +321,7 @@ int main(int argc, char **argv)
             if (mtus[k] < 68 || mtus[k] > 65535)
                 die("MTU out of 68..65535", EINVAL);
             struct result res;
-            transfer(bytes, (uint16_t)mtus[k], offload, zc, &res);
+            transfer(bytes, (uint16_t)mtus[k], offload, zc, events, &res);
             printf("sim/goodput/%u\t%u\t%.1f\n", mtus[k], r, (double)bytes / res.secs / 1e6);
             printf("sim/ns/%u\t%u\t%.0f\n", mtus[k], r, res.secs * 1e9 / (double)res.data_segs);
         }
@@ -291,7 +339,7 @@ int main(int argc, char **argv)
         if (mtus[k] < 68 || mtus[k] > 65535)
             die("MTU out of 68..65535", EINVAL);
         struct result r;
-        transfer(bytes, (uint16_t)mtus[k], offload, zc, &r);
+        transfer(bytes, (uint16_t)mtus[k], offload, zc, events, &r);
         double bps = (double)bytes / r.secs;
         printf("| %u | %.2f | %.1f%% | %llu | %llu | %.0f |\n", mtus[k], bps * 8 / 1e9,
                100 * bps / mem, (unsigned long long)r.data_segs, (unsigned long long)r.acks,

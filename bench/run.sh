@@ -86,10 +86,12 @@ if [ "${SYNACK_BENCH_CALLGRIND:-1}" != 0 ] && command -v valgrind >/dev/null; th
     # --zc: the applications use the zero-copy calls (synack_send_reserve/
     # _commit, synack_recv_peek/_consume); --csum: checksum offload, the
     # link completing and verifying checksums as a NIC would; --tso: the
-    # link also cuts large segments.  The link's work (stack_output_meta,
-    # synack_sim_send) is not counted: it stands for the NIC.
-    cfgs=("1500" "--tso 1500" "--zc 1500" "--csum 1500" "--zc --csum 1500" "65535")
-    [ "$quick" = 1 ] && cfgs=("1500" "--zc --csum 1500" "65535")
+    # link also cuts large segments; --events: the applications act on the
+    # stacks' readiness events instead of trying every call after every
+    # simulator step.  The link's work (stack_output_meta, synack_sim_send)
+    # is not counted: it stands for the NIC.
+    cfgs=("1500" "--tso 1500" "--zc 1500" "--csum 1500" "--zc --csum 1500" "--zc --csum --events 1500" "65535")
+    [ "$quick" = 1 ] && cfgs=("1500" "--zc --csum --events 1500" "65535")
     for args in "${cfgs[@]}"; do
         mtu=${args##* } opt=${args% *}
         [ "$opt" = "$args" ] && opt=""
@@ -109,6 +111,7 @@ if [ "${SYNACK_BENCH_CALLGRIND:-1}" != 0 ] && command -v valgrind >/dev/null; th
         "") printf 'sim/instr/%s\t1\t%s\n' "$mtu" $((ir / segs)) >>"$results" ;;
         "--zc") printf 'sim/instr-zc/%s\t1\t%s\n' "$mtu" $((ir / segs)) >>"$results" ;;
         "--zc --csum") printf 'sim/instr-zc-csum/%s\t1\t%s\n' "$mtu" $((ir / segs)) >>"$results" ;;
+        "--zc --csum --events") printf 'sim/instr-zc-csum-ev/%s\t1\t%s\n' "$mtu" $((ir / segs)) >>"$results" ;;
         esac
     done
     echo
