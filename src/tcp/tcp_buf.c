@@ -278,7 +278,7 @@ long sn_ring_reserve(struct sn_ring *r, struct sn_mem *m, uint32_t n)
     int rc = table_get(r, m);
     if (rc < 0)
         return rc;
-    /* A chunk at a time, as sn_ring_write: what the budget allowed stays. */
+    /* A chunk at a time: what the budget allowed stays. */
     uint32_t done = 0;
     while (done < take) {
         uint32_t in = (uint32_t)(((uint64_t)r->t->head + r->len + done) % SN_BUF_CHUNK);
@@ -297,32 +297,16 @@ long sn_ring_reserve(struct sn_ring *r, struct sn_mem *m, uint32_t n)
 
 long sn_ring_write(struct sn_ring *r, struct sn_mem *m, const void *src, size_t n)
 {
-    uint32_t take = n < sn_ring_free(r) ? (uint32_t)n : sn_ring_free(r);
-    if (take == 0)
-        return 0;
-    int rc = table_get(r, m);
-    if (rc < 0)
-        return rc;
-    /* A chunk at a time, so that when the budget refuses one, what went
-     * into the chunks before it is kept and counted (a short write, as
-     * Linux's tcp_sendmsg under tcp_mem), and no chunk is left empty. */
-    const uint8_t *s = src;
-    uint32_t done = 0;
-    while (done < take) {
-        uint32_t in = (uint32_t)(((uint64_t)r->t->head + r->len) % SN_BUF_CHUNK);
-        uint32_t piece = SN_BUF_CHUNK - in < take - done ? SN_BUF_CHUNK - in : take - done;
-        if (pages_get(r->t, m, r->len, piece) < 0)
-            break;
-        copy_in(r->t, r->len, s + done, piece);
-        r->len += piece;
-        done += piece;
-    }
-    if (done == 0) {
-        if (r->len == 0 && r->t->nalloc == 0)
-            table_put(r, m);
-        return -ENOMEM;
-    }
-    return done;
+    /* The chunks first, a chunk at a time (sn_ring_reserve), so that when
+     * the budget refuses one, what fits in the chunks before it is kept and
+     * counted (a short write, as Linux's tcp_sendmsg under tcp_mem), and no
+     * chunk is left empty. */
+    long got = sn_ring_reserve(r, m, n < UINT32_MAX ? (uint32_t)n : UINT32_MAX);
+    if (got <= 0)
+        return got;
+    copy_in(r->t, r->len, src, (uint32_t)got);
+    r->len += (uint32_t)got;
+    return got;
 }
 
 int sn_ring_put_at(struct sn_ring *r, struct sn_mem *m, uint32_t off, const void *src, uint32_t n)
