@@ -12,7 +12,10 @@
  *                                     each MTU, per round), one line per
  *                                     measurement for bench/report.py:
  *                                     "sim/memcpy R MB/s", "sim/goodput/MTU R
- *                                     MB/s", "sim/ns/MTU R ns per data segment"
+ *                                     MB/s", "sim/ns/MTU R ns per data segment";
+ *                                     with --zc/--csum/--tso/--events, each
+ *                                     MTU also runs with them in the same
+ *                                     round, tagged "MTU-zc-csum-tso-ev"
  *   bench_sim --tso ...               the sender hands the simulator large
  *                                     segments (TSO) that the link cuts at
  *                                     the MSS, as a NIC would
@@ -320,10 +323,20 @@ int main(int argc, char **argv)
         for (int k = 0; k < nmtu; k++) {
             if (mtus[k] < 68 || mtus[k] > 65535)
                 die("MTU out of 68..65535", EINVAL);
-            struct result res;
-            transfer(bytes, (uint16_t)mtus[k], offload, zc, events, &res);
-            printf("sim/goodput/%u\t%u\t%.1f\n", mtus[k], r, (double)bytes / res.secs / 1e6);
-            printf("sim/ns/%u\t%u\t%.0f\n", mtus[k], r, res.secs * 1e9 / (double)res.data_segs);
+            /* The plain applications, then (when any is asked for) the same
+             * with the options, in the same round: "sim/goodput/1500-zc-csum-ev". */
+            for (int variant = 0; variant < ((offload || zc || events) ? 2 : 1); variant++) {
+                struct result res;
+                char tag[32];
+                snprintf(tag, sizeof(tag), "%u%s%s%s%s", mtus[k], variant && zc ? "-zc" : "",
+                         variant && (offload & SYNACK_OFFLOAD_CSUM) ? "-csum" : "",
+                         variant && (offload & SYNACK_OFFLOAD_TSO) ? "-tso" : "",
+                         variant && events ? "-ev" : "");
+                transfer(bytes, (uint16_t)mtus[k], variant ? offload : 0, variant && zc,
+                         variant && events, &res);
+                printf("sim/goodput/%s\t%u\t%.1f\n", tag, r, (double)bytes / res.secs / 1e6);
+                printf("sim/ns/%s\t%u\t%.0f\n", tag, r, res.secs * 1e9 / (double)res.data_segs);
+            }
         }
         fflush(stdout);
     }

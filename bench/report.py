@@ -210,10 +210,14 @@ def main():
     w("")
     w("| MTU | goodput MB/s | memcpy MB/s | goodput / memcpy | ns per data segment | instructions per data segment |")
     w("|---:|---:|---:|---:|---:|---:|")
-    for mtu in ("1500", "65535"):
-        ins = t.series("sim/instr/%s" % mtu)
+    for mtu in ("1500", "65535", "1500-zc-csum-ev", "65535-zc-csum-ev"):
+        if not t.series("sim/goodput/" + mtu):
+            continue
+        base = mtu.split("-")[0]
+        ins = t.series("sim/instr-zc-csum-ev/%s" % base) if "-" in mtu else t.series("sim/instr/%s" % mtu)
+        label = mtu if "-" not in mtu else "%s, zero-copy calls, checksum offload, events" % base
         w("| %s | %s | %s | %s | %s | %s |" % (
-            mtu, t.cell("sim/goodput/" + mtu), t.cell("sim/memcpy"),
+            label, t.cell("sim/goodput/" + mtu), t.cell("sim/memcpy"),
             t.rcell(t.ratios("sim/goodput/" + mtu, "sim/memcpy"), pct=True),
             t.cell("sim/ns/" + mtu, "{:,.0f}"), "{:,.0f}".format(ins[0]) if ins else "n/a"))
     w("")
