@@ -99,10 +99,13 @@ SYNACK_API ssize_t synack_readv(struct synack_stack *s, int fd, const struct iov
  * left, EPIPE, ENOTCONN, ...).  Nothing is sent until the commit.
  * synack_send_commit: appends the first len bytes of the room reserved
  * (which the application has written) to the data to send, and sends what
- * may be sent.  flags: MSG_MORE (as for send()), MSG_DONTWAIT,
- * MSG_NOSIGNAL; others EINVAL.  Returns len, or -1 with EINVAL when len is
- * more than the last reserve described (nothing appended), or send()'s
- * errors (the connection was reset or shut down since the reserve).
+ * may be sent; a later commit may append more of the same room.  flags:
+ * MSG_MORE (as for send()), MSG_DONTWAIT, MSG_NOSIGNAL; others EINVAL.
+ * Returns len, or -1 with EINVAL (nothing appended) when len is more than
+ * is left of the room, when the stack's last reserve was for another
+ * descriptor, or when something else was queued on this one since (a
+ * send()); or send()'s errors (the connection was reset or shut down since
+ * the reserve).
  * Urgent data (MSG_OOB) goes only through send().
  * Both pairs fail with EBADF on a descriptor not open, EINVAL for iovcnt
  * < 0 or > SYNACK_IOV_MAX, EFAULT for iov NULL with iovcnt > 0. */

@@ -93,6 +93,14 @@ struct synack_stack {
     struct sn_tcb *ack_held[SN_ACK_HELD_MAX];
     uint32_t nack_held;
 
+    /* The last synack_send_reserve (tcp_usr.c): its connection, the
+     * sequence number its room starts at, its length.  A commit must match
+     * it: nothing written to that connection in between, no other reserve. */
+    struct {
+        struct sn_tcb *tcb;
+        uint32_t start, len;
+    } zc_resv;
+
     /* Connections whose receive ring a read emptied and that keep its
      * storage until rcv_keep_until (tcp_rcvkeep.c); NEVER when none. */
     struct sn_tcb *rcv_keep[SN_RCV_KEEP_SLOTS];

@@ -150,6 +150,8 @@ void sn_tcb_free(struct synack_stack *s, struct sn_tcb *tcb)
         sn_tcp_ack_unhold(s, tcb);
     if (s->nrcv_keep > 0)
         sn_tcp_rcv_unkeep(s, tcb);
+    if (s->zc_resv.tcb == tcb)
+        s->zc_resv.tcb = NULL;
     if (tcb->flags & SN_TF_BOUND)
         sn_tcp_port_unref(s, tcb->te.tuple.lport);
     sn_ring_release(&tcb->snd, &s->mem);

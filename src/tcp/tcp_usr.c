@@ -281,6 +281,9 @@ long sn_tcp_usr_send_reserve(struct synack_stack *s, struct sn_tcb *tcb, size_t 
         return n;
     uint32_t covered;
     (void)sn_ring_iov(&tcb->snd, tcb->snd.len, (uint32_t)n, iov, cnt, &covered);
+    s->zc_resv.tcb = tcb;
+    s->zc_resv.start = sn_tcp_data_una(tcb) + tcb->snd.len;
+    s->zc_resv.len = covered;
     return covered;
 }
 
@@ -291,8 +294,16 @@ long sn_tcp_usr_send_commit(struct synack_stack *s, struct sn_tcb *tcb, size_t l
         return st;
     if (len == 0)
         return 0;
-    if (len > sn_ring_free(&tcb->snd) || !sn_ring_stored(&tcb->snd, tcb->snd.len, (uint32_t)len))
-        return -EINVAL; /* more than a reserve made ready */
+    /* The room of this connection's reserve, the last one on the stack,
+     * with nothing queued since (a send() in between would have written
+     * over it); its chunks still there (an ACK that emptied the ring in
+     * between gave them back). */
+    if (s->zc_resv.tcb != tcb || s->zc_resv.start != sn_tcp_data_una(tcb) + tcb->snd.len ||
+        len > s->zc_resv.len || len > sn_ring_free(&tcb->snd) ||
+        !sn_ring_stored(&tcb->snd, tcb->snd.len, (uint32_t)len))
+        return -EINVAL;
+    s->zc_resv.start += (uint32_t)len; /* the rest may be committed next */
+    s->zc_resv.len -= (uint32_t)len;
     sn_ring_extend(&tcb->snd, (uint32_t)len);
     sn_tcp_output(s, tcb);
     return (long)len;

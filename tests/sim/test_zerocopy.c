@@ -216,15 +216,37 @@ static void test_edges(void **state)
     assert_int_equal(synack_send_commit(n.c, n.cfd, 10, 0), 10);
     run_ms(&n, 5);
 
-    /* 10 bytes wait: consuming 11 fails and drops nothing. */
-    assert_int_equal(synack_recv_peek(n.s, n.sfd, iov, 2), 10);
-    assert_memory_equal(iov[0].iov_base, "0123456789", 10);
-    assert_int_equal(synack_recv_consume(n.s, n.sfd, 11), -1);
+    /* A reserve is spent by what is committed of it (90 left of 100), and
+     * undone by a send() in between (or a reserve on another connection of
+     * the stack: test_reserve_per_stack). */
+    assert_int_equal(synack_send_commit(n.c, n.cfd, 91, 0), -1);
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(synack_send_reserve(n.c, n.cfd, 10, iov, 2), 10);
+    assert_int_equal(synack_send(n.c, n.cfd, "x", 1, 0), 1);
+    assert_int_equal(synack_send_commit(n.c, n.cfd, 1, 0), -1);
+    assert_int_equal(errno, EINVAL);
+    /* Another stack's reserve is its own business. */
+    assert_int_equal(synack_send_reserve(n.c, n.cfd, 10, iov, 2), 10);
+    assert_int_equal(synack_send_reserve(n.s, n.sfd, 10, iov + 1, 1), 10);
+    assert_int_equal(synack_send_commit(n.c, n.cfd, 0, 0), 0);
+    /* In two parts: 4 then 6 of one room of 10. */
+    assert_int_equal(synack_send_reserve(n.c, n.cfd, 10, iov, 2), 10);
+    memcpy(iov[0].iov_base, "ABCDEFGHIJ", 10);
+    assert_int_equal(synack_send_commit(n.c, n.cfd, 4, 0), 4);
+    assert_int_equal(synack_send_commit(n.c, n.cfd, 7, 0), -1);
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(synack_send_commit(n.c, n.cfd, 6, 0), 6);
+    run_ms(&n, 100); /* Nagle holds the small ones for the delayed ACK */
+
+    /* 10 + 1 + 10 bytes wait: consuming 22 fails and drops nothing. */
+    assert_int_equal(synack_recv_peek(n.s, n.sfd, iov, 2), 21);
+    assert_memory_equal(iov[0].iov_base, "0123456789xABCDEFGHIJ", 21);
+    assert_int_equal(synack_recv_consume(n.s, n.sfd, 22), -1);
     assert_int_equal(errno, EINVAL);
     assert_int_equal(synack_recv_consume(n.s, n.sfd, 4), 0);
-    char buf[16];
-    assert_int_equal(synack_recv(n.s, n.sfd, buf, sizeof(buf), 0), 6);
-    assert_memory_equal(buf, "456789", 6);
+    char buf[32];
+    assert_int_equal(synack_recv(n.s, n.sfd, buf, sizeof(buf), 0), 17);
+    assert_memory_equal(buf, "456789xABCDEFGHIJ", 17);
 
     /* A full send buffer: reserve says EAGAIN, as send does. */
     set_int(n.c, n.cfd, SO_SNDBUF, 4096);
@@ -243,6 +265,47 @@ static void test_edges(void **state)
     }
     assert_true(room > 0 && room <= (size_t)sndbuf);
     assert_int_equal(synack_send_reserve(n.c, n.cfd, 1, iov, 2), -1);
+    assert_int_equal(errno, EAGAIN);
+    synack_sim_free(n.sim);
+}
+
+/* The stack's last reserve is the one a commit may use: a reserve on
+ * another connection of the same stack undoes it. */
+static void test_reserve_per_stack(void **state)
+{
+    (void)state;
+    struct net n;
+    net_up(&n, 9, 0, 0);
+    /* A second connection from the same client stack. */
+    int lfd = synack_socket(n.s, AF_INET, SOCK_STREAM, 0);
+    int fd2 = synack_socket(n.c, AF_INET, SOCK_STREAM, 0);
+    assert_true(lfd >= 0 && fd2 >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(PORT + 1)};
+    assert_int_equal(synack_bind(n.s, lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(synack_listen(n.s, lfd, 4), 0);
+    a.sin_addr.s_addr = htonl(SADDR);
+    assert_int_equal(synack_connect(n.c, fd2, (struct sockaddr *)&a, sizeof(a)), -1);
+    run_ms(&n, 10);
+    int sfd2 = synack_accept(n.s, lfd, NULL, NULL);
+    assert_true(sfd2 >= 0);
+
+    struct iovec iov[2];
+    assert_int_equal(synack_send_reserve(n.c, n.cfd, 10, iov, 2), 10);
+    assert_int_equal(synack_send_reserve(n.c, fd2, 10, iov + 1, 1), 10);
+    assert_int_equal(synack_send_commit(n.c, n.cfd, 1, 0), -1); /* undone by fd2's */
+    assert_int_equal(errno, EINVAL);
+    memcpy(iov[1].iov_base, "xyz", 3);
+    assert_int_equal(synack_send_commit(n.c, fd2, 3, 0), 3);
+    /* A dup of a connection shares its reserve. */
+    int dup = synack_dup(n.c, fd2);
+    assert_true(dup >= 0);
+    memcpy((uint8_t *)iov[1].iov_base + 3, "w", 1);
+    assert_int_equal(synack_send_commit(n.c, dup, 1, 0), 1);
+    run_ms(&n, 100); /* Nagle holds the small one for the delayed ACK */
+    char buf[8];
+    assert_int_equal(synack_recv(n.s, sfd2, buf, sizeof(buf), 0), 4);
+    assert_memory_equal(buf, "xyzw", 4);
+    assert_int_equal(synack_recv(n.s, n.sfd, buf, sizeof(buf), 0), -1); /* nothing on the first */
     assert_int_equal(errno, EAGAIN);
     synack_sim_free(n.sim);
 }
@@ -395,6 +458,7 @@ int main(void)
         cmocka_unit_test(test_transfer_zero_copy),
         cmocka_unit_test(test_transfer_mixed),
         cmocka_unit_test(test_edges),
+        cmocka_unit_test(test_reserve_per_stack),
         cmocka_unit_test(test_window_update),
         cmocka_unit_test(test_close_and_reset),
         cmocka_unit_test(test_peek_after_reset),
