@@ -169,6 +169,29 @@ struct synack_dev_stats {
 /* A snapshot of the counters. */
 SYNACK_API void synack_dev_stats(const struct synack_dev *d, struct synack_dev_stats *out);
 
+/* Memory for a stack on a device: a synack_alloc_fn (struct synack_config's
+ * alloc, with the pool as alloc_user) that takes the blocks of
+ * SYNACK_RING_CHUNK bytes, the send and receive buffers' chunks, from 2 MiB
+ * segments advised as transparent huge pages, and passes every other
+ * request to malloc.  A first touch of fresh memory is a page fault per
+ * 4 KiB page, which under some hypervisors costs 10-25 us: a bulk sender's
+ * first fill of a 4 MiB send buffer from malloc stalled it for tens of
+ * milliseconds.  Freed blocks stay in the pool (reused last-freed first); its
+ * segments go back to the system with synack_chunk_pool_free, after the
+ * stacks that used it are freed.  One pool per stack (the allocator is called
+ * only from the stack's calls, so it has no lock).  Returns 0 or -ENOMEM. */
+struct synack_chunk_pool;
+struct synack_chunk_pool_stats {
+    uint64_t segments;     /* 2 MiB segments mapped */
+    uint64_t huge_advised; /* of which madvise(MADV_HUGEPAGE) accepted */
+    uint64_t in_use;       /* blocks handed out now */
+    uint64_t peak;         /* and at most */
+};
+SYNACK_API int synack_chunk_pool_new(struct synack_chunk_pool **out);
+SYNACK_API void synack_chunk_pool_free(struct synack_chunk_pool *p);
+SYNACK_API void *synack_chunk_pool_alloc(void *pool, void *ptr, size_t size);
+SYNACK_API void synack_chunk_pool_stats(const struct synack_chunk_pool *p, struct synack_chunk_pool_stats *out);
+
 #ifdef __cplusplus
 }
 #endif

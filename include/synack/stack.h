@@ -121,6 +121,10 @@ typedef void (*synack_state_fn)(void *user, uint32_t conn_id, const struct synac
  * -ENOMEM/-ENOBUFS from the call that needed the memory, or as a packet
  * dropped and counted that TCP recovers from: never as data lost. */
 typedef void *(*synack_alloc_fn)(void *user, void *ptr, size_t size);
+/* The unit of the send and receive buffers' memory: each buffer is held in
+ * blocks of this many bytes, allocated as data needs them (an allocator may
+ * pool blocks of this size: synack_chunk_pool, dev.h). */
+#define SYNACK_RING_CHUNK 4096u
 
 /* Run-time settings.  Versioned (the ngtcp2 pattern): fill the struct with
  * synack_config_default() and pass it to synack_stack_new(); both macros pass

@@ -21,8 +21,9 @@
 #include <sys/uio.h>
 
 #include "core/mem.h"
+#include "synack/stack.h"
 
-#define SN_BUF_CHUNK 4096u
+#define SN_BUF_CHUNK SYNACK_RING_CHUNK
 
 struct sn_ring_table; /* tcp_buf.c */
 

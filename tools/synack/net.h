@@ -102,6 +102,7 @@ struct net {
     struct net_opts o;
     const char *cmd;
     struct synack_stack *stack;
+    struct synack_chunk_pool *pool; /* the stack's buffer chunks (synack_chunk_pool, dev.h) */
     struct synack_dev *dev;
     struct synack_loop *loop;
     struct synack_pcap *pcap;
