@@ -324,6 +324,24 @@ static bool cork_holds(struct synack_stack *s, struct sn_tcb *tcb)
     return s->now < x->cork_until;
 }
 
+/* RFC 1122 4.2.3.4 sender SWS avoidance, with Nagle (RFC 896): whether a
+ * short segment of `len` bytes (less than the MSS; `all`: the last of the
+ * data) waits.  It goes when it carries all there is and no other short
+ * one is unacknowledged (or Nagle is off), or when it fills at least half
+ * the largest window the peer has offered.  Then TCP_CORK / MSG_MORE:
+ * partial segments wait for more data, the uncork, the FIN (Linux's
+ * TCP_NAGLE_CORK), or the ceiling. */
+static bool short_waits(struct synack_stack *s, struct sn_tcb *tcb, uint32_t len, bool all)
+{
+    /* Minshall's variant of Nagle, as Linux: hold a short segment only
+     * while another short one is unacknowledged. */
+    bool no_small_out = !seq_gt(tcb->snd_sml, tcb->snd_una);
+    bool half = tcb->max_sndwnd > 0 && len >= tcb->max_sndwnd / 2;
+    if (!(all && (no_small_out || (tcb->flags & SN_TF_NODELAY))) && !half)
+        return true;
+    return (tcb->flags & (SN_TF_CORK | SN_TF_MORE)) && (!all || cork_holds(s, tcb));
+}
+
 uint32_t sn_tcp_output_new(struct synack_stack *s, struct sn_tcb *tcb, uint32_t budget)
 {
     uint32_t data_end = tcb->snd.len;           /* the FIN, if any, follows the data */
@@ -364,24 +382,16 @@ uint32_t sn_tcp_output_new(struct synack_stack *s, struct sn_tcb *tcb, uint32_t 
     bool resend = seq_lt(tcb->snd_nxt, tcb->snd_max);
     /* Urgent data goes at once, whatever Nagle says (as Linux's tcp_nagle_test). */
     bool urgent = (tcb->flags & SN_TF_SNDURG) && seq_gt(sn_x(tcb)->snd_up, tcb->snd_nxt);
-    if (len > 0 && len < seg && !fin && !resend && !urgent) {
-        /* RFC 1122 4.2.3.4 sender SWS avoidance, with Nagle (RFC 896): a
-         * short segment goes when it carries all there is and no other short
-         * one is unacknowledged (or Nagle is off), or when it fills at least half
-         * the largest window the peer has offered.  Data already sent
-         * once is resent as it was, whatever its size. */
-        bool all = len == avail;
-        /* Minshall's variant of Nagle, as Linux: hold a short segment only
-         * while another short one is unacknowledged. */
-        bool no_small_out = !seq_gt(tcb->snd_sml, tcb->snd_una);
-        bool half = tcb->max_sndwnd > 0 && len >= tcb->max_sndwnd / 2;
-        if (!(all && (no_small_out || (tcb->flags & SN_TF_NODELAY))) && !half)
-            len = 0;
-        /* TCP_CORK / MSG_MORE: partial segments wait for more data, the
-         * uncork, the FIN (Linux's TCP_NAGLE_CORK), or the ceiling. */
-        if ((tcb->flags & (SN_TF_CORK | SN_TF_MORE)) && (len < avail || cork_holds(s, tcb)))
-            len = 0;
-    }
+    /* Data already sent once is resent as it was, whatever its size. */
+    if (len > 0 && len < seg && !fin && !resend && !urgent && short_waits(s, tcb, len, len == avail))
+        len = 0;
+    /* TSO: the last of the data ends in a short segment; it goes inside the
+     * large packet only if it could go on its own, else it waits as it
+     * would without TSO (Linux's tcp_mss_split_point): no runt after every
+     * corked or Nagled write of a bulk sender. */
+    if (len > seg && len == avail && len % seg != 0 && !fin && !resend && !urgent &&
+        short_waits(s, tcb, len % seg, true))
+        len -= len % seg;
     if (len == 0 && !fin)
         return 0;
     uint8_t fl = SYNACK_TH_ACK;
