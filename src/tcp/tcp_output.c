@@ -392,6 +392,16 @@ uint32_t sn_tcp_output_new(struct synack_stack *s, struct sn_tcb *tcb, uint32_t 
     if (len > seg && len == avail && len % seg != 0 && !fin && !resend && !urgent &&
         short_waits(s, tcb, len % seg, true))
         len -= len % seg;
+    /* TSO deferral (Linux's autocork and tcp_tso_should_defer): a large
+     * packet cut short by the data, not by the window, waits while the user
+     * has said that more follows (MSG_MORE, TCP_CORK) and data is in
+     * flight, whose ACK brings the next chance; so a bulk sender's packets
+     * stay full-sized instead of one of a single MSS every few writes.  It
+     * never waits on an empty pipe, nor for a FIN. */
+    if (seg_max > seg && len >= seg && len < seg_max && avail - len < seg && room > len &&
+        (tcb->flags & (SN_TF_CORK | SN_TF_MORE)) && tcb->snd_max != tcb->snd_una && !fin_pending(tcb) &&
+        !resend && !urgent)
+        len = 0;
     if (len == 0 && !fin)
         return 0;
     uint8_t fl = SYNACK_TH_ACK;
