@@ -12,19 +12,13 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include <errno.h>
-#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "synack/sim.h"
-#include "synack/socket.h"
+#include "sim/bulk_pair.h"
 #include "synack/stack.h"
 
-#define CADDR 0x0a000001u
-#define SADDR 0x0a000002u
-#define PORT 5001
-#define BUF (4u << 20)
+#define BUF (4 << 20)
 #define CHUNK (64u << 10)
 #define WARM (16ull << 20)  /* bytes before counting starts */
 #define TOTAL (48ull << 20)
@@ -54,61 +48,29 @@ static void *count_alloc(void *user, void *ptr, size_t size)
 
 static uint8_t pattern(uint64_t i) { return (uint8_t)(i * 7 + (i >> 13)); }
 
-static void set_buf(struct synack_stack *st, int fd)
-{
-    int v = (int)BUF;
-    assert_int_equal(synack_setsockopt(st, fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v)), 0);
-    assert_int_equal(synack_setsockopt(st, fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof(v)), 0);
-}
-
 static void test_bulk_transfer_allocates_nothing(void **state)
 {
     (void)state;
-    struct synack_sim *sim;
-    struct synack_stack *st[2];
     struct counter cnt[2] = {{0}};
-    assert_int_equal(synack_sim_new(3, &sim), 0);
-    int node[2];
+    struct synack_config cfg[2];
+    bulk_pair_config(cfg);
     for (int i = 0; i < 2; i++) {
-        struct synack_config cfg;
-        synack_config_default(&cfg);
-        cfg.addr = i == 0 ? CADDR : SADDR;
-        cfg.seed = 0;
-        cfg.msl = SYNACK_SEC(1);
-        cfg.alloc = count_alloc;
-        cfg.alloc_user = &cnt[i];
-        node[i] = synack_sim_add_stack(sim, &cfg, &st[i]);
-        assert_true(node[i] >= 0);
+        cfg[i].alloc = count_alloc;
+        cfg[i].alloc_user = &cnt[i];
     }
-    struct synack_link_params lp;
-    synack_link_params_default(&lp);
-    lp.delay = SYNACK_MSEC(1);
-    lp.rate_bps = 1000000000u; /* 1 Gbit/s: a queue forms, the rings fill */
-    assert_true(synack_sim_link(sim, node[0], node[1], &lp, &lp) >= 0);
-
-    int lfd = synack_socket(st[1], AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-    assert_true(lfd >= 0);
-    set_buf(st[1], lfd);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(PORT),
-                            .sin_addr.s_addr = htonl(SADDR)};
-    assert_int_equal(synack_bind(st[1], lfd, (struct sockaddr *)&a, sizeof(a)), 0);
-    assert_int_equal(synack_listen(st[1], lfd, 4), 0);
-    int cfd = synack_socket(st[0], AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-    assert_true(cfd >= 0);
-    set_buf(st[0], cfd);
-    assert_int_equal(synack_connect(st[0], cfd, (struct sockaddr *)&a, sizeof(a)), -1);
-    assert_int_equal(errno, EINPROGRESS);
+    /* 1 Gbit/s: a queue forms, the rings fill. */
+    struct bulk_pair p;
+    bulk_pair_open(&p, 3, cfg, 1000000000u, BUF);
+    struct synack_stack **st = p.st;
+    int cfd = p.cfd;
 
     static uint8_t wbuf[CHUNK], rbuf[CHUNK];
-    uint64_t sent = 0, rcvd = 0;
-    int sfd = -1;
+    uint64_t sent = 0;
     struct counter at_warm[2] = {{0}};
     bool counting = false;
     uint32_t peak_chunks = 0;
-    for (uint64_t steps = 0; rcvd < TOTAL; steps++) {
+    for (uint64_t steps = 0; p.rcvd < TOTAL; steps++) {
         assert_true(steps < 50000000u);
-        if (sfd < 0)
-            sfd = synack_accept(st[1], lfd, NULL, NULL);
         while (sent < TOTAL) {
             size_t n = TOTAL - sent < CHUNK ? (size_t)(TOTAL - sent) : CHUNK;
             for (size_t i = 0; i < n; i++)
@@ -119,16 +81,9 @@ static void test_bulk_transfer_allocates_nothing(void **state)
             sent += (uint64_t)w;
         }
         /* Read in turns, so that the receive ring fills too. */
-        if (sfd >= 0 && steps % 4 == 0) {
-            ssize_t r = synack_recv(st[1], sfd, rbuf, sizeof(rbuf), 0);
-            if (r > 0) {
-                for (ssize_t i = 0; i < r; i++)
-                    if (rbuf[i] != pattern(rcvd + (uint64_t)i))
-                        fail_msg("byte %llu differs", (unsigned long long)(rcvd + (uint64_t)i));
-                rcvd += (uint64_t)r;
-            }
-        }
-        if (!counting && rcvd >= WARM) {
+        if (steps % 4 == 0)
+            bulk_pair_recv(&p, rbuf, sizeof(rbuf), pattern);
+        if (!counting && p.rcvd >= WARM) {
             counting = true;
             at_warm[0] = cnt[0];
             at_warm[1] = cnt[1];
@@ -140,8 +95,8 @@ static void test_bulk_transfer_allocates_nothing(void **state)
             if (chunks > peak_chunks)
                 peak_chunks = chunks;
         }
-        if (!synack_sim_step(sim))
-            fail_msg("stalled at %llu bytes", (unsigned long long)rcvd);
+        if (!synack_sim_step(p.sim))
+            fail_msg("stalled at %llu bytes", (unsigned long long)p.rcvd);
     }
     /* The sender's rings held far more than the old cache's 64 chunks ... */
     assert_true(peak_chunks > 4 * 64);
@@ -154,9 +109,9 @@ static void test_bulk_transfer_allocates_nothing(void **state)
     /* Closed: the kept chunks fall back to the cache plus one ring's worth
      * (a 4 MiB ring: 1,025 chunks), not everything the transfer used. */
     assert_int_equal(synack_close(st[0], cfd), 0);
-    assert_int_equal(synack_close(st[1], sfd), 0);
-    assert_int_equal(synack_close(st[1], lfd), 0);
-    synack_sim_run_until(sim, synack_sim_now(sim) + SYNACK_SEC(5));
+    assert_int_equal(synack_close(st[1], p.sfd), 0);
+    assert_int_equal(synack_close(st[1], p.lfd), 0);
+    synack_sim_run_until(p.sim, synack_sim_now(p.sim) + SYNACK_SEC(5));
     for (int i = 0; i < 2; i++) {
         struct synack_stack_memory m;
         synack_stack_memory(st[i], &m);
@@ -164,7 +119,7 @@ static void test_bulk_transfer_allocates_nothing(void **state)
         assert_true(m.used < 4 * 4096); /* no ring holds a chunk (the TIME-WAIT table's block may stay) */
         assert_true(cnt[i].live < 64 + 1025 + 200); /* chunks kept, plus the stack's own blocks */
     }
-    synack_sim_free(sim);
+    synack_sim_free(p.sim);
     for (int i = 0; i < 2; i++)
         assert_int_equal(cnt[i].live, 0);
 }

@@ -13,24 +13,18 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include <errno.h>
-#include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "synack/sim.h"
-#include "synack/socket.h"
+#include "sim/bulk_pair.h"
 #include "synack/wire.h"
 
-#define CADDR 0x0a000001u
-#define SADDR 0x0a000002u
-#define PORT 5001
 #define WRITE 65536u
 #define TOTAL (4u << 20)
 
 struct seen {
-    uint32_t isn;          /* the client's ISN (from its SYN) */
+    uint32_t isn;          /* the client's ISN */
     uint64_t data, shorts; /* the client's data segments on the wire, and those under the MSS */
     uint32_t mss_seen;     /* the longest payload */
     uint32_t short_end;    /* where the last short one ended (relative to the ISN) */
@@ -46,13 +40,10 @@ static void observe(void *user, synack_time_t now, int link, int from, int to, e
     if (ev != SYNACK_SIM_SENT || from != 0 || synack_ipv4_parse(pkt, len, &ip) < 0 ||
         synack_tcp_parse(ip.payload, ip.payload_len, ip.src, ip.dst, true, &th) < 0)
         return;
-    if (th.flags & SYNACK_TH_SYN) {
-        w->isn = th.seq;
-        return;
-    }
     if (th.payload_len == 0)
         return;
-    w->data++;
+    if (w->data++ == 0)
+        w->isn = th.seq - 1; /* the first data segment starts the stream */
     if (th.payload_len > w->mss_seen)
         w->mss_seen = (uint32_t)th.payload_len;
     if (th.payload_len < 1448) { /* MTU 1500 with timestamps */
@@ -65,75 +56,40 @@ static uint8_t pattern(uint64_t i) { return (uint8_t)(i * 31 + (i >> 9)); }
 
 static void run(unsigned offload, struct seen *seen, uint64_t *tso_packets)
 {
-    struct synack_sim *sim;
-    struct synack_stack *st[2];
-    assert_int_equal(synack_sim_new(9, &sim), 0);
-    int node[2];
-    for (int i = 0; i < 2; i++) {
-        struct synack_config cfg;
-        synack_config_default(&cfg);
-        cfg.addr = i == 0 ? CADDR : SADDR;
-        cfg.seed = 0;
-        cfg.msl = SYNACK_SEC(1);
-        cfg.offload = i == 0 ? offload : 0;
-        node[i] = synack_sim_add_stack(sim, &cfg, &st[i]);
-        assert_true(node[i] >= 0);
-    }
-    struct synack_link_params lp;
-    synack_link_params_default(&lp);
-    lp.delay = SYNACK_MSEC(1);
-    lp.rate_bps = 1000000000u;
-    assert_true(synack_sim_link(sim, node[0], node[1], &lp, &lp) >= 0);
+    struct synack_config cfg[2];
+    bulk_pair_config(cfg);
+    cfg[0].offload = offload;
+    struct bulk_pair p;
+    bulk_pair_open(&p, 9, cfg, 1000000000u, 0);
     memset(seen, 0, sizeof(*seen));
-    synack_sim_set_observer(sim, observe, seen);
-
-    int lfd = synack_socket(st[1], AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-    assert_true(lfd >= 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(PORT),
-                            .sin_addr.s_addr = htonl(SADDR)};
-    assert_int_equal(synack_bind(st[1], lfd, (struct sockaddr *)&a, sizeof(a)), 0);
-    assert_int_equal(synack_listen(st[1], lfd, 4), 0);
-    int cfd = synack_socket(st[0], AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-    assert_true(cfd >= 0);
+    synack_sim_set_observer(p.sim, observe, seen);
     int one = 1;
-    assert_int_equal(synack_setsockopt(st[0], cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)), 0);
-    assert_int_equal(synack_connect(st[0], cfd, (struct sockaddr *)&a, sizeof(a)), -1);
-    assert_int_equal(errno, EINPROGRESS);
+    assert_int_equal(synack_setsockopt(p.st[0], p.cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)), 0);
 
     static uint8_t wbuf[WRITE], rbuf[WRITE];
-    uint64_t sent = 0, rcvd = 0, partial = 0;
-    int sfd = -1;
-    for (uint64_t steps = 0; rcvd < TOTAL; steps++) {
+    uint64_t sent = 0, partial = 0;
+    for (uint64_t steps = 0; p.rcvd < TOTAL; steps++) {
         assert_true(steps < 5000000u);
-        if (sfd < 0)
-            sfd = synack_accept(st[1], lfd, NULL, NULL);
         /* Whole 64 KiB writes, like http's: a partial one is finished
          * before the next. */
         while (sent < TOTAL) {
             size_t n = WRITE - partial;
             for (size_t i = 0; i < n; i++)
                 wbuf[i] = pattern(sent + i);
-            ssize_t w = synack_send(st[0], cfd, wbuf, n, MSG_MORE);
+            ssize_t w = synack_send(p.st[0], p.cfd, wbuf, n, MSG_MORE);
             if (w <= 0)
                 break;
             sent += (uint64_t)w;
             partial = (partial + (uint64_t)w) % WRITE;
             if (sent == TOTAL) /* the FIN takes the corked tail along */
-                assert_int_equal(synack_shutdown(st[0], cfd, SHUT_WR), 0);
+                assert_int_equal(synack_shutdown(p.st[0], p.cfd, SHUT_WR), 0);
         }
-        if (sfd >= 0) {
-            ssize_t r = synack_recv(st[1], sfd, rbuf, sizeof(rbuf), 0);
-            for (ssize_t i = 0; i < r; i++)
-                if (rbuf[i] != pattern(rcvd + (uint64_t)i))
-                    fail_msg("byte %llu differs", (unsigned long long)(rcvd + (uint64_t)i));
-            if (r > 0)
-                rcvd += (uint64_t)r;
-        }
-        if (!synack_sim_step(sim))
-            fail_msg("stalled at %llu bytes", (unsigned long long)rcvd);
+        bulk_pair_recv(&p, rbuf, sizeof(rbuf), pattern);
+        if (!synack_sim_step(p.sim))
+            fail_msg("stalled at %llu bytes", (unsigned long long)p.rcvd);
     }
-    *tso_packets = synack_stack_stats(st[0])->tcp_tso_packets;
-    synack_sim_free(sim);
+    *tso_packets = synack_stack_stats(p.st[0])->tcp_tso_packets;
+    synack_sim_free(p.sim);
 }
 
 static void test_no_runts(void **state)

@@ -10,14 +10,11 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include <errno.h>
-#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "sim/bulk_pair.h"
 #include "synack/dev.h"
-#include "synack/sim.h"
-#include "synack/socket.h"
 
 #define N 1100 /* blocks: more than one 2 MiB segment holds (512) */
 
@@ -81,20 +78,10 @@ static void test_blocks(void **state)
     synack_chunk_pool_free(NULL);
 }
 
-#define CADDR 0x0a000001u
-#define SADDR 0x0a000002u
-#define PORT 5001
-#define BUF (4u << 20)
+#define BUF (4 << 20)
 #define TOTAL (12u << 20)
 
 static uint8_t pattern(uint64_t i) { return (uint8_t)(i * 13 + (i >> 11)); }
-
-static void set_buf(struct synack_stack *st, int fd)
-{
-    int v = (int)BUF;
-    assert_int_equal(synack_setsockopt(st, fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v)), 0);
-    assert_int_equal(synack_setsockopt(st, fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof(v)), 0);
-}
 
 /* Two stacks, each on its own pool, 12 MiB one way with 4 MiB buffers over
  * a 1 Gbit/s link (a queue forms, the send ring fills): the sender's ring
@@ -103,68 +90,33 @@ static void set_buf(struct synack_stack *st, int fd)
 static void test_stack_on_pool(void **state)
 {
     (void)state;
-    struct synack_sim *sim;
-    struct synack_stack *st[2];
     struct synack_chunk_pool *pool[2];
-    assert_int_equal(synack_sim_new(5, &sim), 0);
-    int node[2];
+    struct synack_config cfg[2];
+    bulk_pair_config(cfg);
     for (int i = 0; i < 2; i++) {
         assert_int_equal(synack_chunk_pool_new(&pool[i]), 0);
-        struct synack_config cfg;
-        synack_config_default(&cfg);
-        cfg.addr = i == 0 ? CADDR : SADDR;
-        cfg.seed = 0;
-        cfg.msl = SYNACK_SEC(1);
-        cfg.alloc = synack_chunk_pool_alloc;
-        cfg.alloc_user = pool[i];
-        node[i] = synack_sim_add_stack(sim, &cfg, &st[i]);
-        assert_true(node[i] >= 0);
+        cfg[i].alloc = synack_chunk_pool_alloc;
+        cfg[i].alloc_user = pool[i];
     }
-    struct synack_link_params lp;
-    synack_link_params_default(&lp);
-    lp.delay = SYNACK_MSEC(1);
-    lp.rate_bps = 1000000000u;
-    assert_true(synack_sim_link(sim, node[0], node[1], &lp, &lp) >= 0);
-
-    int lfd = synack_socket(st[1], AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-    assert_true(lfd >= 0);
-    set_buf(st[1], lfd);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(PORT),
-                            .sin_addr.s_addr = htonl(SADDR)};
-    assert_int_equal(synack_bind(st[1], lfd, (struct sockaddr *)&a, sizeof(a)), 0);
-    assert_int_equal(synack_listen(st[1], lfd, 4), 0);
-    int cfd = synack_socket(st[0], AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-    assert_true(cfd >= 0);
-    set_buf(st[0], cfd);
-    assert_int_equal(synack_connect(st[0], cfd, (struct sockaddr *)&a, sizeof(a)), -1);
-    assert_int_equal(errno, EINPROGRESS);
-
+    struct bulk_pair p;
+    bulk_pair_open(&p, 5, cfg, 1000000000u, BUF);
     static uint8_t wbuf[65536], rbuf[65536];
-    uint64_t sent = 0, rcvd = 0;
-    int sfd = -1;
-    for (uint64_t steps = 0; rcvd < TOTAL; steps++) {
+    uint64_t sent = 0;
+    for (uint64_t steps = 0; p.rcvd < TOTAL; steps++) {
         assert_true(steps < 20000000u);
-        if (sfd < 0)
-            sfd = synack_accept(st[1], lfd, NULL, NULL);
         while (sent < TOTAL) {
             size_t n = TOTAL - sent < sizeof(wbuf) ? (size_t)(TOTAL - sent) : sizeof(wbuf);
             for (size_t i = 0; i < n; i++)
                 wbuf[i] = pattern(sent + i);
-            ssize_t w = synack_send(st[0], cfd, wbuf, n, 0);
+            ssize_t w = synack_send(p.st[0], p.cfd, wbuf, n, 0);
             if (w <= 0)
                 break;
             sent += (uint64_t)w;
         }
-        if (sfd >= 0 && steps % 4 == 0) {
-            ssize_t r = synack_recv(st[1], sfd, rbuf, sizeof(rbuf), 0);
-            for (ssize_t i = 0; i < r; i++)
-                if (rbuf[i] != pattern(rcvd + (uint64_t)i))
-                    fail_msg("byte %llu differs", (unsigned long long)(rcvd + (uint64_t)i));
-            if (r > 0)
-                rcvd += (uint64_t)r;
-        }
-        if (!synack_sim_step(sim))
-            fail_msg("stalled at %llu bytes", (unsigned long long)rcvd);
+        if (steps % 4 == 0) /* read in turns, so that the receive ring fills too */
+            bulk_pair_recv(&p, rbuf, sizeof(rbuf), pattern);
+        if (!synack_sim_step(p.sim))
+            fail_msg("stalled at %llu bytes", (unsigned long long)p.rcvd);
     }
     struct synack_chunk_pool_stats ps;
     synack_chunk_pool_stats(pool[0], &ps);
@@ -172,11 +124,11 @@ static void test_stack_on_pool(void **state)
      * buffer (1,024 chunks) at once. */
     assert_true(ps.peak > 900);
     assert_true(ps.segments >= 2);
-    assert_int_equal(synack_close(st[0], cfd), 0);
-    assert_int_equal(synack_close(st[1], sfd), 0);
-    assert_int_equal(synack_close(st[1], lfd), 0);
-    synack_sim_run_until(sim, synack_sim_now(sim) + SYNACK_SEC(5));
-    synack_sim_free(sim);
+    assert_int_equal(synack_close(p.st[0], p.cfd), 0);
+    assert_int_equal(synack_close(p.st[1], p.sfd), 0);
+    assert_int_equal(synack_close(p.st[1], p.lfd), 0);
+    synack_sim_run_until(p.sim, synack_sim_now(p.sim) + SYNACK_SEC(5));
+    synack_sim_free(p.sim);
     for (int i = 0; i < 2; i++) {
         synack_chunk_pool_stats(pool[i], &ps);
         assert_int_equal(ps.in_use, 0); /* every block back */
