@@ -48,7 +48,12 @@ SYNACK_API int synack_loop_new(struct synack_stack *s, struct synack_dev *d, str
 SYNACK_API void synack_loop_free(struct synack_loop *l);
 
 /* Receive the device's packets in fn instead of synack_stack_input (to
- * capture, trace or impair them on the way; fn passes them on). */
+ * capture, trace or impair them on the way; fn passes them on).  After each
+ * device read the loop calls synack_stack_input_flush() on its stack, so fn
+ * may hand the packets it passes on straight away to synack_stack_input_meta
+ * with SYNACK_RX_BATCH (one ACK per connection per batch, as with the
+ * default receiver); packets it holds back (an impairment's delay) it passes
+ * on without the flag. */
 SYNACK_API void synack_loop_set_rx(struct synack_loop *l, synack_dev_rx_fn fn, void *user);
 /* The same for a receiver that takes the packets' SYNACK_RX_* flags (the
  * default receiver, the stack, does: synack_stack_input_meta).  Each packet

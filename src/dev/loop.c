@@ -273,13 +273,15 @@ int synack_loop_run_once(struct synack_loop *l, synack_time_t until)
             l->st.dev_events++;
             if (ev & EPOLLOUT)
                 synack_dev_flush(l->dev);
-            if (ev & (EPOLLIN | EPOLLERR | EPOLLHUP))
-            {
-                if (l->rx_meta) {
+            if (ev & (EPOLLIN | EPOLLERR | EPOLLHUP)) {
+                if (l->rx_meta)
                     synack_dev_recv_meta(l->dev, batch_rx, l);
-                    synack_stack_input_flush(l->stack);
-                } else
+                else
                     synack_dev_recv(l->dev, l->rx, l->rx_user);
+                /* The batch is read: the ACKs its packets held go now
+                 * (also those of a receiver of synack_loop_set_rx that
+                 * passed SYNACK_RX_BATCH on itself). */
+                synack_stack_input_flush(l->stack);
             }
         } else if (tag == TAG_TIMER) {
             uint64_t expirations;

@@ -341,19 +341,27 @@ static int net_output_meta(void *user, const uint8_t *pkt, size_t len,
     return rc < 0 ? (rc == SYNACK_WIRE_EINVAL ? -EINVAL : rc) : 0;
 }
 
-/* A packet from the kernel reaches the stack (after the input impairment). */
-static void deliver_in(void *user, const uint8_t *pkt, size_t len, synack_time_t sent,
-                       synack_time_t now)
+/* A packet from the kernel reaches the stack (after the input impairment),
+ * with SYNACK_RX_* flags: SYNACK_RX_BATCH when it
+ * comes straight from a device read (the loop flushes the held ACKs after
+ * the read), none when an impairment queue releases it later on its own. */
+static void input_flags(struct net *n, const uint8_t *pkt, size_t len, synack_time_t now,
+                        unsigned rx_flags)
 {
-    struct net *n = user;
-    (void)sent;
     if (n->trace)
         nettrace_input_begin(n->trace);
-    int rc = synack_stack_input(n->stack, pkt, len, now);
+    int rc = synack_stack_input_meta(n->stack, pkt, len, now, rx_flags);
     net_draw_in_done(n->draw, pkt, len, false);
     net_draw_sample(n->draw, n->stack, now + n->wall_offset);
     if (n->trace)
         nettrace_input_done(n->trace, pkt, len, now, rc == -EBADMSG ? "malformed, dropped" : NULL);
+}
+
+static void deliver_in(void *user, const uint8_t *pkt, size_t len, synack_time_t sent,
+                       synack_time_t now)
+{
+    (void)sent;
+    input_flags(user, pkt, len, now, 0);
 }
 
 static void dropped_in(void *user, const uint8_t *pkt, size_t len, synack_time_t now,
@@ -376,7 +384,9 @@ static int net_input(void *user, const uint8_t *pkt, size_t len, synack_time_t n
         impair_send(&n->imp_in, pkt, len, now);
         net_draw_in_unknown(n->draw); /* its fate is decided later */
     } else {
-        deliver_in(n, pkt, len, now, now);
+        /* As without the capture: the ACKs once per batch (a capture must
+         * not change what it shows). */
+        input_flags(n, pkt, len, now, SYNACK_RX_BATCH);
     }
     return 0;
 }
