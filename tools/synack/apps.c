@@ -13,6 +13,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <linux/openat2.h>
@@ -621,6 +622,43 @@ static bool http_request(struct app *a, struct http_conn *h)
     return true;
 }
 
+/* A piece of the body (up to SCRATCH bytes of the `left` still to go) read
+ * from the file straight into the send buffer's room (synack_send_reserve,
+ * preadv, synack_send_commit): one copy fewer than reading into the scratch
+ * buffer and sending that.  Returns the bytes queued (0: the buffer is full),
+ * or -1 on an error (h->base.err). */
+static ssize_t http_send_file(struct http_conn *h, struct synack_stack *s, int fd, uint64_t left)
+{
+    struct iovec iov[SCRATCH / 4096 + 1];
+    size_t want = left < SCRATCH ? (size_t)left : SCRATCH;
+    ssize_t room = synack_send_reserve(s, fd, want, iov, (int)(sizeof(iov) / sizeof(iov[0])));
+    if (room <= 0) {
+        if (room < 0 && errno != EAGAIN) {
+            h->base.err = errno;
+            return -1;
+        }
+        return 0;
+    }
+    int n = 0;
+    for (size_t got = 0; got < (size_t)room; n++)
+        got += iov[n].iov_len;
+    ssize_t r = preadv(h->file, iov, n, (off_t)h->off);
+    if (r <= 0) { /* nothing is queued: the room is left uncommitted */
+        h->base.err = r < 0 ? errno : EIO; /* the file shrank under us */
+        return -1;
+    }
+    /* MSG_MORE as in http_send: more of the body follows, or the close
+     * will send the last piece with the FIN. */
+    int fl = left > (uint64_t)r || h->close_after ? MSG_MORE : 0;
+    if (synack_send_commit(s, fd, (size_t)r, fl) < 0) {
+        h->base.err = errno;
+        return -1;
+    }
+    h->base.out += (uint64_t)r;
+    h->off += (uint64_t)r;
+    return r;
+}
+
 /* Send what is left of the response: 1 when all went, 0 blocked, 2 when
  * it stopped to let others run, -1 error.  The head and the start of the
  * body go together, in one segment when they fit. */
@@ -634,6 +672,15 @@ static int http_send(struct app *a, struct http_conn *h, struct synack_stack *s,
             return 1;
         if (total >= STEP_BYTES)
             return 2;
+        if (hl == 0 && h->file >= 0) { /* the body: read from the file straight into the send buffer */
+            ssize_t w = http_send_file(h, s, fd, left);
+            if (w < 0)
+                return -1;
+            total += (size_t)w;
+            if (w == 0)
+                return 0;
+            continue;
+        }
         memcpy(a->scratch, h->hdr + h->hdr_off, hl);
         size_t want = left < SCRATCH - hl ? (size_t)left : SCRATCH - hl;
         ssize_t r = (ssize_t)want;
