@@ -20,14 +20,6 @@
 #include "core/stack_internal.h"
 #include "tcp/tcp_internal.h"
 
-static bool held(const struct synack_stack *s, const struct sn_tcb *tcb)
-{
-    for (uint32_t i = 0; i < s->nack_held; i++)
-        if (s->ack_held[i] == tcb)
-            return true;
-    return false;
-}
-
 bool sn_tcp_ack_hold(struct synack_stack *s, struct sn_tcb *tcb)
 {
     if (!(s->rx_flags & SYNACK_RX_BATCH))
@@ -37,11 +29,8 @@ bool sn_tcp_ack_hold(struct synack_stack *s, struct sn_tcb *tcb)
     uint32_t cap = half_wnd < SN_ACK_BATCH_BYTES ? half_wnd : SN_ACK_BATCH_BYTES;
     if (unacked >= cap || tcb->segs_since_ack >= SN_ACK_BATCH_SEGS)
         return false;
-    if (!held(s, tcb)) {
-        if (s->nack_held == SN_ACK_HELD_MAX)
-            return false; /* more connections in one batch than we track: ACK now */
-        s->ack_held[s->nack_held++] = tcb;
-    }
+    if (!sn_tcb_list_add(s->ack_held, &s->nack_held, SN_ACK_HELD_MAX, tcb))
+        return false; /* more connections in one batch than we track: ACK now */
     if (tcb->deadline[SN_TT_DELACK] == SYNACK_TIME_NEVER)
         sn_tcp_timer_set(s, tcb, SN_TT_DELACK, s->now + SYNACK_MSEC(40));
     return true;
@@ -49,12 +38,7 @@ bool sn_tcp_ack_hold(struct synack_stack *s, struct sn_tcb *tcb)
 
 void sn_tcp_ack_unhold(struct synack_stack *s, struct sn_tcb *tcb)
 {
-    for (uint32_t i = 0; i < s->nack_held; i++) {
-        if (s->ack_held[i] == tcb) {
-            s->ack_held[i] = s->ack_held[--s->nack_held];
-            return;
-        }
-    }
+    sn_tcb_list_del(s->ack_held, &s->nack_held, tcb);
 }
 
 void sn_tcp_ack_flush(struct synack_stack *s)

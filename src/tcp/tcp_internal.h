@@ -368,6 +368,39 @@ int sn_tcp_pick_port(struct synack_stack *s, struct sn_tcb *tcb);
 /* Bounds on an ACK held to the end of a batch (see tcp_ackbatch.c). */
 #define SN_ACK_BATCH_BYTES 65536u
 #define SN_ACK_BATCH_SEGS  64u
+/* A short list of connections the stack keeps for a while (the ACKs a
+ * batch holds, tcp_ackbatch.c; the receive rings kept after a read,
+ * tcp_rcvkeep.c): at most `max` entries, unordered, searched linearly
+ * (a batch or a few milliseconds touch few connections). */
+static inline bool sn_tcb_list_has(struct sn_tcb *const *v, uint32_t n, const struct sn_tcb *tcb)
+{
+    for (uint32_t i = 0; i < n; i++)
+        if (v[i] == tcb)
+            return true;
+    return false;
+}
+
+/* Listed, already or now: true; the list is full: false. */
+static inline bool sn_tcb_list_add(struct sn_tcb **v, uint32_t *n, uint32_t max, struct sn_tcb *tcb)
+{
+    if (sn_tcb_list_has(v, *n, tcb))
+        return true;
+    if (*n == max)
+        return false;
+    v[(*n)++] = tcb;
+    return true;
+}
+
+static inline void sn_tcb_list_del(struct sn_tcb **v, uint32_t *n, const struct sn_tcb *tcb)
+{
+    for (uint32_t i = 0; i < *n; i++) {
+        if (v[i] == tcb) {
+            v[i] = v[--*n];
+            return;
+        }
+    }
+}
+
 /* The ACK that the every-second-segment rule calls for: hold it to the end
  * of the driver's batch?  True when held (the packet carried
  * SYNACK_RX_BATCH and the bounds allow); false: ACK now. */

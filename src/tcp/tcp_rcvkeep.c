@@ -19,25 +19,17 @@
 
 bool sn_tcp_rcv_keep(struct synack_stack *s, struct sn_tcb *tcb)
 {
-    for (uint32_t i = 0; i < s->nrcv_keep; i++)
-        if (s->rcv_keep[i] == tcb)
-            return true;
-    if (s->nrcv_keep == SN_RCV_KEEP_MAX)
+    bool first = s->nrcv_keep == 0;
+    if (!sn_tcb_list_add(s->rcv_keep, &s->nrcv_keep, SN_RCV_KEEP_MAX, tcb))
         return false;
-    if (s->nrcv_keep == 0)
+    if (first)
         s->rcv_keep_until = s->now + SN_RCV_KEEP_TIME;
-    s->rcv_keep[s->nrcv_keep++] = tcb;
     return true;
 }
 
 void sn_tcp_rcv_unkeep(struct synack_stack *s, struct sn_tcb *tcb)
 {
-    for (uint32_t i = 0; i < s->nrcv_keep; i++) {
-        if (s->rcv_keep[i] == tcb) {
-            s->rcv_keep[i] = s->rcv_keep[--s->nrcv_keep];
-            return;
-        }
-    }
+    sn_tcb_list_del(s->rcv_keep, &s->nrcv_keep, tcb);
 }
 
 void sn_tcp_rcv_keep_expire(struct synack_stack *s)
