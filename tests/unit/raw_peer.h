@@ -61,10 +61,12 @@ static inline void setup(struct h *h, uint32_t max_syncache, int backlog)
     assert_int_equal(synack_listen(h->s, h->lfd, backlog), 0);
 }
 
-static inline void seg_in(struct h *h, uint32_t src, uint16_t sport, uint8_t flags, uint32_t seq,
-                   uint32_t ack, const struct synack_tcp_opts *o, const char *data)
+/* A segment from src:sport to SRV:PORT (window 65535, options o if any,
+ * `len` bytes of payload) as an IPv4 datagram in pkt; returns its length. */
+static inline size_t raw_seg(uint8_t *pkt, size_t cap, uint32_t src, uint16_t sport, uint8_t flags,
+                             uint32_t seq, uint32_t ack, const struct synack_tcp_opts *o,
+                             const uint8_t *payload, size_t len)
 {
-    uint8_t pkt[256];
     struct synack_tcp_hdr th;
     memset(&th, 0, sizeof(th));
     th.sport = sport;
@@ -75,16 +77,23 @@ static inline void seg_in(struct h *h, uint32_t src, uint16_t sport, uint8_t fla
     th.window = 65535;
     if (o)
         th.opts = *o;
-    if (data) {
-        th.payload = (const uint8_t *)data;
-        th.payload_len = strlen(data);
-    }
-    int n = synack_tcp_emit(pkt + 20, sizeof(pkt) - 20, &th, src, SRV);
+    th.payload = payload;
+    th.payload_len = len;
+    int n = synack_tcp_emit(pkt + 20, cap - 20, &th, src, SRV);
     assert_true(n > 0);
     struct synack_ipv4_hdr ip = {.total_len = (uint16_t)(20 + n), .ttl = 64,
                                  .proto = SYNACK_IPPROTO_TCP, .src = src, .dst = SRV};
-    assert_int_equal(synack_ipv4_emit(pkt, sizeof(pkt), &ip), 20);
-    synack_stack_input(h->s, pkt, 20 + (size_t)n, synack_stack_now(h->s));
+    assert_int_equal(synack_ipv4_emit(pkt, cap, &ip), 20);
+    return 20 + (size_t)n;
+}
+
+static inline void seg_in(struct h *h, uint32_t src, uint16_t sport, uint8_t flags, uint32_t seq,
+                   uint32_t ack, const struct synack_tcp_opts *o, const char *data)
+{
+    uint8_t pkt[256];
+    size_t len = raw_seg(pkt, sizeof(pkt), src, sport, flags, seq, ack, o, (const uint8_t *)data,
+                         data ? strlen(data) : 0);
+    synack_stack_input(h->s, pkt, len, synack_stack_now(h->s));
 }
 
 static inline const struct synack_stack_stats *st(struct h *h) { return synack_stack_stats(h->s); }

@@ -53,28 +53,13 @@ static int data_in(struct conn *c, uint32_t gap, uint32_t len, uint8_t flags, un
     uint8_t pkt[20 + 60 + SEG];
     assert_true(len <= SEG);
     memset(payload, 'a' + (int)(c->seq % 26), len);
-    struct synack_tcp_hdr th;
-    memset(&th, 0, sizeof(th));
-    th.sport = SPORT;
-    th.dport = PORT;
-    th.seq = c->seq + gap;
-    th.ack = c->iss + 1;
-    th.flags = flags;
-    th.window = 65535;
-    th.opts.present = SYNACK_TCPOPT_F_TIMESTAMP;
-    th.opts.tsval = c->tsval++;
-    th.opts.tsecr = c->h.last.opts.tsval;
-    th.payload = payload;
-    th.payload_len = len;
-    int n = synack_tcp_emit(pkt + 20, sizeof(pkt) - 20, &th, PEER, SRV);
-    assert_true(n > 0);
-    struct synack_ipv4_hdr ip = {.total_len = (uint16_t)(20 + n), .ttl = 64,
-                                 .proto = SYNACK_IPPROTO_TCP, .src = PEER, .dst = SRV};
-    assert_int_equal(synack_ipv4_emit(pkt, sizeof(pkt), &ip), 20);
+    struct synack_tcp_opts o = {.present = SYNACK_TCPOPT_F_TIMESTAMP, .tsval = c->tsval++,
+                                .tsecr = c->h.last.opts.tsval};
+    size_t n = raw_seg(pkt, sizeof(pkt), PEER, SPORT, flags, c->seq + gap, c->iss + 1, &o, payload,
+                       len);
     if (gap == 0)
         c->seq += len + ((flags & SYNACK_TH_FIN) ? 1u : 0u);
-    return synack_stack_input_meta(c->h.s, pkt, 20 + (size_t)n, synack_stack_now(c->h.s),
-                                   rx_flags);
+    return synack_stack_input_meta(c->h.s, pkt, n, synack_stack_now(c->h.s), rx_flags);
 }
 
 static void conn_close(struct conn *c)

@@ -201,22 +201,9 @@ static void data_pkt(struct plain_rx *p, int peer)
     static uint8_t payload[SEG];
     uint8_t pkt[20 + 20 + SEG];
     memset(payload, 'd', sizeof(payload));
-    struct synack_tcp_hdr th;
-    memset(&th, 0, sizeof(th));
-    th.sport = SPORT;
-    th.dport = PORT;
-    th.seq = p->seq;
-    th.ack = p->iss + 1;
-    th.flags = SYNACK_TH_ACK;
-    th.window = 65535;
-    th.payload = payload;
-    th.payload_len = SEG;
-    int n = synack_tcp_emit(pkt + 20, sizeof(pkt) - 20, &th, PEER, SRV);
-    assert_true(n > 0);
-    struct synack_ipv4_hdr ip = {.total_len = (uint16_t)(20 + n), .ttl = 64,
-                                 .proto = SYNACK_IPPROTO_TCP, .src = PEER, .dst = SRV};
-    assert_int_equal(synack_ipv4_emit(pkt, sizeof(pkt), &ip), 20);
-    assert_int_equal(write(peer, pkt, 20 + (size_t)n), 20 + n);
+    size_t len = raw_seg(pkt, sizeof(pkt), PEER, SPORT, SYNACK_TH_ACK, p->seq, p->iss + 1, NULL,
+                         payload, SEG);
+    assert_int_equal(write(peer, pkt, len), (ssize_t)len);
     p->seq += SEG;
 }
 

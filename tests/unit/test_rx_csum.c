@@ -17,22 +17,10 @@
 /* A SYN from PEER:sport to the listener, with its TCP checksum spoiled. */
 static size_t bad_syn(uint8_t *pkt, size_t cap, uint16_t sport)
 {
-    struct synack_tcp_hdr th;
-    memset(&th, 0, sizeof(th));
-    th.sport = sport;
-    th.dport = PORT;
-    th.seq = 5000;
-    th.flags = SYNACK_TH_SYN;
-    th.window = 65535;
-    th.opts.present = SYNACK_TCPOPT_F_MSS;
-    th.opts.mss = 1460;
-    int n = synack_tcp_emit(pkt + 20, cap - 20, &th, PEER, SRV);
-    assert_true(n > 0);
-    struct synack_ipv4_hdr ip = {.total_len = (uint16_t)(20 + n), .ttl = 64,
-                                 .proto = SYNACK_IPPROTO_TCP, .src = PEER, .dst = SRV};
-    assert_int_equal(synack_ipv4_emit(pkt, cap, &ip), 20);
+    struct synack_tcp_opts o = {.present = SYNACK_TCPOPT_F_MSS, .mss = 1460};
+    size_t len = raw_seg(pkt, cap, PEER, sport, SYNACK_TH_SYN, 5000, 0, &o, NULL, 0);
     pkt[20 + 16] ^= 0x5a; /* the TCP checksum field */
-    return 20 + (size_t)n;
+    return len;
 }
 
 static void test_csum_valid_flag(void **state)
